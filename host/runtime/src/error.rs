@@ -1,0 +1,96 @@
+use std::path::PathBuf;
+
+/// Which sandbox limit a plugin ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    Time,
+    Memory,
+    Stack,
+    Output,
+}
+
+impl std::fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LimitKind::Time => "time limit",
+            LimitKind::Memory => "memory limit",
+            LimitKind::Stack => "stack limit",
+            LimitKind::Output => "output limit",
+        })
+    }
+}
+
+/// Everything that can go wrong with a plugin. Each variant names the plugin file.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("{file}: cannot read plugin: {source}")]
+    Read {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{file}: sha256 is {actual} but {expected} was pinned; refusing to load it")]
+    Digest { file: PathBuf, expected: String, actual: String },
+
+    #[error("{file}: not a WebAssembly component: {reason}")]
+    NotComponent { file: PathBuf, reason: String },
+
+    #[error("{file}: does not implement the tollgate contract: {reason}")]
+    Contract { file: PathBuf, reason: String },
+
+    #[error("{file}: rejected its settings: {message}")]
+    Settings { file: PathBuf, message: String },
+
+    #[error("{file}: stopped by the {kind} ({detail})")]
+    Limit { file: PathBuf, kind: LimitKind, detail: String },
+
+    #[error("{file}: crashed: {detail}")]
+    Trap { file: PathBuf, detail: String },
+
+    #[error("{file}: could not evaluate the resource: {message}")]
+    Rejected { file: PathBuf, message: String },
+
+    #[error("{file}: {detail}")]
+    Host { file: PathBuf, detail: String },
+}
+
+impl PluginError {
+    /// The plugin file the error is about.
+    pub fn file(&self) -> &std::path::Path {
+        match self {
+            PluginError::Read { file, .. }
+            | PluginError::Digest { file, .. }
+            | PluginError::NotComponent { file, .. }
+            | PluginError::Contract { file, .. }
+            | PluginError::Settings { file, .. }
+            | PluginError::Limit { file, .. }
+            | PluginError::Trap { file, .. }
+            | PluginError::Rejected { file, .. }
+            | PluginError::Host { file, .. } => file,
+        }
+    }
+
+    /// A short machine-readable class, stable for tests and JSON output.
+    pub fn class(&self) -> &'static str {
+        match self {
+            PluginError::Read { .. } => "read",
+            PluginError::Digest { .. } => "digest",
+            PluginError::NotComponent { .. } => "not-component",
+            PluginError::Contract { .. } => "contract",
+            PluginError::Settings { .. } => "settings",
+            PluginError::Limit { kind: LimitKind::Time, .. } => "time-limit",
+            PluginError::Limit { kind: LimitKind::Memory, .. } => "memory-limit",
+            PluginError::Limit { kind: LimitKind::Stack, .. } => "stack-limit",
+            PluginError::Limit { kind: LimitKind::Output, .. } => "output-limit",
+            PluginError::Trap { .. } => "trap",
+            PluginError::Rejected { .. } => "rejected",
+            PluginError::Host { .. } => "host",
+        }
+    }
+
+    /// Whether the instance that produced this error must be thrown away.
+    pub fn poisons_instance(&self) -> bool {
+        matches!(self, PluginError::Limit { .. } | PluginError::Trap { .. } | PluginError::Host { .. })
+    }
+}

@@ -1,0 +1,52 @@
+//! The tollgate sandbox: loads policy components with wasmtime and calls them under
+//! limits.
+//!
+//! * [`Sandbox`]: one wasmtime engine with the limits every plugin runs under;
+//! * [`Plugin`]: a component loaded from a file and checked against the contract;
+//! * [`Instance`]: an instantiated plugin that can be configured and evaluate batches.
+//!
+//! Nothing here knows a check: plugins describe themselves through the WIT contract.
+//! The WASI linking is kept in this crate because it is slow to compile and rarely
+//! changes.
+
+mod error;
+mod instance;
+mod limits;
+mod plugin;
+mod wasi;
+
+pub use error::{LimitKind, PluginError};
+pub use instance::Instance;
+pub use limits::Limits;
+pub use plugin::{CheckInfo, Plugin, PluginInfo, Severity, CONTRACT};
+pub use wasmtime::Engine;
+
+/// One evaluation request: a resource as JSON text and the indices of the checks to run.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub resource: String,
+    pub checks: Vec<u32>,
+}
+
+/// One finding reported by a check.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    pub message: String,
+    pub path: Option<String>,
+}
+
+/// The outcome of one check on one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOutcome {
+    pub check: u32,
+    pub findings: Vec<Finding>,
+}
+
+/// What a plugin said about one resource: its outcomes, or why it could not evaluate it.
+pub type ResourceOutcome = Result<Vec<CheckOutcome>, String>;
+
+pub use plugin::Sandbox;
+
+mod bindings {
+    wasmtime::component::bindgen!({ path: "../../wit", world: "plugin" });
+}

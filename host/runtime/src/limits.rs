@@ -1,0 +1,39 @@
+use std::time::Duration;
+
+/// Limits every plugin call runs under. The defaults are far above what real policies
+/// need (the built-in plugins evaluate a Deployment in tens of microseconds within a
+/// couple of MiB) and low enough that a runaway plugin cannot hurt the machine.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Wall-clock time for one call into a plugin (one batch).
+    pub time: Duration,
+    /// Linear memory one plugin instance may grow to, in bytes.
+    pub memory: usize,
+    /// Native stack wasm code may use, in bytes.
+    pub stack: usize,
+    /// Findings one check may report on one resource.
+    pub max_findings: usize,
+    /// Bytes of messages one resource's results may hold.
+    pub max_output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            time: Duration::from_secs(10),
+            memory: 256 << 20,
+            stack: 1 << 20,
+            max_findings: 1000,
+            max_output_bytes: 1 << 20,
+        }
+    }
+}
+
+/// How often the engine's epoch advances; the time limit is counted in these ticks.
+pub(crate) const TICK: Duration = Duration::from_millis(10);
+
+impl Limits {
+    pub(crate) fn epoch_ticks(&self) -> u64 {
+        (self.time.as_millis() / TICK.as_millis()).max(1) as u64
+    }
+}

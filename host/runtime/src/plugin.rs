@@ -1,0 +1,316 @@
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine};
+
+use crate::bindings::exports::tollgate::policy::policy as wit;
+use crate::bindings::PluginPre;
+use crate::limits::TICK;
+use crate::wasi::{self, State};
+use crate::{Instance, Limits, PluginError};
+
+/// The contract this host implements: the WIT package and the interface plugins export.
+pub const CONTRACT: &str = "tollgate:policy@0.1.0";
+const EXPORT_PREFIX: &str = "tollgate:policy/policy@";
+const EXPORT: &str = "tollgate:policy/policy@0.1.0";
+
+/// A wasmtime engine with the limits all plugins run under, and the deny-all linker.
+#[derive(Clone)]
+pub struct Sandbox {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Arc<Linker<State>>,
+    pub(crate) limits: Limits,
+}
+
+impl Sandbox {
+    pub fn new(limits: Limits) -> Result<Self, String> {
+        let mut config = Config::new();
+        // Epoch interruption bounds wall-clock time per call at ~20% of call cost;
+        // fuel would be deterministic but costs more and maps poorly to time.
+        config.epoch_interruption(true);
+        config.max_wasm_stack(limits.stack);
+        let engine = Engine::new(&config).map_err(|e| format!("cannot start wasmtime: {e}"))?;
+        let linker = wasi::linker(&engine).map_err(|e| format!("cannot link WASI: {e}"))?;
+        let ticker = engine.weak();
+        std::thread::Builder::new()
+            .name("tollgate-epoch".into())
+            .spawn(move || loop {
+                std::thread::sleep(TICK);
+                match ticker.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            })
+            .map_err(|e| format!("cannot start the epoch thread: {e}"))?;
+        Ok(Sandbox { engine, linker: Arc::new(linker), limits })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s.to_ascii_uppercase().as_str() {
+            "LOW" => Some(Severity::Low),
+            "MEDIUM" => Some(Severity::Medium),
+            "HIGH" => Some(Severity::High),
+            "CRITICAL" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+}
+
+/// A check as its plugin declared it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckInfo {
+    pub id: String,
+    pub aliases: Vec<String>,
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub category: String,
+    pub kinds: Vec<String>,
+    pub remediation: String,
+    pub compliance: Vec<String>,
+    pub default_enabled: bool,
+}
+
+impl CheckInfo {
+    /// Whether the check applies to a resource of this kind (case-insensitive, "*" = all).
+    pub fn applies_to(&self, kind: &str) -> bool {
+        self.kinds.iter().any(|k| k == "*" || k.eq_ignore_ascii_case(kind))
+    }
+
+    /// Whether `name` is this check's id or one of its aliases (case-insensitive).
+    pub fn is_named(&self, name: &str) -> bool {
+        self.id.eq_ignore_ascii_case(name) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    }
+}
+
+/// What a plugin says about itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub settings_help: String,
+    pub checks: Vec<CheckInfo>,
+}
+
+/// A plugin component loaded from a file and verified against the contract.
+pub struct Plugin {
+    pub file: PathBuf,
+    pub sha256: String,
+    pub info: PluginInfo,
+    /// Names of the component's imports (WASI interfaces it may call; all denied).
+    pub imports: Vec<String>,
+    pub(crate) pre: PluginPre<State>,
+    pub(crate) sandbox: Sandbox,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin").field("file", &self.file).field("name", &self.info.name).finish()
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Plugin {
+    /// Loads, verifies and describes a plugin. With `pin`, the file's sha256 must match
+    /// before anything is compiled.
+    pub fn load(sandbox: &Sandbox, file: &Path, pin: Option<&str>) -> Result<Plugin, PluginError> {
+        let bytes = std::fs::read(file)
+            .map_err(|source| PluginError::Read { file: file.to_path_buf(), source })?;
+        let sha256 = sha256_hex(&bytes);
+        if let Some(expected) = pin {
+            let expected = expected.trim_start_matches("sha256:").to_ascii_lowercase();
+            if expected != sha256 {
+                return Err(PluginError::Digest { file: file.to_path_buf(), expected, actual: sha256 });
+            }
+        }
+        Self::from_bytes(sandbox, file, &bytes, sha256)
+    }
+
+    fn from_bytes(
+        sandbox: &Sandbox,
+        file: &Path,
+        bytes: &[u8],
+        sha256: String,
+    ) -> Result<Plugin, PluginError> {
+        let not_component = |reason: String| PluginError::NotComponent { file: file.to_path_buf(), reason };
+        let contract = |reason: String| PluginError::Contract { file: file.to_path_buf(), reason };
+        if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
+            return Err(not_component(
+                "the file does not start with the WebAssembly magic bytes; is it a .wasm file?".into(),
+            ));
+        }
+        if bytes[4..8] == [1, 0, 0, 0] {
+            return Err(not_component(
+                "this is a core WebAssembly module, not a component; build the plugin for \
+                 wasm32-wasip2 (or wrap it with `wasm-tools component new`)"
+                    .into(),
+            ));
+        }
+        let component = Component::new(&sandbox.engine, bytes)
+            .map_err(|e| not_component(format!("{}", e.root_cause())))?;
+
+        let ty = component.component_type();
+        let exports: Vec<String> = ty.exports(&sandbox.engine).map(|(n, _)| n.to_string()).collect();
+        let imports: Vec<String> = ty.imports(&sandbox.engine).map(|(n, _)| n.to_string()).collect();
+        check_exports(&exports).map_err(&contract)?;
+        let foreign: Vec<&String> = imports.iter().filter(|i| !i.starts_with("wasi:")).collect();
+        if !foreign.is_empty() {
+            return Err(contract(format!(
+                "it imports {}, which this host does not provide; a plugin may import only \
+                 WASI 0.2 interfaces (and gets a sandbox that denies them)",
+                foreign.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let pre = sandbox
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| contract(format!("{}", e.root_cause())))?;
+        let pre = PluginPre::new(pre).map_err(|e| {
+            contract(format!(
+                "{}; this host expects {EXPORT} with describe, configure and evaluate",
+                e.root_cause()
+            ))
+        })?;
+        let mut plugin = Plugin {
+            file: file.to_path_buf(),
+            sha256,
+            info: PluginInfo {
+                name: String::new(),
+                version: String::new(),
+                description: String::new(),
+                settings_help: String::new(),
+                checks: vec![],
+            },
+            imports,
+            pre,
+            sandbox: sandbox.clone(),
+        };
+        let mut instance = Instance::new(&plugin)?;
+        let info = instance.describe()?;
+        validate_info(&info).map_err(contract)?;
+        plugin.info = info;
+        Ok(plugin)
+    }
+
+    /// A fresh instance, ready to be configured.
+    pub fn instantiate(&self) -> Result<Instance, PluginError> {
+        Instance::new(self)
+    }
+
+    /// The name shown in reports: the plugin's own name.
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+}
+
+fn check_exports(exports: &[String]) -> Result<(), String> {
+    if exports.iter().any(|e| e == EXPORT) {
+        return Ok(());
+    }
+    if let Some(other) = exports.iter().find(|e| e.starts_with(EXPORT_PREFIX)) {
+        let version = &other[EXPORT_PREFIX.len()..];
+        let compatible = version.split('.').take(2).eq(CONTRACT_VERSION.split('.').take(2));
+        if compatible {
+            return Ok(());
+        }
+        return Err(format!(
+            "it was built against contract tollgate:policy@{version}, but this host implements \
+             {CONTRACT} (compatible: 0.1.x); rebuild the plugin against this host's wit/policy.wit"
+        ));
+    }
+    let listed = if exports.is_empty() {
+        "nothing".to_string()
+    } else {
+        exports.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+    };
+    Err(format!(
+        "it exports {listed}, but this host expects `{EXPORT}` (world tollgate:policy/plugin)"
+    ))
+}
+
+const CONTRACT_VERSION: &str = "0.1.0";
+
+fn validate_info(info: &PluginInfo) -> Result<(), String> {
+    if info.name.trim().is_empty() {
+        return Err("describe() returned an empty plugin name".into());
+    }
+    let mut seen = std::collections::HashSet::new();
+    for c in &info.checks {
+        if c.id.trim().is_empty() {
+            return Err("describe() returned a check with an empty id".into());
+        }
+        if !seen.insert(c.id.to_ascii_lowercase()) {
+            return Err(format!("describe() declares check {} twice", c.id));
+        }
+        if c.kinds.is_empty() {
+            return Err(format!("check {} declares no kinds (use \"*\" for every kind)", c.id));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn convert_info(w: wit::PluginInfo) -> PluginInfo {
+    PluginInfo {
+        name: w.name,
+        version: w.version,
+        description: w.description,
+        settings_help: w.settings_help,
+        checks: w
+            .checks
+            .into_iter()
+            .map(|c| CheckInfo {
+                id: c.id,
+                aliases: c.aliases,
+                title: c.title,
+                description: c.description,
+                severity: match c.severity {
+                    wit::Severity::Low => Severity::Low,
+                    wit::Severity::Medium => Severity::Medium,
+                    wit::Severity::High => Severity::High,
+                    wit::Severity::Critical => Severity::Critical,
+                },
+                category: c.category,
+                kinds: c.kinds,
+                remediation: c.remediation,
+                compliance: c.compliance,
+                default_enabled: c.default_enabled,
+            })
+            .collect(),
+    }
+}

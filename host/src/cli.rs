@@ -1,0 +1,106 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tollgate",
+    version,
+    about = "Audit Kubernetes manifests against trivy-operator's checks, every policy a sandboxed WebAssembly plugin",
+    long_about = "Audit Kubernetes manifests against trivy-operator's configuration checks.\n\n\
+Every policy is a WebAssembly component loaded at run time: the built-in bundle sits in \
+`plugins/` beside the binary, and `--plugin FILE` adds your own. Plugins run in a sandbox \
+with no files, network, environment or clock, under time and memory limits.",
+    after_help = "Examples:\n  tollgate scan ./manifests\n  kubectl get deploy -A -o yaml | tollgate scan -\n  \
+helm template ./chart | tollgate scan --format json - > report.json\n  tollgate checks"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan files, directories (recursively: *.yaml, *.yml, *.json) or stdin (`-`).
+    ///
+    /// Exit status: 0 when no check failed, 1 when a check failed, 2 on usage, input
+    /// or plugin errors (the other results are still reported).
+    Scan(ScanArgs),
+    /// List the checks the loaded plugins declare: id, severity, category, title, kinds,
+    /// and whether they run by default.
+    Checks(ChecksArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Failed checks grouped by resource, worst first, and a summary line.
+    Table,
+    /// The tollgate.report/v1 JSON document (every check applied to every resource).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginArgs {
+    /// Load another plugin component (repeatable). Pin it with FILE@sha256:HEX.
+    #[arg(long = "plugin", value_name = "FILE")]
+    pub plugins: Vec<String>,
+
+    /// Directory of the built-in bundle [default: plugins/ beside the binary, or
+    /// $TOLLGATE_PLUGIN_DIR].
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Option<PathBuf>,
+
+    /// Do not load the built-in bundle; only --plugin files.
+    #[arg(long)]
+    pub no_builtin: bool,
+
+    /// Settings for one plugin as NAME=JSON (repeatable), e.g.
+    /// advanced='{"trusted_registries":{"enabled":true}}'. `tollgate checks --format json`
+    /// shows what each plugin accepts.
+    #[arg(long = "plugin-settings", value_name = "NAME=JSON")]
+    pub settings: Vec<String>,
+
+    /// Wall-clock limit for one call into a plugin, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub time_limit: u64,
+
+    /// Memory one plugin instance may use, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub memory_limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files, directories, or `-` for stdin.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+
+    #[arg(long, short, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Only count checks of these severities, comma-separated (e.g. HIGH,CRITICAL).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub severity: Vec<String>,
+
+    /// Largest manifest file read, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub max_file_size: u64,
+
+    /// Resources per call into a plugin.
+    #[arg(long, value_name = "N", default_value_t = crate::evaluate::DEFAULT_BATCH, hide = true)]
+    pub batch: usize,
+
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ChecksArgs {
+    #[arg(long, short, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+}

@@ -1,0 +1,114 @@
+//! Dispatch and evaluation: sends each resource to the enabled checks whose kinds match
+//! it, in batches, through reused plugin instances. A trap throws the instance away, and
+//! the batch is re-run one resource at a time on fresh instances so that only the
+//! resource that caused it loses its result from that plugin.
+
+use tollgate_runtime::{CheckOutcome, PluginError, Request};
+
+use crate::input::Resource;
+use crate::plugins::ActivePlugin;
+
+/// Resources per call into a plugin. Batching amortises the call overhead; see
+/// `cargo xtask bench` for the measurement behind the value.
+pub const DEFAULT_BATCH: usize = 32;
+
+/// One check's outcome on one resource.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub plugin: usize,
+    pub check: usize,
+    pub findings: Vec<tollgate_runtime::Finding>,
+}
+
+/// A plugin that failed on a resource.
+#[derive(Debug)]
+pub struct ResourceError {
+    pub resource: usize,
+    pub plugin: usize,
+    pub error: PluginError,
+}
+
+pub struct Evaluation {
+    /// Per resource (same order as the input): the verdicts of every check applied.
+    pub verdicts: Vec<Vec<Verdict>>,
+    pub errors: Vec<ResourceError>,
+}
+
+/// The check indices of `plugin` that apply to `resource`.
+pub fn applicable(plugin: &ActivePlugin, resource: &Resource) -> Vec<u32> {
+    plugin
+        .checks()
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| plugin.enabled[*i] && c.applies_to(&resource.kind))
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
+pub fn evaluate(plugins: &mut [ActivePlugin], resources: &[Resource], batch: usize) -> Evaluation {
+    let mut verdicts: Vec<Vec<Verdict>> = vec![Vec::new(); resources.len()];
+    let mut errors = Vec::new();
+    for (pi, plugin) in plugins.iter_mut().enumerate() {
+        let work: Vec<(usize, Request)> = resources
+            .iter()
+            .enumerate()
+            .filter_map(|(ri, r)| {
+                let checks = applicable(plugin, r);
+                (!checks.is_empty()).then(|| (ri, Request { resource: r.json.clone(), checks }))
+            })
+            .collect();
+        for chunk in work.chunks(batch.max(1)) {
+            let requests: Vec<Request> = chunk.iter().map(|(_, r)| r.clone()).collect();
+            match run_batch(plugin, &requests) {
+                Ok(results) => {
+                    for ((ri, _), result) in chunk.iter().zip(results) {
+                        record(pi, *ri, result, &mut verdicts, &mut errors);
+                    }
+                }
+                Err(_) if chunk.len() > 1 => {
+                    // Find the culprit: one resource per call, fresh instance after a trap.
+                    for (ri, req) in chunk {
+                        match run_batch(plugin, std::slice::from_ref(req)) {
+                            Ok(mut results) => {
+                                let result = results.pop().unwrap_or_else(|| Ok(vec![]));
+                                record(pi, *ri, result, &mut verdicts, &mut errors);
+                            }
+                            Err(error) => errors.push(ResourceError { resource: *ri, plugin: pi, error }),
+                        }
+                    }
+                }
+                Err(error) => errors.push(ResourceError { resource: chunk[0].0, plugin: pi, error }),
+            }
+        }
+    }
+    Evaluation { verdicts, errors }
+}
+
+type BatchResult = Vec<Result<Vec<CheckOutcome>, PluginError>>;
+
+fn run_batch(plugin: &mut ActivePlugin, requests: &[Request]) -> Result<BatchResult, PluginError> {
+    let mut instance = plugin.take_instance()?;
+    let result = instance.evaluate(requests);
+    match &result {
+        Err(e) if e.poisons_instance() => {} // dropped: the next call gets a fresh one
+        _ => plugin.instance = Some(instance),
+    }
+    result
+}
+
+fn record(
+    pi: usize,
+    ri: usize,
+    result: Result<Vec<CheckOutcome>, PluginError>,
+    verdicts: &mut [Vec<Verdict>],
+    errors: &mut Vec<ResourceError>,
+) {
+    match result {
+        Ok(outcomes) => verdicts[ri].extend(outcomes.into_iter().map(|o| Verdict {
+            plugin: pi,
+            check: o.check as usize,
+            findings: o.findings,
+        })),
+        Err(error) => errors.push(ResourceError { resource: ri, plugin: pi, error }),
+    }
+}

@@ -1,0 +1,413 @@
+//! From paths to Kubernetes objects: discovers files, splits YAML streams into
+//! documents, parses each with limits, expands `kind: List`, and keeps where every
+//! object came from (file, document, item, line).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+/// Parsing limits for untrusted manifests.
+#[derive(Debug, Clone)]
+pub struct InputLimits {
+    /// Largest file read, in bytes.
+    pub max_file_bytes: u64,
+    /// Deepest nesting of a document (the plugins' JSON parser stops at 128).
+    pub max_depth: usize,
+}
+
+impl Default for InputLimits {
+    fn default() -> Self {
+        InputLimits { max_file_bytes: 256 << 20, max_depth: 100 }
+    }
+}
+
+/// One Kubernetes object found in the input.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// The path as given, or as found under a given directory; "-" for stdin.
+    pub file: Arc<str>,
+    /// 0-based index of the YAML document in the file.
+    pub document: usize,
+    /// 0-based index inside a `kind: List`, else None.
+    pub item: Option<usize>,
+    /// 1-based line where the document starts, when known.
+    pub line: Option<usize>,
+    pub api_version: Option<String>,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    /// The object as JSON text: what plugins receive.
+    pub json: String,
+}
+
+/// A file or document that could not be read or parsed.
+#[derive(Debug, Clone)]
+pub struct InputError {
+    pub file: String,
+    pub document: Option<usize>,
+    pub message: String,
+}
+
+/// A document that is valid but not a Kubernetes object.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub file: String,
+    pub document: usize,
+    pub item: Option<usize>,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub files: usize,
+    pub resources: Vec<Resource>,
+    pub errors: Vec<InputError>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Files to read: every path given, directories walked recursively for *.yaml, *.yml
+/// and *.json, in a stable (sorted) order.
+pub fn discover(paths: &[PathBuf], errors: &mut Vec<InputError>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push(p.clone());
+            continue;
+        }
+        match std::fs::metadata(p) {
+            Err(e) => errors.push(InputError {
+                file: p.display().to_string(),
+                document: None,
+                message: format!("cannot read: {e}"),
+            }),
+            Ok(m) if m.is_dir() => {
+                let mut found: Vec<PathBuf> = walkdir::WalkDir::new(p)
+                    .sort_by_file_name()
+                    .into_iter()
+                    .filter_map(|entry| match entry {
+                        Ok(e) => Some(e),
+                        Err(e) => {
+                            errors.push(InputError {
+                                file: e.path().unwrap_or(p).display().to_string(),
+                                document: None,
+                                message: format!("cannot read: {e}"),
+                            });
+                            None
+                        }
+                    })
+                    .filter(|e| e.file_type().is_file() && is_manifest(e.path()))
+                    .map(|e| e.into_path())
+                    .collect();
+                found.sort();
+                out.extend(found);
+            }
+            Ok(_) => out.push(p.clone()),
+        }
+    }
+    out
+}
+
+fn is_manifest(p: &Path) -> bool {
+    matches!(
+        p.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref(),
+        Some("yaml" | "yml" | "json")
+    )
+}
+
+/// Reads and parses every path.
+pub fn load(paths: &[PathBuf], limits: &InputLimits) -> Loaded {
+    let mut loaded = Loaded::default();
+    let files = discover(paths, &mut loaded.errors);
+    loaded.files = files.len();
+    for f in files {
+        load_file(&f, limits, &mut loaded);
+    }
+    loaded
+}
+
+fn read_bytes(path: &Path, limits: &InputLimits) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    let cap = limits.max_file_bytes;
+    let n = if path.as_os_str() == "-" {
+        std::io::stdin().lock().take(cap + 1).read_to_end(&mut buf)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(cap + 1).read_to_end(&mut buf))
+    }
+    .map_err(|e| format!("cannot read: {e}"))?;
+    if n as u64 > cap {
+        return Err(format!(
+            "file is larger than the {} MiB limit (--max-file-size)",
+            cap >> 20
+        ));
+    }
+    Ok(buf)
+}
+
+pub fn load_file(path: &Path, limits: &InputLimits, out: &mut Loaded) {
+    let display = path.display().to_string();
+    let file: Arc<str> = Arc::from(display.as_str());
+    let bytes = match read_bytes(path, limits) {
+        Ok(b) => b,
+        Err(message) => {
+            out.errors.push(InputError { file: display, document: None, message });
+            return;
+        }
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            out.errors.push(InputError {
+                file: display,
+                document: None,
+                message: format!(
+                    "not UTF-8 text (invalid byte at offset {}); is this a binary file?",
+                    e.utf8_error().valid_up_to()
+                ),
+            });
+            return;
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if is_json {
+        match serde_json::from_str::<Value>(text) {
+            Ok(v) => accept(&file, 0, Some(1), v, limits, out),
+            Err(e) => out.errors.push(InputError {
+                file: display,
+                document: Some(0),
+                message: format!("invalid JSON: {e}"),
+            }),
+        }
+        return;
+    }
+    for doc in split_documents(text) {
+        if !has_content(doc.text) {
+            continue;
+        }
+        match parse_yaml(doc.text, limits) {
+            Ok(v) => accept(&file, doc.index, Some(doc.line), v, limits, out),
+            Err(message) => out.errors.push(InputError {
+                file: display.clone(),
+                document: Some(doc.index),
+                message: format!("invalid YAML: {message}"),
+            }),
+        }
+    }
+}
+
+/// One `---`-separated part of a YAML stream.
+pub struct DocText<'a> {
+    pub index: usize,
+    /// 1-based line of the document's first line.
+    pub line: usize,
+    pub text: &'a str,
+}
+
+fn is_separator(line: &str) -> bool {
+    let l = line.trim_end_matches(['\r', '\n']);
+    l == "---" || l.starts_with("--- ") || l.starts_with("---\t")
+}
+
+fn has_content(text: &str) -> bool {
+    text.lines().any(|l| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with('#') && t != "..." && !t.starts_with('%')
+    })
+}
+
+/// Splits a YAML stream on `---` lines, numbering documents as YAML does: text before
+/// the first separator is a document only if it holds content.
+pub fn split_documents(text: &str) -> Vec<DocText<'_>> {
+    let mut docs = Vec::new();
+    let mut start = 0usize;
+    let mut start_line = 1usize;
+    let mut line_no = 1usize;
+    let mut pos = 0usize;
+    let mut first = true;
+    let mut index = 0usize;
+    for line in text.split_inclusive('\n') {
+        if is_separator(line) {
+            let chunk = &text[start..pos];
+            if !first || has_content(chunk) {
+                docs.push(DocText { index, line: start_line, text: chunk });
+                index += 1;
+            }
+            first = false;
+            // Content after "--- " on the same line belongs to the next document.
+            let rest = line.trim_end_matches(['\r', '\n']);
+            let after = rest.strip_prefix("---").unwrap_or("");
+            start = if after.trim().is_empty() || after.trim_start().starts_with('#') {
+                pos + line.len()
+            } else {
+                pos + 3
+            };
+            start_line = if start == pos + 3 { line_no } else { line_no + 1 };
+        }
+        pos += line.len();
+        line_no += 1;
+    }
+    let chunk = &text[start..];
+    if !first || has_content(chunk) {
+        docs.push(DocText { index, line: start_line, text: chunk });
+    }
+    // Report the line of the first content line, not of a leading comment.
+    for d in &mut docs {
+        if let Some(off) = d.text.lines().position(|l| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#')
+        }) {
+            d.line += off;
+        }
+    }
+    docs
+}
+
+fn parse_yaml(text: &str, limits: &InputLimits) -> Result<Value, String> {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = limits.max_depth;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    serde_saphyr::from_str_with_options::<Value>(text, options).map_err(|e| one_line(&e.to_string()))
+}
+
+fn one_line(s: &str) -> String {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn str_field(v: &Value, path: &[&str]) -> Option<String> {
+    path.iter().try_fold(v, |cur, k| cur.get(k))?.as_str().map(str::to_string)
+}
+
+/// Turns one parsed document into resources (expanding `kind: List`), or records why not.
+fn accept(file: &Arc<str>, document: usize, line: Option<usize>, v: Value, limits: &InputLimits, out: &mut Loaded) {
+    if v.is_null() {
+        return;
+    }
+    if depth(&v) > limits.max_depth {
+        out.errors.push(InputError {
+            file: file.to_string(),
+            document: Some(document),
+            message: format!("nested deeper than {} levels", limits.max_depth),
+        });
+        return;
+    }
+    let is_list = v.get("kind").and_then(Value::as_str) == Some("List")
+        || (v.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"))
+            && v.get("items").is_some_and(Value::is_array));
+    if is_list {
+        let items = match v.get("items") {
+            Some(Value::Array(items)) => items.clone(),
+            Some(Value::Null) | None => vec![],
+            Some(_) => {
+                out.errors.push(InputError {
+                    file: file.to_string(),
+                    document: Some(document),
+                    message: "`items` of a List must be an array".into(),
+                });
+                return;
+            }
+        };
+        for (i, item) in items.into_iter().enumerate() {
+            let nested = item.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"))
+                && item.get("items").is_some();
+            if nested {
+                out.skipped.push(Skipped {
+                    file: file.to_string(),
+                    document,
+                    item: Some(i),
+                    reason: "a List nested in a List is not expanded".into(),
+                });
+                continue;
+            }
+            accept_object(file, document, Some(i), line, item, out);
+        }
+        return;
+    }
+    accept_object(file, document, None, line, v, out);
+}
+
+fn accept_object(
+    file: &Arc<str>,
+    document: usize,
+    item: Option<usize>,
+    line: Option<usize>,
+    v: Value,
+    out: &mut Loaded,
+) {
+    let skip = |reason: &str, out: &mut Loaded| {
+        out.skipped.push(Skipped { file: file.to_string(), document, item, reason: reason.into() })
+    };
+    if !v.is_object() {
+        return skip("not a Kubernetes object (the document is not a mapping)", out);
+    }
+    let kind = v.get("kind").and_then(Value::as_str).map(str::to_string);
+    let api_version = v.get("apiVersion").and_then(Value::as_str).map(str::to_string);
+    let Some(kind) = kind.filter(|k| !k.is_empty()) else {
+        return skip("not a Kubernetes object (no `kind`)", out);
+    };
+    if api_version.is_none() {
+        return skip("not a Kubernetes object (no `apiVersion`)", out);
+    }
+    let json = serde_json::to_string(&v).unwrap_or_default();
+    out.resources.push(Resource {
+        file: file.clone(),
+        document,
+        item,
+        line,
+        api_version,
+        namespace: str_field(&v, &["metadata", "namespace"]),
+        name: str_field(&v, &["metadata", "name"]),
+        kind,
+        json,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn docs(t: &str) -> Vec<(usize, usize)> {
+        split_documents(t).iter().filter(|d| has_content(d.text)).map(|d| (d.index, d.line)).collect()
+    }
+
+    #[test]
+    fn leading_separator_does_not_make_a_document() {
+        assert_eq!(docs("---\na: 1\n---\nb: 2\n"), vec![(0, 2), (1, 4)]);
+        assert_eq!(docs("# c\n---\na: 1\n"), vec![(0, 3)]);
+        assert_eq!(docs("a: 1\n---\n---\nb: 1\n"), vec![(0, 1), (2, 4)]);
+        assert_eq!(docs("a: 1\r\n---\r\nb: 1\r\n"), vec![(0, 1), (1, 3)]);
+    }
+
+    #[test]
+    fn list_is_expanded_and_garbage_skipped() {
+        let mut out = Loaded::default();
+        let f: Arc<str> = Arc::from("f");
+        let v = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}}, {"foo": 1}]});
+        accept(&f, 0, Some(1), v, &InputLimits::default(), &mut out);
+        assert_eq!(out.resources.len(), 1);
+        assert_eq!(out.resources[0].item, Some(0));
+        assert_eq!(out.skipped.len(), 1);
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let mut bomb = String::from("a: &a [x,x,x,x,x,x,x,x,x,x]\n");
+        for i in 0..12 {
+            let prev = if i == 0 { "a".to_string() } else { format!("l{}", i - 1) };
+            bomb.push_str(&format!("l{i}: &l{i} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+        }
+        assert!(parse_yaml(&bomb, &InputLimits::default()).is_err());
+    }
+}

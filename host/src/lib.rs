@@ -1,0 +1,13 @@
+//! tollgate: audit Kubernetes manifests with policies that run as sandboxed
+//! WebAssembly components.
+//!
+//! The data path: [`input`] (files → documents → objects) → [`evaluate`] (dispatch by
+//! kind to the plugins loaded by [`plugins`], run in the `tollgate-runtime` sandbox) →
+//! [`report`] (one data model, one module per format). [`app`] wires them to the CLI.
+
+pub mod app;
+pub mod cli;
+pub mod evaluate;
+pub mod input;
+pub mod plugins;
+pub mod report;

@@ -1,0 +1,126 @@
+//! Which plugins run: the built-in bundle found beside the binary, plus `--plugin` files,
+//! each loaded, configured and checked for clashing check ids.
+
+use std::path::{Path, PathBuf};
+
+use tollgate_runtime::{CheckInfo, Instance, Plugin, PluginError, Sandbox};
+
+/// A plugin file to load, optionally pinned by sha256.
+#[derive(Debug, Clone)]
+pub struct PluginSpec {
+    pub path: PathBuf,
+    pub sha256: Option<String>,
+}
+
+impl PluginSpec {
+    /// Parses `FILE` or `FILE@sha256:HEX`.
+    pub fn parse(s: &str) -> PluginSpec {
+        match s.rsplit_once("@sha256:") {
+            Some((path, hex)) => PluginSpec { path: PathBuf::from(path), sha256: Some(hex.to_string()) },
+            None => PluginSpec { path: PathBuf::from(s), sha256: None },
+        }
+    }
+}
+
+/// A plugin ready to evaluate: loaded, configured, with the checks that run.
+pub struct ActivePlugin {
+    pub plugin: Plugin,
+    /// Settings JSON passed to every new instance.
+    pub settings: String,
+    /// Per check index: whether it runs.
+    pub enabled: Vec<bool>,
+    /// A configured instance kept for reuse.
+    pub instance: Option<Instance>,
+}
+
+impl ActivePlugin {
+    pub fn checks(&self) -> &[CheckInfo] {
+        &self.plugin.info.checks
+    }
+
+    /// A configured instance: the cached one, or a new one.
+    pub fn take_instance(&mut self) -> Result<Instance, PluginError> {
+        if let Some(i) = self.instance.take() {
+            return Ok(i);
+        }
+        let mut i = self.plugin.instantiate()?;
+        i.configure(&self.settings)?;
+        Ok(i)
+    }
+}
+
+/// The directory of the built-in bundle: `$TOLLGATE_PLUGIN_DIR`, else `plugins/` beside
+/// the executable.
+pub fn bundle_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("TOLLGATE_PLUGIN_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    let exe = std::env::current_exe().ok()?;
+    let exe = exe.canonicalize().unwrap_or(exe);
+    Some(exe.parent()?.join("plugins"))
+}
+
+/// The `.wasm` files of a bundle directory, sorted.
+pub fn bundle_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Loads and configures plugins. A plugin that fails is reported and left out; the
+/// others still run. A check id already declared by an earlier plugin is an error for
+/// the later plugin.
+pub fn activate(
+    sandbox: &Sandbox,
+    specs: &[PluginSpec],
+    settings: &dyn Fn(&str) -> Option<String>,
+    errors: &mut Vec<PluginError>,
+) -> Vec<ActivePlugin> {
+    let mut active: Vec<ActivePlugin> = Vec::new();
+    for spec in specs {
+        let plugin = match Plugin::load(sandbox, &spec.path, spec.sha256.as_deref()) {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let clash = plugin.info.checks.iter().find_map(|c| {
+            active.iter().find_map(|a| {
+                a.checks().iter().find(|o| o.id.eq_ignore_ascii_case(&c.id)).map(|_| {
+                    format!("check {} is already provided by plugin '{}' ({})", c.id, a.plugin.name(), a.plugin.file.display())
+                })
+            })
+        });
+        if let Some(reason) = clash {
+            errors.push(PluginError::Contract { file: plugin.file.clone(), reason });
+            continue;
+        }
+        let settings_json = settings(plugin.name()).unwrap_or_else(|| "{}".to_string());
+        let mut instance = match plugin.instantiate() {
+            Ok(i) => i,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let enabled_ids = match instance.configure(&settings_json) {
+            Ok(ids) => ids,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let enabled = plugin
+            .info
+            .checks
+            .iter()
+            .map(|c| enabled_ids.iter().any(|id| c.is_named(id)))
+            .collect();
+        active.push(ActivePlugin { plugin, settings: settings_json, enabled, instance: Some(instance) });
+    }
+    active
+}

@@ -1,0 +1,317 @@
+use std::cell::OnceCell;
+
+use serde_json::{Map, Value};
+
+use crate::value::{deep_merge, items};
+
+/// Pod-level securityContext keys that Kubernetes (and trivy) let containers inherit.
+const INHERITED: [&str; 6] = [
+    "runAsGroup",
+    "runAsNonRoot",
+    "runAsUser",
+    "seLinuxOptions",
+    "seccompProfile",
+    "windowsOptions",
+];
+
+/// One Kubernetes object under evaluation, with its pod specs and containers computed
+/// once and shared by every check of the plugin.
+pub struct Object<'a> {
+    pub value: &'a Value,
+    pods: OnceCell<Vec<PodSpec<'a>>>,
+    containers: OnceCell<Vec<Container<'a>>>,
+}
+
+/// A pod (or pod template): its metadata and its spec, wherever the kind keeps them.
+#[derive(Debug, Clone)]
+pub struct PodSpec<'a> {
+    /// The pod's or template's `metadata`, if any.
+    pub metadata: Option<&'a Value>,
+    /// The pod's or template's `spec` (`Value::Null` when absent).
+    pub spec: &'a Value,
+    /// Path of the template inside the object: "" for a Pod, "spec.template" for a
+    /// Deployment, "spec.jobTemplate.spec.template" for a CronJob.
+    pub path: &'static str,
+}
+
+static NULL: Value = Value::Null;
+
+impl<'a> PodSpec<'a> {
+    /// The pod-level `spec.securityContext`, if it is an object.
+    pub fn security_context(&self) -> Option<&'a Map<String, Value>> {
+        self.spec.get("securityContext").and_then(Value::as_object)
+    }
+
+    /// `metadata.annotations` of the pod or template.
+    pub fn annotations(&self) -> Option<&'a Map<String, Value>> {
+        self.metadata?.get("annotations")?.as_object()
+    }
+
+    /// Path of a field of this pod's spec, e.g. `spec.template.spec.volumes`.
+    pub fn spec_path(&self, field: &str) -> String {
+        join_path(self.path, &format!("spec.{field}"))
+    }
+}
+
+/// A container or init container with its effective securityContext.
+#[derive(Debug, Clone)]
+pub struct Container<'a> {
+    pub value: &'a Value,
+    pub name: Option<&'a str>,
+    /// The container's securityContext with the inheritable pod-level keys merged
+    /// under it (container values win, nested objects merge): what the kubelet applies.
+    pub security_context: Value,
+    /// Path inside the object, e.g. `spec.template.spec.initContainers[0]`.
+    pub path: String,
+    pub init: bool,
+    /// Index into [`Object::pod_specs`] of the pod this container belongs to, or `None`
+    /// for containers found directly under the object's own `spec` of a kind that has
+    /// no pod spec.
+    pub pod: Option<usize>,
+}
+
+impl<'a> Container<'a> {
+    pub fn get(&self, key: &str) -> Option<&'a Value> {
+        self.value.get(key)
+    }
+
+    pub fn image(&self) -> Option<&'a str> {
+        self.value.get("image").and_then(Value::as_str)
+    }
+
+    /// A field of the effective securityContext.
+    pub fn sc(&self, key: &str) -> Option<&Value> {
+        self.security_context.get(key)
+    }
+
+    /// A field of the container's own securityContext, ignoring pod-level values.
+    pub fn own_sc(&self, key: &str) -> Option<&'a Value> {
+        self.value.get("securityContext")?.get(key)
+    }
+
+    /// "container 'web'" or "init container 'setup'" (or "container #2" without a name).
+    pub fn label(&self) -> String {
+        let what = if self.init { "init container" } else { "container" };
+        match self.name {
+            Some(n) => format!("{what} '{n}'"),
+            None => format!("unnamed {what} at {}", self.path),
+        }
+    }
+
+    /// "Container 'web' of Deployment 'shop'".
+    pub fn describe(&self, object: &Object) -> String {
+        let label = self.label();
+        let mut chars = label.chars();
+        let first = chars.next().map(|c| c.to_ascii_uppercase()).unwrap_or(' ');
+        format!("{first}{} of {}", chars.as_str(), object.describe())
+    }
+}
+
+impl<'a> Object<'a> {
+    pub fn new(value: &'a Value) -> Self {
+        Object { value, pods: OnceCell::new(), containers: OnceCell::new() }
+    }
+
+    pub fn kind(&self) -> &'a str {
+        self.value.get("kind").and_then(Value::as_str).unwrap_or("")
+    }
+
+    pub fn api_version(&self) -> &'a str {
+        self.value.get("apiVersion").and_then(Value::as_str).unwrap_or("")
+    }
+
+    pub fn metadata(&self) -> Option<&'a Value> {
+        self.value.get("metadata")
+    }
+
+    pub fn name(&self) -> Option<&'a str> {
+        self.metadata()?.get("name")?.as_str()
+    }
+
+    /// `metadata.namespace` as written (None when absent).
+    pub fn namespace(&self) -> Option<&'a str> {
+        self.metadata()?.get("namespace")?.as_str()
+    }
+
+    /// The namespace Kubernetes would use: `metadata.namespace` or "default".
+    pub fn namespace_or_default(&self) -> &'a str {
+        self.namespace().unwrap_or("default")
+    }
+
+    pub fn labels(&self) -> Option<&'a Map<String, Value>> {
+        self.metadata()?.get("labels")?.as_object()
+    }
+
+    pub fn label(&self, key: &str) -> Option<&'a str> {
+        self.labels()?.get(key)?.as_str()
+    }
+
+    pub fn annotations(&self) -> Option<&'a Map<String, Value>> {
+        self.metadata()?.get("annotations")?.as_object()
+    }
+
+    /// The top-level `spec`, if present (any value).
+    pub fn spec(&self) -> Option<&'a Value> {
+        self.value.get("spec")
+    }
+
+    /// "Deployment 'shop'" (or "Deployment (unnamed)").
+    pub fn describe(&self) -> String {
+        match self.name() {
+            Some(n) => format!("{} '{}'", self.kind(), n),
+            None => format!("{} (unnamed)", self.kind()),
+        }
+    }
+
+    /// The pod specs of a workload: the Pod itself, a controller's `spec.template`, a
+    /// CronJob's `spec.jobTemplate.spec.template`. Kind matching is exact, as in trivy;
+    /// a DeploymentConfig counts only under `apps.openshift.io/v1`.
+    pub fn pod_specs(&self) -> &[PodSpec<'a>] {
+        self.pods.get_or_init(|| {
+            let v = self.value;
+            let template = |path: &'static str, t: Option<&'a Value>| {
+                t.filter(|t| t.is_object()).map(|t| PodSpec {
+                    metadata: t.get("metadata"),
+                    spec: t.get("spec").unwrap_or(&NULL),
+                    path,
+                })
+            };
+            let pod = match self.kind() {
+                "Pod" => Some(PodSpec {
+                    metadata: v.get("metadata"),
+                    spec: v.get("spec").unwrap_or(&NULL),
+                    path: "",
+                }),
+                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
+                | "ReplicationController" | "Job" => {
+                    template("spec.template", v.get("spec").and_then(|s| s.get("template")))
+                }
+                "DeploymentConfig" if self.api_version() == "apps.openshift.io/v1" => {
+                    template("spec.template", v.get("spec").and_then(|s| s.get("template")))
+                }
+                "CronJob" => template(
+                    "spec.jobTemplate.spec.template",
+                    crate::value::get(v, &["spec", "jobTemplate", "spec", "template"]),
+                ),
+                _ => None,
+            };
+            pod.into_iter().collect()
+        })
+    }
+
+    /// Every container and init container of every pod spec (never ephemeral
+    /// containers), plus those directly under the object's own `spec` whatever its
+    /// kind, each with its effective securityContext. Identical containers count once.
+    pub fn containers(&self) -> &[Container<'a>] {
+        self.containers.get_or_init(|| {
+            let mut out: Vec<Container<'a>> = Vec::new();
+            for (i, pod) in self.pod_specs().iter().enumerate() {
+                collect_containers(pod.spec, pod.path, Some(i), &mut out);
+            }
+            if let Some(spec) = self.spec() {
+                let mut own = Vec::new();
+                collect_containers(spec, "", None, &mut own);
+                for c in own {
+                    let dup = out.iter().any(|o| {
+                        o.value == c.value && o.security_context == c.security_context
+                    });
+                    if !dup {
+                        out.push(c);
+                    }
+                }
+            }
+            out
+        })
+    }
+
+    /// The pod spec a container belongs to (for object-level containers: the object).
+    pub fn pod_of(&self, c: &Container<'a>) -> Option<&PodSpec<'a>> {
+        c.pod.and_then(|i| self.pod_specs().get(i))
+    }
+}
+
+fn join_path(base: &str, rest: &str) -> String {
+    if base.is_empty() {
+        rest.to_string()
+    } else {
+        format!("{base}.{rest}")
+    }
+}
+
+fn collect_containers<'a>(
+    spec: &'a Value,
+    base: &str,
+    pod: Option<usize>,
+    out: &mut Vec<Container<'a>>,
+) {
+    let inherited: Map<String, Value> = spec
+        .get("securityContext")
+        .and_then(Value::as_object)
+        .map(|sc| {
+            sc.iter()
+                .filter(|(k, _)| INHERITED.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let inherited = Value::Object(inherited);
+    for (field, init) in [("containers", false), ("initContainers", true)] {
+        for (i, c) in items(spec.get(field)).iter().enumerate() {
+            // A container's securityContext of null means "not set", as for Kubernetes.
+            let own = match c.get("securityContext") {
+                Some(v @ Value::Object(_)) => v.clone(),
+                _ => Value::Object(Map::new()),
+            };
+            let container = Container {
+                value: c,
+                name: c.get("name").and_then(Value::as_str),
+                security_context: deep_merge(&inherited, &own),
+                path: join_path(base, &format!("spec.{field}[{i}]")),
+                init,
+                pod,
+            };
+            let dup = out.iter().any(|o| {
+                o.pod == pod && o.value == c && o.security_context == container.security_context
+            });
+            if !dup {
+                out.push(container);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn cronjob_template_and_merge() {
+        let v = json!({"kind": "CronJob", "metadata": {"name": "c"}, "spec": {"jobTemplate": {"spec": {"template": {
+            "spec": {"securityContext": {"runAsUser": 5, "fsGroup": 1},
+                     "containers": [{"name": "a"}], "initContainers": [{"name": "b", "securityContext": {"runAsUser": 7}}]}}}}}});
+        let o = Object::new(&v);
+        let cs = o.containers();
+        assert_eq!(cs.len(), 2);
+        assert_eq!(cs[0].sc("runAsUser"), Some(&json!(5)));
+        assert_eq!(cs[0].sc("fsGroup"), None);
+        assert_eq!(cs[1].sc("runAsUser"), Some(&json!(7)));
+        assert!(cs[1].init);
+        assert_eq!(cs[1].path, "spec.jobTemplate.spec.template.spec.initContainers[0]");
+        assert_eq!(cs[0].describe(&o), "Container 'a' of CronJob 'c'");
+    }
+
+    #[test]
+    fn pod_containers_are_not_counted_twice() {
+        let v = json!({"kind": "Pod", "spec": {"containers": [{"name": "a"}, {"name": "a"}]}});
+        assert_eq!(Object::new(&v).containers().len(), 1);
+    }
+
+    #[test]
+    fn deploymentconfig_needs_openshift_api() {
+        let v = json!({"kind": "DeploymentConfig", "apiVersion": "v1", "spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}});
+        assert!(Object::new(&v).pod_specs().is_empty());
+        let v = json!({"kind": "DeploymentConfig", "apiVersion": "apps.openshift.io/v1", "spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}});
+        assert_eq!(Object::new(&v).containers().len(), 1);
+    }
+}

@@ -1,0 +1,140 @@
+//! Build orchestration: `cargo xtask build | test | bench`.
+//!
+//! The host is an ordinary release build; plugins are built for wasm32-wasip2 with the
+//! `plugin` profile and copied beside the binary (`target/release/plugins/`), which is
+//! where the host looks for its built-in bundle.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// Built-in plugins: crate `tollgate-<name>` → `plugins/<name>.wasm`.
+const BUILTIN: &[&str] = &["general", "advanced", "pss-baseline", "pss-restricted", "rbac"];
+/// Extra plugins used by tests and docs, built into `target/release/extra-plugins/`.
+const EXTRA: &[(&str, &str)] = &[("tollgate-recommended-labels", "recommended-labels")];
+const TARGET: &str = "wasm32-wasip2";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = args.first().map(String::as_str).unwrap_or("help");
+    let rest = &args[args.len().min(1)..];
+    match cmd {
+        "build" => build(),
+        "test" => {
+            build()?;
+            test(rest)
+        }
+        "plugins" => build_plugins(),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  build    build the plugins (wasm32-wasip2) and the host (release)\n  \
+                 test     build, then run every test of the workspace (extra args go to cargo test)\n  \
+                 plugins  build only the plugins and copy them beside the binary"
+            );
+            if cmd == "help" || cmd == "--help" {
+                Ok(())
+            } else {
+                bail!("unknown command '{cmd}'")
+            }
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => {
+            let d = PathBuf::from(d);
+            if d.is_absolute() {
+                d
+            } else {
+                root().join(d)
+            }
+        }
+        None => root().join("target"),
+    }
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(mut c: Command) -> Result<()> {
+    eprintln!("xtask: running {c:?}");
+    let status = c.status().with_context(|| format!("cannot run {c:?}"))?;
+    if !status.success() {
+        bail!("{c:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn ensure_target() -> Result<()> {
+    let out = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    match out {
+        Ok(o) if String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == TARGET) => Ok(()),
+        Ok(_) => {
+            let mut c = Command::new("rustup");
+            c.args(["target", "add", TARGET]);
+            run(c)
+        }
+        // No rustup: assume the toolchain was provisioned with the target.
+        Err(_) => Ok(()),
+    }
+}
+
+fn build_plugins() -> Result<()> {
+    ensure_target()?;
+    let mut c = cargo();
+    c.args(["build", "--profile", "plugin", "--target", TARGET]);
+    for name in BUILTIN {
+        c.args(["-p", &format!("tollgate-{name}")]);
+    }
+    for (krate, _) in EXTRA {
+        c.args(["-p", krate]);
+    }
+    run(c)?;
+    let out = target_dir().join(TARGET).join("plugin");
+    let release = target_dir().join("release");
+    let bundle = release.join("plugins");
+    let extra = release.join("extra-plugins");
+    for dir in [&bundle, &extra] {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let copy = |krate: &str, dest: PathBuf| -> Result<()> {
+        let src = out.join(format!("{}.wasm", krate.replace('-', "_")));
+        std::fs::copy(&src, &dest)
+            .with_context(|| format!("cannot copy {} to {}", src.display(), dest.display()))?;
+        Ok(())
+    };
+    for name in BUILTIN {
+        copy(&format!("tollgate-{name}"), bundle.join(format!("{name}.wasm")))?;
+    }
+    for (krate, name) in EXTRA {
+        copy(krate, extra.join(format!("{name}.wasm")))?;
+    }
+    eprintln!("xtask: plugins in {} and {}", bundle.display(), extra.display());
+    Ok(())
+}
+
+fn build() -> Result<()> {
+    build_plugins()?;
+    let mut c = cargo();
+    c.args(["build", "--release", "-p", "tollgate"]);
+    run(c)?;
+    eprintln!("xtask: built {}", target_dir().join("release").join("tollgate").display());
+    Ok(())
+}
+
+fn test(extra: &[String]) -> Result<()> {
+    let mut c = cargo();
+    c.args(["test", "--release", "--workspace"]);
+    c.args(extra);
+    run(c)
+}
