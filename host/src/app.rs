@@ -39,13 +39,23 @@ fn load_plugins(args: &PluginArgs) -> Result<(Vec<ActivePlugin>, Vec<PluginError
         memory: args.memory_limit << 20,
         ..Limits::default()
     };
-    let sandbox = Sandbox::new(limits).map_err(anyhow::Error::msg)?;
+    let mut sandbox = Sandbox::new(limits).map_err(anyhow::Error::msg)?;
+    if !args.no_cache {
+        if let Some(dir) = tollgate_runtime::cache::default_dir() {
+            // An unusable cache only costs time: plugins are then compiled in memory.
+            sandbox.with_cache(&dir);
+        }
+    }
     let mut specs = Vec::new();
     if !args.no_builtin {
         let dir = args.plugin_dir.clone().or_else(plugins::bundle_dir);
         match dir {
             Some(dir) => match plugins::bundle_files(&dir) {
-                Ok(files) => specs.extend(files.into_iter().map(|path| PluginSpec { path, sha256: None })),
+                Ok(files) => specs.extend(
+                    files
+                        .into_iter()
+                        .map(|path| PluginSpec { path, sha256: None }),
+                ),
                 Err(e) => bail!(
                     "cannot read the built-in plugin bundle {}: {e}; run `cargo xtask build`, \
                      pass --plugin-dir, or use --no-builtin with --plugin FILE",
@@ -60,14 +70,23 @@ fn load_plugins(args: &PluginArgs) -> Result<(Vec<ActivePlugin>, Vec<PluginError
         bail!("no plugins to run: the bundle is empty and no --plugin was given");
     }
     let settings = parse_settings(args)?;
-    let lookup = |name: &str| settings.iter().find(|(n, _)| n == name).map(|(_, j)| j.clone());
+    let lookup = |name: &str| {
+        settings
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, j)| j.clone())
+    };
     let mut errors = Vec::new();
     let active = plugins::activate(&sandbox, &specs, &lookup, &mut errors);
     for (name, _) in &settings {
         if !active.iter().any(|p| p.plugin.name() == name) {
             bail!(
                 "--plugin-settings names plugin '{name}', which is not loaded (loaded: {})",
-                active.iter().map(|p| p.plugin.name()).collect::<Vec<_>>().join(", ")
+                active
+                    .iter()
+                    .map(|p| p.plugin.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
     }
@@ -87,7 +106,10 @@ fn scan(args: ScanArgs) -> Result<u8> {
         SeverityFilter(list)
     };
     let (mut active, plugin_errors) = load_plugins(&args.plugins)?;
-    let limits = InputLimits { max_file_bytes: args.max_file_size << 20, ..InputLimits::default() };
+    let limits = InputLimits {
+        max_file_bytes: args.max_file_size << 20,
+        ..InputLimits::default()
+    };
     let loaded = input::load(&args.paths, &limits);
     let eval = crate::evaluate::evaluate(&mut active, &loaded.resources, args.batch);
     let report = report::build(&loaded, &active, &plugin_errors, &eval, &filter);
@@ -142,11 +164,18 @@ fn checks(args: ChecksArgs) -> Result<u8> {
                 .iter()
                 .map(|e| serde_json::json!({"file": e.file().display().to_string(), "class": e.class(), "message": e.to_string()}))
                 .collect();
-            serde_json::to_writer_pretty(&mut out, &serde_json::json!({"plugins": plugins, "errors": errs}))?;
+            serde_json::to_writer_pretty(
+                &mut out,
+                &serde_json::json!({"plugins": plugins, "errors": errs}),
+            )?;
             writeln!(out)?;
         }
         Format::Table => {
-            writeln!(out, "{:<7} {:<8} {:<14} {:<8} {:<50} KINDS", "ID", "SEVERITY", "CATEGORY", "DEFAULT", "TITLE")?;
+            writeln!(
+                out,
+                "{:<7} {:<8} {:<14} {:<8} {:<50} KINDS",
+                "ID", "SEVERITY", "CATEGORY", "DEFAULT", "TITLE"
+            )?;
             let mut n = 0;
             for p in &active {
                 for (c, on) in p.checks().iter().zip(&p.enabled) {
@@ -159,7 +188,11 @@ fn checks(args: ChecksArgs) -> Result<u8> {
                         c.kinds.join(",")
                     };
                     let default = if c.default_enabled { "on" } else { "off" };
-                    let state = if *on == c.default_enabled { default.to_string() } else { format!("{default}*") };
+                    let state = if *on == c.default_enabled {
+                        default.to_string()
+                    } else {
+                        format!("{default}*")
+                    };
                     writeln!(
                         out,
                         "{:<7} {:<8} {:<14} {:<8} {:<50} {kinds}",

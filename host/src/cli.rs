@@ -66,6 +66,11 @@ pub struct PluginArgs {
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub time_limit: u64,
 
+    /// Do not read or write the compiled-plugin cache ($TOLLGATE_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/tollgate or ~/.cache/tollgate).
+    #[arg(long)]
+    pub no_cache: bool,
+
     /// Memory one plugin instance may use, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub memory_limit: usize,

@@ -54,7 +54,15 @@ pub fn evaluate(plugins: &mut [ActivePlugin], resources: &[Resource], batch: usi
             .enumerate()
             .filter_map(|(ri, r)| {
                 let checks = applicable(plugin, r);
-                (!checks.is_empty()).then(|| (ri, Request { resource: r.json.clone(), checks }))
+                (!checks.is_empty()).then(|| {
+                    (
+                        ri,
+                        Request {
+                            resource: r.json.clone(),
+                            checks,
+                        },
+                    )
+                })
             })
             .collect();
         for chunk in work.chunks(batch.max(1)) {
@@ -73,11 +81,19 @@ pub fn evaluate(plugins: &mut [ActivePlugin], resources: &[Resource], batch: usi
                                 let result = results.pop().unwrap_or_else(|| Ok(vec![]));
                                 record(pi, *ri, result, &mut verdicts, &mut errors);
                             }
-                            Err(error) => errors.push(ResourceError { resource: *ri, plugin: pi, error }),
+                            Err(error) => errors.push(ResourceError {
+                                resource: *ri,
+                                plugin: pi,
+                                error,
+                            }),
                         }
                     }
                 }
-                Err(error) => errors.push(ResourceError { resource: chunk[0].0, plugin: pi, error }),
+                Err(error) => errors.push(ResourceError {
+                    resource: chunk[0].0,
+                    plugin: pi,
+                    error,
+                }),
             }
         }
     }
@@ -109,6 +125,10 @@ fn record(
             check: o.check as usize,
             findings: o.findings,
         })),
-        Err(error) => errors.push(ResourceError { resource: ri, plugin: pi, error }),
+        Err(error) => errors.push(ResourceError {
+            resource: ri,
+            plugin: pi,
+            error,
+        }),
     }
 }

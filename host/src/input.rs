@@ -19,7 +19,10 @@ pub struct InputLimits {
 
 impl Default for InputLimits {
     fn default() -> Self {
-        InputLimits { max_file_bytes: 256 << 20, max_depth: 100 }
+        InputLimits {
+            max_file_bytes: 256 << 20,
+            max_depth: 100,
+        }
     }
 }
 
@@ -111,7 +114,10 @@ pub fn discover(paths: &[PathBuf], errors: &mut Vec<InputError>) -> Vec<PathBuf>
 
 fn is_manifest(p: &Path) -> bool {
     matches!(
-        p.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref(),
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref(),
         Some("yaml" | "yml" | "json")
     )
 }
@@ -151,7 +157,11 @@ pub fn load_file(path: &Path, limits: &InputLimits, out: &mut Loaded) {
     let bytes = match read_bytes(path, limits) {
         Ok(b) => b,
         Err(message) => {
-            out.errors.push(InputError { file: display, document: None, message });
+            out.errors.push(InputError {
+                file: display,
+                document: None,
+                message,
+            });
             return;
         }
     };
@@ -170,7 +180,9 @@ pub fn load_file(path: &Path, limits: &InputLimits, out: &mut Loaded) {
         }
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     if is_json {
         match serde_json::from_str::<Value>(text) {
             Ok(v) => accept(&file, 0, Some(1), v, limits, out),
@@ -217,24 +229,26 @@ fn has_content(text: &str) -> bool {
     })
 }
 
-/// Splits a YAML stream on `---` lines, numbering documents as YAML does: text before
-/// the first separator is a document only if it holds content.
+/// Splits a YAML stream on `---` lines. Only documents with content (not blank or
+/// comments only) are numbered, as trivy numbers them, so that `document` indices line
+/// up with trivy's reports.
 pub fn split_documents(text: &str) -> Vec<DocText<'_>> {
     let mut docs = Vec::new();
     let mut start = 0usize;
     let mut start_line = 1usize;
-    let mut line_no = 1usize;
     let mut pos = 0usize;
-    let mut first = true;
     let mut index = 0usize;
-    for line in text.split_inclusive('\n') {
+    for (line_no, line) in (1usize..).zip(text.split_inclusive('\n')) {
         if is_separator(line) {
             let chunk = &text[start..pos];
-            if !first || has_content(chunk) {
-                docs.push(DocText { index, line: start_line, text: chunk });
+            if has_content(chunk) {
+                docs.push(DocText {
+                    index,
+                    line: start_line,
+                    text: chunk,
+                });
                 index += 1;
             }
-            first = false;
             // Content after "--- " on the same line belongs to the next document.
             let rest = line.trim_end_matches(['\r', '\n']);
             let after = rest.strip_prefix("---").unwrap_or("");
@@ -243,14 +257,21 @@ pub fn split_documents(text: &str) -> Vec<DocText<'_>> {
             } else {
                 pos + 3
             };
-            start_line = if start == pos + 3 { line_no } else { line_no + 1 };
+            start_line = if start == pos + 3 {
+                line_no
+            } else {
+                line_no + 1
+            };
         }
         pos += line.len();
-        line_no += 1;
     }
     let chunk = &text[start..];
-    if !first || has_content(chunk) {
-        docs.push(DocText { index, line: start_line, text: chunk });
+    if has_content(chunk) {
+        docs.push(DocText {
+            index,
+            line: start_line,
+            text: chunk,
+        });
     }
     // Report the line of the first content line, not of a leading comment.
     for d in &mut docs {
@@ -270,11 +291,17 @@ fn parse_yaml(text: &str, limits: &InputLimits) -> Result<Value, String> {
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
-    serde_saphyr::from_str_with_options::<Value>(text, options).map_err(|e| one_line(&e.to_string()))
+    options.with_snippet = false;
+    serde_saphyr::from_str_with_options::<Value>(text, options)
+        .map_err(|e| one_line(&e.to_string()))
 }
 
 fn one_line(s: &str) -> String {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn depth(v: &Value) -> usize {
@@ -286,11 +313,21 @@ fn depth(v: &Value) -> usize {
 }
 
 fn str_field(v: &Value, path: &[&str]) -> Option<String> {
-    path.iter().try_fold(v, |cur, k| cur.get(k))?.as_str().map(str::to_string)
+    path.iter()
+        .try_fold(v, |cur, k| cur.get(k))?
+        .as_str()
+        .map(str::to_string)
 }
 
 /// Turns one parsed document into resources (expanding `kind: List`), or records why not.
-fn accept(file: &Arc<str>, document: usize, line: Option<usize>, v: Value, limits: &InputLimits, out: &mut Loaded) {
+fn accept(
+    file: &Arc<str>,
+    document: usize,
+    line: Option<usize>,
+    v: Value,
+    limits: &InputLimits,
+    out: &mut Loaded,
+) {
     if v.is_null() {
         return;
     }
@@ -303,7 +340,10 @@ fn accept(file: &Arc<str>, document: usize, line: Option<usize>, v: Value, limit
         return;
     }
     let is_list = v.get("kind").and_then(Value::as_str) == Some("List")
-        || (v.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"))
+        || (v
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("List"))
             && v.get("items").is_some_and(Value::is_array));
     if is_list {
         let items = match v.get("items") {
@@ -319,7 +359,10 @@ fn accept(file: &Arc<str>, document: usize, line: Option<usize>, v: Value, limit
             }
         };
         for (i, item) in items.into_iter().enumerate() {
-            let nested = item.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"))
+            let nested = item
+                .get("kind")
+                .and_then(Value::as_str)
+                .is_some_and(|k| k.ends_with("List"))
                 && item.get("items").is_some();
             if nested {
                 out.skipped.push(Skipped {
@@ -346,13 +389,24 @@ fn accept_object(
     out: &mut Loaded,
 ) {
     let skip = |reason: &str, out: &mut Loaded| {
-        out.skipped.push(Skipped { file: file.to_string(), document, item, reason: reason.into() })
+        out.skipped.push(Skipped {
+            file: file.to_string(),
+            document,
+            item,
+            reason: reason.into(),
+        })
     };
     if !v.is_object() {
-        return skip("not a Kubernetes object (the document is not a mapping)", out);
+        return skip(
+            "not a Kubernetes object (the document is not a mapping)",
+            out,
+        );
     }
     let kind = v.get("kind").and_then(Value::as_str).map(str::to_string);
-    let api_version = v.get("apiVersion").and_then(Value::as_str).map(str::to_string);
+    let api_version = v
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let Some(kind) = kind.filter(|k| !k.is_empty()) else {
         return skip("not a Kubernetes object (no `kind`)", out);
     };
@@ -378,14 +432,21 @@ mod tests {
     use super::*;
 
     fn docs(t: &str) -> Vec<(usize, usize)> {
-        split_documents(t).iter().filter(|d| has_content(d.text)).map(|d| (d.index, d.line)).collect()
+        split_documents(t)
+            .iter()
+            .filter(|d| has_content(d.text))
+            .map(|d| (d.index, d.line))
+            .collect()
     }
 
     #[test]
     fn leading_separator_does_not_make_a_document() {
         assert_eq!(docs("---\na: 1\n---\nb: 2\n"), vec![(0, 2), (1, 4)]);
         assert_eq!(docs("# c\n---\na: 1\n"), vec![(0, 3)]);
-        assert_eq!(docs("a: 1\n---\n---\nb: 1\n"), vec![(0, 1), (2, 4)]);
+        assert_eq!(
+            docs("a: 1\n---\n# only a comment\n---\nb: 1\n"),
+            vec![(0, 1), (1, 5)]
+        );
         assert_eq!(docs("a: 1\r\n---\r\nb: 1\r\n"), vec![(0, 1), (1, 3)]);
     }
 
@@ -405,7 +466,11 @@ mod tests {
     fn alias_bomb_is_refused() {
         let mut bomb = String::from("a: &a [x,x,x,x,x,x,x,x,x,x]\n");
         for i in 0..12 {
-            let prev = if i == 0 { "a".to_string() } else { format!("l{}", i - 1) };
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("l{}", i - 1)
+            };
             bomb.push_str(&format!("l{i}: &l{i} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
         }
         assert!(parse_yaml(&bomb, &InputLimits::default()).is_err());

@@ -16,8 +16,14 @@ impl PluginSpec {
     /// Parses `FILE` or `FILE@sha256:HEX`.
     pub fn parse(s: &str) -> PluginSpec {
         match s.rsplit_once("@sha256:") {
-            Some((path, hex)) => PluginSpec { path: PathBuf::from(path), sha256: Some(hex.to_string()) },
-            None => PluginSpec { path: PathBuf::from(s), sha256: None },
+            Some((path, hex)) => PluginSpec {
+                path: PathBuf::from(path),
+                sha256: Some(hex.to_string()),
+            },
+            None => PluginSpec {
+                path: PathBuf::from(s),
+                sha256: None,
+            },
         }
     }
 }
@@ -90,13 +96,24 @@ pub fn activate(
         };
         let clash = plugin.info.checks.iter().find_map(|c| {
             active.iter().find_map(|a| {
-                a.checks().iter().find(|o| o.id.eq_ignore_ascii_case(&c.id)).map(|_| {
-                    format!("check {} is already provided by plugin '{}' ({})", c.id, a.plugin.name(), a.plugin.file.display())
-                })
+                a.checks()
+                    .iter()
+                    .find(|o| o.id.eq_ignore_ascii_case(&c.id))
+                    .map(|_| {
+                        format!(
+                            "check {} is already provided by plugin '{}' ({})",
+                            c.id,
+                            a.plugin.name(),
+                            a.plugin.file.display()
+                        )
+                    })
             })
         });
         if let Some(reason) = clash {
-            errors.push(PluginError::Contract { file: plugin.file.clone(), reason });
+            errors.push(PluginError::Contract {
+                file: plugin.file.clone(),
+                reason,
+            });
             continue;
         }
         let settings_json = settings(plugin.name()).unwrap_or_else(|| "{}".to_string());
@@ -120,7 +137,12 @@ pub fn activate(
             .iter()
             .map(|c| enabled_ids.iter().any(|id| c.is_named(id)))
             .collect();
-        active.push(ActivePlugin { plugin, settings: settings_json, enabled, instance: Some(instance) });
+        active.push(ActivePlugin {
+            plugin,
+            settings: settings_json,
+            enabled,
+            instance: Some(instance),
+        });
     }
     active
 }

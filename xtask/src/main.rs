@@ -10,7 +10,13 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 /// Built-in plugins: crate `tollgate-<name>` → `plugins/<name>.wasm`.
-const BUILTIN: &[&str] = &["general", "advanced", "pss-baseline", "pss-restricted", "rbac"];
+const BUILTIN: &[&str] = &[
+    "general",
+    "advanced",
+    "pss-baseline",
+    "pss-restricted",
+    "rbac",
+];
 /// Extra plugins used by tests and docs, built into `target/release/extra-plugins/`.
 const EXTRA: &[(&str, &str)] = &[("tollgate-recommended-labels", "recommended-labels")];
 const TARGET: &str = "wasm32-wasip2";
@@ -43,7 +49,10 @@ fn main() -> Result<()> {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 fn target_dir() -> PathBuf {
@@ -76,9 +85,17 @@ fn run(mut c: Command) -> Result<()> {
 }
 
 fn ensure_target() -> Result<()> {
-    let out = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
     match out {
-        Ok(o) if String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == TARGET) => Ok(()),
+        Ok(o)
+            if String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == TARGET) =>
+        {
+            Ok(())
+        }
         Ok(_) => {
             let mut c = Command::new("rustup");
             c.args(["target", "add", TARGET]);
@@ -114,12 +131,19 @@ fn build_plugins() -> Result<()> {
         Ok(())
     };
     for name in BUILTIN {
-        copy(&format!("tollgate-{name}"), bundle.join(format!("{name}.wasm")))?;
+        copy(
+            &format!("tollgate-{name}"),
+            bundle.join(format!("{name}.wasm")),
+        )?;
     }
     for (krate, name) in EXTRA {
         copy(krate, extra.join(format!("{name}.wasm")))?;
     }
-    eprintln!("xtask: plugins in {} and {}", bundle.display(), extra.display());
+    eprintln!(
+        "xtask: plugins in {} and {}",
+        bundle.display(),
+        extra.display()
+    );
     Ok(())
 }
 
@@ -128,7 +152,10 @@ fn build() -> Result<()> {
     let mut c = cargo();
     c.args(["build", "--release", "-p", "tollgate"]);
     run(c)?;
-    eprintln!("xtask: built {}", target_dir().join("release").join("tollgate").display());
+    eprintln!(
+        "xtask: built {}",
+        target_dir().join("release").join("tollgate").display()
+    );
     Ok(())
 }
 

@@ -31,7 +31,11 @@ pub enum PluginError {
     },
 
     #[error("{file}: sha256 is {actual} but {expected} was pinned; refusing to load it")]
-    Digest { file: PathBuf, expected: String, actual: String },
+    Digest {
+        file: PathBuf,
+        expected: String,
+        actual: String,
+    },
 
     #[error("{file}: not a WebAssembly component: {reason}")]
     NotComponent { file: PathBuf, reason: String },
@@ -43,7 +47,11 @@ pub enum PluginError {
     Settings { file: PathBuf, message: String },
 
     #[error("{file}: stopped by the {kind} ({detail})")]
-    Limit { file: PathBuf, kind: LimitKind, detail: String },
+    Limit {
+        file: PathBuf,
+        kind: LimitKind,
+        detail: String,
+    },
 
     #[error("{file}: crashed: {detail}")]
     Trap { file: PathBuf, detail: String },
@@ -79,10 +87,22 @@ impl PluginError {
             PluginError::NotComponent { .. } => "not-component",
             PluginError::Contract { .. } => "contract",
             PluginError::Settings { .. } => "settings",
-            PluginError::Limit { kind: LimitKind::Time, .. } => "time-limit",
-            PluginError::Limit { kind: LimitKind::Memory, .. } => "memory-limit",
-            PluginError::Limit { kind: LimitKind::Stack, .. } => "stack-limit",
-            PluginError::Limit { kind: LimitKind::Output, .. } => "output-limit",
+            PluginError::Limit {
+                kind: LimitKind::Time,
+                ..
+            } => "time-limit",
+            PluginError::Limit {
+                kind: LimitKind::Memory,
+                ..
+            } => "memory-limit",
+            PluginError::Limit {
+                kind: LimitKind::Stack,
+                ..
+            } => "stack-limit",
+            PluginError::Limit {
+                kind: LimitKind::Output,
+                ..
+            } => "output-limit",
             PluginError::Trap { .. } => "trap",
             PluginError::Rejected { .. } => "rejected",
             PluginError::Host { .. } => "host",
@@ -91,6 +111,9 @@ impl PluginError {
 
     /// Whether the instance that produced this error must be thrown away.
     pub fn poisons_instance(&self) -> bool {
-        matches!(self, PluginError::Limit { .. } | PluginError::Trap { .. } | PluginError::Host { .. })
+        matches!(
+            self,
+            PluginError::Limit { .. } | PluginError::Trap { .. } | PluginError::Host { .. }
+        )
     }
 }

@@ -35,7 +35,12 @@ impl Instance {
             .pre
             .instantiate(&mut store)
             .map_err(|e| classify(&file, &store, e))?;
-        Ok(Instance { store, bindings, file, limits })
+        Ok(Instance {
+            store,
+            bindings,
+            file,
+            limits,
+        })
     }
 
     fn arm(&mut self) {
@@ -44,17 +49,27 @@ impl Instance {
 
     pub fn describe(&mut self) -> Result<PluginInfo, PluginError> {
         self.arm();
-        let r = self.bindings.tollgate_policy_policy().call_describe(&mut self.store);
-        r.map(convert_info).map_err(|e| classify(&self.file, &self.store, e))
+        let r = self
+            .bindings
+            .tollgate_policy_policy()
+            .call_describe(&mut self.store);
+        r.map(convert_info)
+            .map_err(|e| classify(&self.file, &self.store, e))
     }
 
     /// Passes settings (JSON text) to the plugin; returns the enabled check ids.
     pub fn configure(&mut self, settings: &str) -> Result<Vec<String>, PluginError> {
         self.arm();
-        let r = self.bindings.tollgate_policy_policy().call_configure(&mut self.store, settings);
+        let r = self
+            .bindings
+            .tollgate_policy_policy()
+            .call_configure(&mut self.store, settings);
         match r {
             Ok(Ok(ids)) => Ok(ids),
-            Ok(Err(message)) => Err(PluginError::Settings { file: self.file.clone(), message }),
+            Ok(Err(message)) => Err(PluginError::Settings {
+                file: self.file.clone(),
+                message,
+            }),
             Err(e) => Err(classify(&self.file, &self.store, e)),
         }
     }
@@ -68,7 +83,10 @@ impl Instance {
         self.arm();
         let requests: Vec<wit::Request> = batch
             .iter()
-            .map(|r| wit::Request { object: r.resource.clone(), checks: r.checks.clone() })
+            .map(|r| wit::Request {
+                object: r.resource.clone(),
+                checks: r.checks.clone(),
+            })
             .collect();
         let out = self
             .bindings
@@ -90,7 +108,10 @@ impl Instance {
             .zip(batch)
             .map(|(r, req)| match r {
                 Ok(results) => self.convert_results(results, req),
-                Err(message) => Err(PluginError::Rejected { file: self.file.clone(), message }),
+                Err(message) => Err(PluginError::Rejected {
+                    file: self.file.clone(),
+                    message,
+                }),
             })
             .collect())
     }
@@ -106,7 +127,10 @@ impl Instance {
             if !req.checks.contains(&r.check) {
                 return Err(PluginError::Contract {
                     file: self.file.clone(),
-                    reason: format!("evaluate() returned a result for check #{} which was not requested", r.check),
+                    reason: format!(
+                        "evaluate() returned a result for check #{} which was not requested",
+                        r.check
+                    ),
                 });
             }
             if r.findings.len() > self.limits.max_findings {
@@ -120,12 +144,19 @@ impl Instance {
                     ),
                 });
             }
-            bytes += r.findings.iter().map(|f| f.message.len() + f.path.as_ref().map_or(0, |p| p.len())).sum::<usize>();
+            bytes += r
+                .findings
+                .iter()
+                .map(|f| f.message.len() + f.path.as_ref().map_or(0, |p| p.len()))
+                .sum::<usize>();
             if bytes > self.limits.max_output_bytes {
                 return Err(PluginError::Limit {
                     file: self.file.clone(),
                     kind: LimitKind::Output,
-                    detail: format!("more than {} bytes of messages for one resource", self.limits.max_output_bytes),
+                    detail: format!(
+                        "more than {} bytes of messages for one resource",
+                        self.limits.max_output_bytes
+                    ),
                 });
             }
             out.push(CheckOutcome {
@@ -133,7 +164,10 @@ impl Instance {
                 findings: r
                     .findings
                     .into_iter()
-                    .map(|f| Finding { message: f.message, path: f.path })
+                    .map(|f| Finding {
+                        message: f.message,
+                        path: f.path,
+                    })
                     .collect(),
             });
         }
@@ -155,7 +189,11 @@ fn classify(file: &std::path::Path, store: &Store<State>, e: wasmtime::Error) ->
                 }
             }
             Trap::StackOverflow => {
-                return PluginError::Limit { file, kind: LimitKind::Stack, detail: "call stack exhausted".into() }
+                return PluginError::Limit {
+                    file,
+                    kind: LimitKind::Stack,
+                    detail: "call stack exhausted".into(),
+                }
             }
             Trap::UnreachableCodeReached => {
                 let stderr = store.data().stderr_text();
@@ -169,16 +207,26 @@ fn classify(file: &std::path::Path, store: &Store<State>, e: wasmtime::Error) ->
             Trap::MemoryOutOfBounds => {
                 return PluginError::Trap {
                     file,
-                    detail: "out of bounds memory access (often the plugin's own stack overflowing \
+                    detail:
+                        "out of bounds memory access (often the plugin's own stack overflowing \
                              into its heap)"
-                        .into(),
+                            .into(),
                 }
             }
-            other => return PluginError::Trap { file, detail: other.to_string() },
+            other => {
+                return PluginError::Trap {
+                    file,
+                    detail: other.to_string(),
+                }
+            }
         }
     }
     if root.contains("forcing trap when growing memory") {
-        return PluginError::Limit { file, kind: LimitKind::Memory, detail: root };
+        return PluginError::Limit {
+            file,
+            kind: LimitKind::Memory,
+            detail: root,
+        };
     }
     PluginError::Trap { file, detail: root }
 }

@@ -9,6 +9,7 @@
 //! The WASI linking is kept in this crate because it is slow to compile and rarely
 //! changes.
 
+pub mod cache;
 mod error;
 mod instance;
 mod limits;

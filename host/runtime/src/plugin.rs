@@ -21,6 +21,7 @@ const EXPORT: &str = "tollgate:policy/policy@0.1.0";
 #[derive(Clone)]
 pub struct Sandbox {
     pub(crate) engine: Engine,
+    pub(crate) cache: Option<Arc<crate::cache::Cache>>,
     pub(crate) linker: Arc<Linker<State>>,
     pub(crate) limits: Limits,
 }
@@ -45,7 +46,20 @@ impl Sandbox {
                 }
             })
             .map_err(|e| format!("cannot start the epoch thread: {e}"))?;
-        Ok(Sandbox { engine, linker: Arc::new(linker), limits })
+        Ok(Sandbox {
+            engine,
+            cache: None,
+            linker: Arc::new(linker),
+            limits,
+        })
+    }
+
+    /// Keeps compiled plugins in `dir` (see [`crate::cache`]). Returns whether the cache
+    /// is usable; when it is not (e.g. the directory is writable by others) plugins are
+    /// compiled on every run.
+    pub fn with_cache(&mut self, dir: &Path) -> bool {
+        self.cache = crate::cache::Cache::open(dir, &self.engine).map(Arc::new);
+        self.cache.is_some()
     }
 
     pub fn limits(&self) -> &Limits {
@@ -105,12 +119,15 @@ pub struct CheckInfo {
 impl CheckInfo {
     /// Whether the check applies to a resource of this kind (case-insensitive, "*" = all).
     pub fn applies_to(&self, kind: &str) -> bool {
-        self.kinds.iter().any(|k| k == "*" || k.eq_ignore_ascii_case(kind))
+        self.kinds
+            .iter()
+            .any(|k| k == "*" || k.eq_ignore_ascii_case(kind))
     }
 
     /// Whether `name` is this check's id or one of its aliases (case-insensitive).
     pub fn is_named(&self, name: &str) -> bool {
-        self.id.eq_ignore_ascii_case(name) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+        self.id.eq_ignore_ascii_case(name)
+            || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
     }
 }
 
@@ -137,7 +154,10 @@ pub struct Plugin {
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plugin").field("file", &self.file).field("name", &self.info.name).finish()
+        f.debug_struct("Plugin")
+            .field("file", &self.file)
+            .field("name", &self.info.name)
+            .finish()
     }
 }
 
@@ -150,13 +170,19 @@ impl Plugin {
     /// Loads, verifies and describes a plugin. With `pin`, the file's sha256 must match
     /// before anything is compiled.
     pub fn load(sandbox: &Sandbox, file: &Path, pin: Option<&str>) -> Result<Plugin, PluginError> {
-        let bytes = std::fs::read(file)
-            .map_err(|source| PluginError::Read { file: file.to_path_buf(), source })?;
+        let bytes = std::fs::read(file).map_err(|source| PluginError::Read {
+            file: file.to_path_buf(),
+            source,
+        })?;
         let sha256 = sha256_hex(&bytes);
         if let Some(expected) = pin {
             let expected = expected.trim_start_matches("sha256:").to_ascii_lowercase();
             if expected != sha256 {
-                return Err(PluginError::Digest { file: file.to_path_buf(), expected, actual: sha256 });
+                return Err(PluginError::Digest {
+                    file: file.to_path_buf(),
+                    expected,
+                    actual: sha256,
+                });
             }
         }
         Self::from_bytes(sandbox, file, &bytes, sha256)
@@ -168,11 +194,18 @@ impl Plugin {
         bytes: &[u8],
         sha256: String,
     ) -> Result<Plugin, PluginError> {
-        let not_component = |reason: String| PluginError::NotComponent { file: file.to_path_buf(), reason };
-        let contract = |reason: String| PluginError::Contract { file: file.to_path_buf(), reason };
+        let not_component = |reason: String| PluginError::NotComponent {
+            file: file.to_path_buf(),
+            reason,
+        };
+        let contract = |reason: String| PluginError::Contract {
+            file: file.to_path_buf(),
+            reason,
+        };
         if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
             return Err(not_component(
-                "the file does not start with the WebAssembly magic bytes; is it a .wasm file?".into(),
+                "the file does not start with the WebAssembly magic bytes; is it a .wasm file?"
+                    .into(),
             ));
         }
         if bytes[4..8] == [1, 0, 0, 0] {
@@ -182,19 +215,32 @@ impl Plugin {
                     .into(),
             ));
         }
-        let component = Component::new(&sandbox.engine, bytes)
-            .map_err(|e| not_component(format!("{}", e.root_cause())))?;
+        let component = match &sandbox.cache {
+            Some(cache) => cache.load_or_compile(&sandbox.engine, &sha256, bytes),
+            None => Component::new(&sandbox.engine, bytes),
+        }
+        .map_err(|e| not_component(format!("{}", e.root_cause())))?;
 
         let ty = component.component_type();
-        let exports: Vec<String> = ty.exports(&sandbox.engine).map(|(n, _)| n.to_string()).collect();
-        let imports: Vec<String> = ty.imports(&sandbox.engine).map(|(n, _)| n.to_string()).collect();
+        let exports: Vec<String> = ty
+            .exports(&sandbox.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let imports: Vec<String> = ty
+            .imports(&sandbox.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
         check_exports(&exports).map_err(&contract)?;
         let foreign: Vec<&String> = imports.iter().filter(|i| !i.starts_with("wasi:")).collect();
         if !foreign.is_empty() {
             return Err(contract(format!(
                 "it imports {}, which this host does not provide; a plugin may import only \
                  WASI 0.2 interfaces (and gets a sandbox that denies them)",
-                foreign.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                foreign
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         let pre = sandbox
@@ -245,7 +291,10 @@ fn check_exports(exports: &[String]) -> Result<(), String> {
     }
     if let Some(other) = exports.iter().find(|e| e.starts_with(EXPORT_PREFIX)) {
         let version = &other[EXPORT_PREFIX.len()..];
-        let compatible = version.split('.').take(2).eq(CONTRACT_VERSION.split('.').take(2));
+        let compatible = version
+            .split('.')
+            .take(2)
+            .eq(CONTRACT_VERSION.split('.').take(2));
         if compatible {
             return Ok(());
         }
@@ -257,7 +306,11 @@ fn check_exports(exports: &[String]) -> Result<(), String> {
     let listed = if exports.is_empty() {
         "nothing".to_string()
     } else {
-        exports.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+        exports
+            .iter()
+            .map(|e| format!("`{e}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     Err(format!(
         "it exports {listed}, but this host expects `{EXPORT}` (world tollgate:policy/plugin)"
@@ -279,7 +332,10 @@ fn validate_info(info: &PluginInfo) -> Result<(), String> {
             return Err(format!("describe() declares check {} twice", c.id));
         }
         if c.kinds.is_empty() {
-            return Err(format!("check {} declares no kinds (use \"*\" for every kind)", c.id));
+            return Err(format!(
+                "check {} declares no kinds (use \"*\" for every kind)",
+                c.id
+            ));
         }
     }
     Ok(())

@@ -13,7 +13,9 @@ use rand::SeedableRng;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::StoreLimits;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{
+    HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
+};
 
 /// Per-store state: the deny-all WASI context and the resource limiter.
 pub struct State {
@@ -25,7 +27,10 @@ pub struct State {
 
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -68,12 +73,19 @@ impl State {
             .allow_tcp(false)
             .allow_udp(false)
             .build();
-        State { wasi, table: ResourceTable::new(), limits, stderr }
+        State {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            stderr,
+        }
     }
 
     /// What the plugin wrote to stderr (a panic message, usually), trimmed.
     pub(crate) fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents()).trim().to_string()
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_string()
     }
 }
 

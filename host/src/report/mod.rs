@@ -119,7 +119,12 @@ pub struct SeverityFilter(pub Vec<Severity>);
 
 impl Default for SeverityFilter {
     fn default() -> Self {
-        SeverityFilter(vec![Severity::Low, Severity::Medium, Severity::High, Severity::Critical])
+        SeverityFilter(vec![
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ])
     }
 }
 
@@ -137,7 +142,10 @@ pub fn build(
     eval: &Evaluation,
     filter: &SeverityFilter,
 ) -> Report {
-    let mut summary = Summary { files: loaded.files, ..Default::default() };
+    let mut summary = Summary {
+        files: loaded.files,
+        ..Default::default()
+    };
     let mut errors: Vec<ErrorEntry> = Vec::new();
     for e in &loaded.errors {
         errors.push(ErrorEntry {
@@ -167,7 +175,12 @@ pub fn build(
             item: r.item,
             plugin: Some(plugins[e.plugin].plugin.name().to_string()),
             class: e.error.class().into(),
-            message: format!("{} {}: {}", r.kind, r.name.as_deref().unwrap_or("(unnamed)"), e.error),
+            message: format!(
+                "{} {}: {}",
+                r.kind,
+                r.name.as_deref().unwrap_or("(unnamed)"),
+                e.error
+            ),
         });
     }
     let mut resources = Vec::with_capacity(loaded.resources.len());
@@ -175,7 +188,9 @@ pub fn build(
         let mut checks = Vec::new();
         for v in &eval.verdicts[ri] {
             let p = &plugins[v.plugin];
-            let Some(info) = p.checks().get(v.check) else { continue };
+            let Some(info) = p.checks().get(v.check) else {
+                continue;
+            };
             if !filter.includes(info.severity) {
                 continue;
             }
@@ -214,7 +229,10 @@ pub fn build(
     summary.errors = errors.len();
     Report {
         schema: SCHEMA,
-        tool: Tool { name: "tollgate", version: env!("CARGO_PKG_VERSION") },
+        tool: Tool {
+            name: "tollgate",
+            version: env!("CARGO_PKG_VERSION"),
+        },
         plugins: plugins
             .iter()
             .map(|p| PluginEntry {

@@ -36,16 +36,27 @@ fn location(r: &ResourceEntry) -> String {
 }
 
 fn worst(r: &ResourceEntry) -> Option<Severity> {
-    r.checks.iter().filter(|c| !c.success).map(|c| c.severity).max()
+    r.checks
+        .iter()
+        .filter(|c| !c.success)
+        .map(|c| c.severity)
+        .max()
 }
 
 pub fn write(report: &Report, style: &Style, out: &mut dyn Write) -> std::io::Result<()> {
-    let mut failing: Vec<&ResourceEntry> =
-        report.resources.iter().filter(|r| r.checks.iter().any(|c| !c.success)).collect();
+    let mut failing: Vec<&ResourceEntry> = report
+        .resources
+        .iter()
+        .filter(|r| r.checks.iter().any(|c| !c.success))
+        .collect();
     // Worst resources first; input order among equals keeps the output stable.
     failing.sort_by_key(|r| std::cmp::Reverse(worst(r)));
     for r in failing {
-        let ns = r.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default();
+        let ns = r
+            .namespace
+            .as_deref()
+            .map(|n| format!("{n}/"))
+            .unwrap_or_default();
         let name = r.name.as_deref().unwrap_or("(unnamed)");
         writeln!(out, "{} {ns}{name}  ({})", r.kind, location(r))?;
         let mut failed: Vec<_> = r.checks.iter().filter(|c| !c.success).collect();
@@ -60,7 +71,10 @@ pub fn write(report: &Report, style: &Style, out: &mut dyn Write) -> std::io::Re
         writeln!(out)?;
     }
     for e in &report.errors {
-        let doc = e.document.map(|d| format!(" (document {d})")).unwrap_or_default();
+        let doc = e
+            .document
+            .map(|d| format!(" (document {d})"))
+            .unwrap_or_default();
         writeln!(out, "error: {}{doc}: {}", e.file, e.message)?;
     }
     if !report.errors.is_empty() {

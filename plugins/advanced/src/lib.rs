@@ -3,7 +3,9 @@
 //! and the trusted-registry checks KSV032/KSV033 (off unless switched on in settings).
 
 use tollgate_kit::value::{get, has_key, items, truthy};
-use tollgate_kit::{catalogue, CheckInfo, Container, Finding, Map, Object, PluginMeta, Policy, Value};
+use tollgate_kit::{
+    catalogue, CheckInfo, Container, Finding, Map, Object, PluginMeta, Policy, Value,
+};
 
 const AZURE_DEFAULT: [&str; 1] = ["azurecr.io"];
 const GCR_DEFAULT: [&str; 4] = ["gcr.io", "us.gcr.io", "eu.gcr.io", "asia.gcr.io"];
@@ -17,7 +19,10 @@ struct Registries {
 
 impl Registries {
     fn new(defaults: &[&str]) -> Self {
-        Registries { enabled: false, suffixes: defaults.iter().map(|s| s.to_string()).collect() }
+        Registries {
+            enabled: false,
+            suffixes: defaults.iter().map(|s| s.to_string()).collect(),
+        }
     }
 }
 
@@ -28,7 +33,10 @@ pub struct Advanced {
 
 impl Default for Advanced {
     fn default() -> Self {
-        Advanced { azure: Registries::new(&AZURE_DEFAULT), gcr: Registries::new(&GCR_DEFAULT) }
+        Advanced {
+            azure: Registries::new(&AZURE_DEFAULT),
+            gcr: Registries::new(&GCR_DEFAULT),
+        }
     }
 }
 
@@ -46,7 +54,11 @@ fn parse_registries(key: &str, v: &Value, target: &mut Registries) -> Result<(),
     for (k, v) in m {
         match (k.as_str(), v) {
             ("enabled", Value::Bool(b)) => target.enabled = *b,
-            ("enabled", other) => return Err(format!("'{key}.enabled' must be true or false, got {other}")),
+            ("enabled", other) => {
+                return Err(format!(
+                    "'{key}.enabled' must be true or false, got {other}"
+                ))
+            }
             ("registries", Value::Array(list)) => {
                 let mut out = Vec::new();
                 for item in list {
@@ -64,8 +76,16 @@ fn parse_registries(key: &str, v: &Value, target: &mut Registries) -> Result<(),
                 }
                 target.suffixes = out;
             }
-            ("registries", other) => return Err(format!("'{key}.registries' must be a list of strings, got {other}")),
-            (other, _) => return Err(format!("unknown setting '{key}.{other}'; expected 'enabled' or 'registries'")),
+            ("registries", other) => {
+                return Err(format!(
+                    "'{key}.registries' must be a list of strings, got {other}"
+                ))
+            }
+            (other, _) => {
+                return Err(format!(
+                    "unknown setting '{key}.{other}'; expected 'enabled' or 'registries'"
+                ))
+            }
         }
     }
     Ok(())
@@ -91,7 +111,11 @@ impl Policy for Advanced {
             match k.as_str() {
                 "KSV032" => parse_registries(k, v, &mut self.azure)?,
                 "KSV033" => parse_registries(k, v, &mut self.gcr)?,
-                other => return Err(format!("unknown setting '{other}'; this plugin accepts: {SETTINGS_HELP}")),
+                other => {
+                    return Err(format!(
+                        "unknown setting '{other}'; this plugin accepts: {SETTINGS_HELP}"
+                    ))
+                }
             }
         }
         Ok(())
@@ -123,8 +147,17 @@ impl Policy for Advanced {
 
 /// Per-container findings where trivy matches by container name: a container passes
 /// when any container of the same name passes.
-fn by_name(o: &Object, ok: impl Fn(&Container) -> bool, why: impl Fn(&Container) -> String) -> Vec<Finding> {
-    let good: Vec<Option<&str>> = o.containers().iter().filter(|c| ok(c)).map(|c| c.name).collect();
+fn by_name(
+    o: &Object,
+    ok: impl Fn(&Container) -> bool,
+    why: impl Fn(&Container) -> String,
+) -> Vec<Finding> {
+    let good: Vec<Option<&str>> = o
+        .containers()
+        .iter()
+        .filter(|c| ok(c))
+        .map(|c| c.name)
+        .collect();
     o.containers()
         .iter()
         .filter(|c| !good.contains(&c.name))
@@ -158,7 +191,9 @@ fn kube_system(o: &Object) -> Vec<Finding> {
         return vec![];
     }
     let core = o.label("tier") == Some("control-plane")
-        && o.spec().and_then(|s| s.get("priorityClassName")).and_then(Value::as_str)
+        && o.spec()
+            .and_then(|s| s.get("priorityClassName"))
+            .and_then(Value::as_str)
             == Some("system-node-critical")
         && matches!(
             o.label("component"),
@@ -168,7 +203,10 @@ fn kube_system(o: &Object) -> Vec<Finding> {
         return vec![];
     }
     vec![Finding::at(
-        format!("{} is a user resource in the kube-system namespace", o.describe()),
+        format!(
+            "{} is a user resource in the kube-system namespace",
+            o.describe()
+        ),
         "metadata.namespace",
     )]
 }
@@ -179,7 +217,10 @@ fn sa_token(o: &Object) -> Vec<Finding> {
     let Some(spec) = o.spec() else { return vec![] };
     match spec.get("automountServiceAccountToken") {
         Some(Value::Bool(true)) => vec![Finding::at(
-            format!("{} mounts the service account token (spec.automountServiceAccountToken: true)", o.describe()),
+            format!(
+                "{} mounts the service account token (spec.automountServiceAccountToken: true)",
+                o.describe()
+            ),
             "spec.automountServiceAccountToken",
         )],
         Some(_) => vec![],
@@ -207,10 +248,15 @@ fn netpol_selector(o: &Object) -> Vec<Finding> {
     if !o.kind().eq_ignore_ascii_case("networkpolicy") {
         return vec![];
     }
-    let spec = o.spec();
-    let field = |k: &str| spec.and_then(|s| s.get(k));
+    // Like trivy, a NetworkPolicy without any spec is not judged (the API would reject it).
+    let Some(spec) = o.spec() else { return vec![] };
+    let field = |k: &str| spec.get(k);
     let peers = |dir: &str, side: &str, sel: &str| {
-        items(field(dir)).iter().any(|rule| items(rule.get(side)).iter().any(|peer| truthy(peer.get(sel))))
+        items(field(dir)).iter().any(|rule| {
+            items(rule.get(side))
+                .iter()
+                .any(|peer| truthy(peer.get(sel)))
+        })
     };
     let ok = truthy(field("podSelector"))
         || truthy(field("namespaceSelector"))
@@ -230,13 +276,18 @@ fn netpol_selector(o: &Object) -> Vec<Finding> {
 fn limit_range(o: &Object) -> Vec<Finding> {
     let Some(spec) = o.spec() else { return vec![] };
     let complete = items(spec.get("limits")).iter().any(|l| {
-        ["type", "max", "min", "default", "defaultRequest"].iter().all(|k| truthy(l.get(k)))
+        ["type", "max", "min", "default", "defaultRequest"]
+            .iter()
+            .all(|k| truthy(l.get(k)))
     });
     if complete {
         return vec![];
     }
     vec![Finding::at(
-        format!("{} has no limit that sets all of type, max, min, default and defaultRequest", o.describe()),
+        format!(
+            "{} has no limit that sets all of type, max, min, default and defaultRequest",
+            o.describe()
+        ),
         "spec.limits",
     )]
 }
@@ -244,16 +295,29 @@ fn limit_range(o: &Object) -> Vec<Finding> {
 fn resource_quota(o: &Object) -> Vec<Finding> {
     let Some(spec) = o.spec() else { return vec![] };
     let hard = spec.get("hard");
-    let missing: Vec<&str> = ["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"]
-        .into_iter()
-        .filter(|k| !truthy(hard.and_then(|h| h.get(*k))))
-        .collect();
+    let missing: Vec<&str> = [
+        "requests.cpu",
+        "requests.memory",
+        "limits.cpu",
+        "limits.memory",
+    ]
+    .into_iter()
+    .filter(|k| !truthy(hard.and_then(|h| h.get(*k))))
+    .collect();
     if missing.is_empty() {
         return vec![];
     }
     vec![Finding::at(
-        format!("{} does not set {} in spec.hard", o.describe(), missing.join(", ")),
-        if get(spec, &["hard"]).is_some() { "spec.hard" } else { "spec" },
+        format!(
+            "{} does not set {} in spec.hard",
+            o.describe(),
+            missing.join(", ")
+        ),
+        if get(spec, &["hard"]).is_some() {
+            "spec.hard"
+        } else {
+            "spec"
+        },
     )]
 }
 
@@ -268,7 +332,10 @@ fn registry(o: &Object, r: &Registries, what: &str) -> Vec<Finding> {
         o,
         |c| trusted(c.image(), &r.suffixes),
         |c| match c.image() {
-            Some(i) => format!("uses image '{i}', which is not from {what} ({})", r.suffixes.join(", ")),
+            Some(i) => format!(
+                "uses image '{i}', which is not from {what} ({})",
+                r.suffixes.join(", ")
+            ),
             None => format!("has no image from {what}"),
         },
     )
@@ -284,7 +351,9 @@ mod tests {
         let mut rt = Runtime::<Advanced>::new();
         let on = rt.configure_json("{}").unwrap();
         assert!(!on.contains(&"KSV032".to_string()));
-        let on = rt.configure_json(r#"{"KSV032": {"enabled": true, "registries": ["corp.example"]}}"#).unwrap();
+        let on = rt
+            .configure_json(r#"{"KSV032": {"enabled": true, "registries": ["corp.example"]}}"#)
+            .unwrap();
         assert!(on.contains(&"KSV032".to_string()));
         let i = rt.checks.iter().position(|c| c.id == "KSV032").unwrap() as u32;
         let pod = json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [
@@ -292,9 +361,14 @@ mod tests {
         let f = &rt.evaluate_value(&pod, &[i])[0].findings;
         assert_eq!(f.len(), 1);
         assert!(f[0].message.contains("'b'"));
-        let err = rt.configure_json(r#"{"KSV032": {"enabled": "yes"}}"#).unwrap_err();
+        let err = rt
+            .configure_json(r#"{"KSV032": {"enabled": "yes"}}"#)
+            .unwrap_err();
         assert!(err.contains("KSV032.enabled"), "{err}");
-        assert!(rt.configure_json(r#"{"KSV099": {}}"#).unwrap_err().contains("unknown setting 'KSV099'"));
+        assert!(rt
+            .configure_json(r#"{"KSV099": {}}"#)
+            .unwrap_err()
+            .contains("unknown setting 'KSV099'"));
     }
 
     #[test]

@@ -54,7 +54,11 @@ fn per_container(o: &Object, bad: impl Fn(&Container) -> Option<String>) -> Vec<
 /// Names of containers (containers and init containers) that satisfy `ok`: trivy matches
 /// some checks by container name, so a same-named container that passes makes all pass.
 fn names_where<'a>(o: &Object<'a>, ok: impl Fn(&Container) -> bool) -> Vec<Option<&'a str>> {
-    o.containers().iter().filter(|c| ok(c)).map(|c| c.name).collect()
+    o.containers()
+        .iter()
+        .filter(|c| ok(c))
+        .map(|c| c.name)
+        .collect()
 }
 
 fn resource_key(o: &Object, section: &str, key: &str) -> Vec<Finding> {
@@ -95,8 +99,14 @@ fn read_only_root(o: &Object) -> Vec<Finding> {
 
 fn docker_sock(o: &Object) -> Vec<Finding> {
     for pod in o.pod_specs() {
-        for (i, v) in tollgate_kit::value::items(pod.spec.get("volumes")).iter().enumerate() {
-            let path = v.get("hostPath").and_then(|h| h.get("path")).and_then(|p| p.as_str());
+        for (i, v) in tollgate_kit::value::items(pod.spec.get("volumes"))
+            .iter()
+            .enumerate()
+        {
+            let path = v
+                .get("hostPath")
+                .and_then(|h| h.get("path"))
+                .and_then(|p| p.as_str());
             if path == Some("/var/run/docker.sock") {
                 let name = v.get("name").and_then(|n| n.as_str()).unwrap_or("?");
                 return vec![Finding::at(
@@ -114,7 +124,9 @@ fn docker_sock(o: &Object) -> Vec<Finding> {
 
 fn high_id(o: &Object, field: &str, what: &str) -> Vec<Finding> {
     per_container(o, |c| match c.sc(field) {
-        None => Some(format!("should set securityContext.{field} to a {what} id above 10000")),
+        None => Some(format!(
+            "should set securityContext.{field} to a {what} id above 10000"
+        )),
         Some(v) if !rego_greater_than(v, 10000.0) => Some(format!(
             "runs with {what} id {v} (securityContext.{field}); use an id above 10000"
         )),
@@ -136,16 +148,26 @@ fn tiller(o: &Object) -> Vec<Finding> {
         if object_is_tiller {
             Some("belongs to a Tiller deployment (Helm v2)".into())
         } else if c.image().is_some_and(|i| i.contains("tiller")) {
-            Some(format!("runs the Tiller image '{}' (Helm v2)", c.image().unwrap_or("")))
+            Some(format!(
+                "runs the Tiller image '{}' (Helm v2)",
+                c.image().unwrap_or("")
+            ))
         } else {
             None
         }
     });
     for pod in o.pod_specs() {
         if looks_like_tiller(pod.metadata) {
-            if let Some(name) = pod.metadata.and_then(|m| m.get("name")).and_then(|n| n.as_str()) {
+            if let Some(name) = pod
+                .metadata
+                .and_then(|m| m.get("name"))
+                .and_then(|n| n.as_str())
+            {
                 out.push(Finding::at(
-                    format!("Pod '{name}' of {} looks like Tiller (Helm v2)", o.describe()),
+                    format!(
+                        "Pod '{name}' of {} looks like Tiller (Helm v2)",
+                        o.describe()
+                    ),
                     pod.path,
                 ));
             }

@@ -28,7 +28,11 @@ thread_local! {
 fn with_runtime<P: Policy, R>(f: impl FnOnce(&mut Runtime<P>) -> R) -> R {
     STATE.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.as_ref().and_then(|b| b.downcast_ref::<Runtime<P>>()).is_none() {
+        if slot
+            .as_ref()
+            .and_then(|b| b.downcast_ref::<Runtime<P>>())
+            .is_none()
+        {
             *slot = Some(Box::new(Runtime::<P>::new()));
         }
         let rt = slot.as_mut().and_then(|b| b.downcast_mut::<Runtime<P>>());
@@ -88,7 +92,10 @@ impl<P: Policy> wit::Guest for Component<P> {
                                 findings: r
                                     .findings
                                     .into_iter()
-                                    .map(|f| wit::Finding { message: f.message, path: f.path })
+                                    .map(|f| wit::Finding {
+                                        message: f.message,
+                                        path: f.path,
+                                    })
                                     .collect(),
                             })
                             .collect()

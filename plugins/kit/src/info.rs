@@ -123,14 +123,21 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(message: impl Into<String>) -> Self {
-        Finding { message: message.into(), path: None }
+        Finding {
+            message: message.into(),
+            path: None,
+        }
     }
 
     /// A finding located at a path inside the resource, e.g. `spec.containers[0]`.
     pub fn at(message: impl Into<String>, path: &str) -> Self {
         Finding {
             message: message.into(),
-            path: if path.is_empty() { None } else { Some(path.to_string()) },
+            path: if path.is_empty() {
+                None
+            } else {
+                Some(path.to_string())
+            },
         }
     }
 }

@@ -47,6 +47,11 @@ impl<'a> PodSpec<'a> {
         self.metadata?.get("annotations")?.as_object()
     }
 
+    /// Path of a field of this pod's metadata, e.g. `spec.template.metadata.annotations`.
+    pub fn metadata_path(&self, field: &str) -> String {
+        join_path(self.path, &format!("metadata.{field}"))
+    }
+
     /// Path of a field of this pod's spec, e.g. `spec.template.spec.volumes`.
     pub fn spec_path(&self, field: &str) -> String {
         join_path(self.path, &format!("spec.{field}"))
@@ -91,7 +96,11 @@ impl<'a> Container<'a> {
 
     /// "container 'web'" or "init container 'setup'" (or "container #2" without a name).
     pub fn label(&self) -> String {
-        let what = if self.init { "init container" } else { "container" };
+        let what = if self.init {
+            "init container"
+        } else {
+            "container"
+        };
         match self.name {
             Some(n) => format!("{what} '{n}'"),
             None => format!("unnamed {what} at {}", self.path),
@@ -109,7 +118,11 @@ impl<'a> Container<'a> {
 
 impl<'a> Object<'a> {
     pub fn new(value: &'a Value) -> Self {
-        Object { value, pods: OnceCell::new(), containers: OnceCell::new() }
+        Object {
+            value,
+            pods: OnceCell::new(),
+            containers: OnceCell::new(),
+        }
     }
 
     pub fn kind(&self) -> &'a str {
@@ -117,7 +130,10 @@ impl<'a> Object<'a> {
     }
 
     pub fn api_version(&self) -> &'a str {
-        self.value.get("apiVersion").and_then(Value::as_str).unwrap_or("")
+        self.value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 
     pub fn metadata(&self) -> Option<&'a Value> {
@@ -182,13 +198,19 @@ impl<'a> Object<'a> {
                     spec: v.get("spec").unwrap_or(&NULL),
                     path: "",
                 }),
-                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
-                | "ReplicationController" | "Job" => {
-                    template("spec.template", v.get("spec").and_then(|s| s.get("template")))
-                }
-                "DeploymentConfig" if self.api_version() == "apps.openshift.io/v1" => {
-                    template("spec.template", v.get("spec").and_then(|s| s.get("template")))
-                }
+                "Deployment"
+                | "StatefulSet"
+                | "DaemonSet"
+                | "ReplicaSet"
+                | "ReplicationController"
+                | "Job" => template(
+                    "spec.template",
+                    v.get("spec").and_then(|s| s.get("template")),
+                ),
+                "DeploymentConfig" if self.api_version() == "apps.openshift.io/v1" => template(
+                    "spec.template",
+                    v.get("spec").and_then(|s| s.get("template")),
+                ),
                 "CronJob" => template(
                     "spec.jobTemplate.spec.template",
                     crate::value::get(v, &["spec", "jobTemplate", "spec", "template"]),
@@ -212,9 +234,9 @@ impl<'a> Object<'a> {
                 let mut own = Vec::new();
                 collect_containers(spec, "", None, &mut own);
                 for c in own {
-                    let dup = out.iter().any(|o| {
-                        o.value == c.value && o.security_context == c.security_context
-                    });
+                    let dup = out
+                        .iter()
+                        .any(|o| o.value == c.value && o.security_context == c.security_context);
                     if !dup {
                         out.push(c);
                     }
@@ -297,7 +319,10 @@ mod tests {
         assert_eq!(cs[0].sc("fsGroup"), None);
         assert_eq!(cs[1].sc("runAsUser"), Some(&json!(7)));
         assert!(cs[1].init);
-        assert_eq!(cs[1].path, "spec.jobTemplate.spec.template.spec.initContainers[0]");
+        assert_eq!(
+            cs[1].path,
+            "spec.jobTemplate.spec.template.spec.initContainers[0]"
+        );
         assert_eq!(cs[0].describe(&o), "Container 'a' of CronJob 'c'");
     }
 

@@ -54,7 +54,10 @@ impl<P: Policy> Default for Runtime<P> {
 
 impl<P: Policy> Runtime<P> {
     pub fn new() -> Self {
-        Runtime { policy: P::default(), checks: P::checks() }
+        Runtime {
+            policy: P::default(),
+            checks: P::checks(),
+        }
     }
 
     /// Applies settings given as JSON text; returns the enabled check ids.
@@ -62,7 +65,8 @@ impl<P: Policy> Runtime<P> {
         let parsed: Value = if settings.trim().is_empty() {
             Value::Object(Map::new())
         } else {
-            serde_json::from_str(settings).map_err(|e| format!("settings are not valid JSON: {e}"))?
+            serde_json::from_str(settings)
+                .map_err(|e| format!("settings are not valid JSON: {e}"))?
         };
         let map = match parsed {
             Value::Object(m) => m,
@@ -95,7 +99,10 @@ impl<P: Policy> Runtime<P> {
             .iter()
             .filter_map(|&i| {
                 let info = self.checks.get(i as usize)?;
-                Some(CheckResult { check: i, findings: self.policy.evaluate(&info.id, &object) })
+                Some(CheckResult {
+                    check: i,
+                    findings: self.policy.evaluate(&info.id, &object),
+                })
             })
             .collect()
     }
@@ -105,7 +112,10 @@ impl<P: Policy> Runtime<P> {
         let value: Value =
             serde_json::from_str(json).map_err(|e| format!("resource is not valid JSON: {e}"))?;
         if !value.is_object() {
-            return Err(format!("resource must be a JSON object, got {}", type_name(&value)));
+            return Err(format!(
+                "resource must be a JSON object, got {}",
+                type_name(&value)
+            ));
         }
         Ok(self.evaluate_value(&value, checks))
     }

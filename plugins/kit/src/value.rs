@@ -4,7 +4,8 @@ use serde_json::Value;
 
 /// Key present, whatever the value (Rego `has_key`): `null` and `false` count.
 pub fn has_key(v: Option<&Value>, key: &str) -> bool {
-    v.and_then(Value::as_object).is_some_and(|m| m.contains_key(key))
+    v.and_then(Value::as_object)
+        .is_some_and(|m| m.contains_key(key))
 }
 
 /// Key present and value not `false` (Rego `obj[f]` used as a condition).

@@ -14,7 +14,9 @@ pub struct RecommendedLabels {
 
 impl Default for RecommendedLabels {
     fn default() -> Self {
-        RecommendedLabels { required: DEFAULT_REQUIRED.iter().map(|s| s.to_string()).collect() }
+        RecommendedLabels {
+            required: DEFAULT_REQUIRED.iter().map(|s| s.to_string()).collect(),
+        }
     }
 }
 
@@ -48,15 +50,23 @@ impl Policy for RecommendedLabels {
                     for i in items {
                         match i.as_str() {
                             Some(s) if !s.is_empty() => list.push(s.to_string()),
-                            _ => return Err(format!("'required' must be a list of label names, got {i}")),
+                            _ => {
+                                return Err(format!(
+                                    "'required' must be a list of label names, got {i}"
+                                ))
+                            }
                         }
                     }
                     self.required = list;
                 }
                 ("required", other) => {
-                    return Err(format!("'required' must be a list of label names, got {other}"))
+                    return Err(format!(
+                        "'required' must be a list of label names, got {other}"
+                    ))
                 }
-                (other, _) => return Err(format!("unknown setting '{other}'; expected 'required'")),
+                (other, _) => {
+                    return Err(format!("unknown setting '{other}'; expected 'required'"))
+                }
             }
         }
         Ok(())
@@ -73,7 +83,11 @@ impl Policy for RecommendedLabels {
             return vec![];
         }
         vec![Finding::at(
-            format!("{} is missing the label(s) {}", o.describe(), missing.join(", ")),
+            format!(
+                "{} is missing the label(s) {}",
+                o.describe(),
+                missing.join(", ")
+            ),
             "metadata.labels",
         )]
     }
