@@ -77,16 +77,13 @@ fn load_plugins(args: &PluginArgs) -> Result<(Vec<ActivePlugin>, Vec<PluginError
             .map(|(_, j)| j.clone())
     };
     let mut errors = Vec::new();
-    let active = plugins::activate(&sandbox, &specs, &lookup, &mut errors);
+    let mut names = Vec::new();
+    let active = plugins::activate(&sandbox, &specs, &lookup, &mut errors, &mut names);
     for (name, _) in &settings {
-        if !active.iter().any(|p| p.plugin.name() == name) {
+        if !names.contains(name) {
             bail!(
                 "--plugin-settings names plugin '{name}', which is not loaded (loaded: {})",
-                active
-                    .iter()
-                    .map(|p| p.plugin.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                names.join(", ")
             );
         }
     }

@@ -84,6 +84,7 @@ pub fn activate(
     specs: &[PluginSpec],
     settings: &dyn Fn(&str) -> Option<String>,
     errors: &mut Vec<PluginError>,
+    loaded_names: &mut Vec<String>,
 ) -> Vec<ActivePlugin> {
     let mut active: Vec<ActivePlugin> = Vec::new();
     for spec in specs {
@@ -116,6 +117,7 @@ pub fn activate(
             });
             continue;
         }
+        loaded_names.push(plugin.name().to_string());
         let settings_json = settings(plugin.name()).unwrap_or_else(|| "{}".to_string());
         let mut instance = match plugin.instantiate() {
             Ok(i) => i,

@@ -246,3 +246,29 @@ mod tests {
         assert!(f[0].message.contains("'b'"), "{}", f[0].message);
     }
 }
+
+#[cfg(test)]
+mod deviation_tests {
+    use super::*;
+    use tollgate_kit::{json, Runtime};
+
+    fn run(id: &str, v: tollgate_kit::Value) -> Vec<Finding> {
+        let rt = Runtime::<General>::new();
+        let i = rt.checks.iter().position(|c| c.id == id).unwrap() as u32;
+        rt.evaluate_value(&v, &[i]).remove(0).findings
+    }
+
+    #[test]
+    fn unnamed_container_still_fails() {
+        let v = json!({"kind": "Pod", "spec": {"containers": [{"image": "nginx:1"}]}});
+        let f = run("KSV011", v);
+        assert_eq!(f.len(), 1);
+        assert!(f[0].message.contains("Unnamed container") && f[0].message.contains("(unnamed)"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn null_security_context_is_empty() {
+        let v = json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "securityContext": null}]}});
+        assert_eq!(run("KSV014", v).len(), 1);
+    }
+}

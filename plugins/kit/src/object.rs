@@ -327,6 +327,12 @@ mod tests {
     }
 
     #[test]
+    fn containers_must_be_a_list() {
+        let v = json!({"kind": "Pod", "spec": {"containers": {"name": "a", "image": "x"}}});
+        assert!(Object::new(&v).containers().is_empty());
+    }
+
+    #[test]
     fn pod_containers_are_not_counted_twice() {
         let v = json!({"kind": "Pod", "spec": {"containers": [{"name": "a"}, {"name": "a"}]}});
         assert_eq!(Object::new(&v).containers().len(), 1);

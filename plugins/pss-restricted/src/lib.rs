@@ -186,3 +186,34 @@ fn seccomp(o: &Object) -> Vec<Finding> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_kit::{json, Runtime};
+
+    fn run(id: &str, v: Value) -> Vec<Finding> {
+        let rt = Runtime::<PssRestricted>::new();
+        let i = rt.checks.iter().position(|c| c.id == id).unwrap() as u32;
+        rt.evaluate_value(&v, &[i]).remove(0).findings
+    }
+
+    #[test]
+    fn cephfs_is_flagged() {
+        for key in ["cephfs", "cephFS"] {
+            let v = json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"volumes": [{"name": "d", key: {}}]}});
+            assert_eq!(run("KSV028", v).len(), 1, "{key}");
+        }
+        let v = json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"volumes": [{"name": "d", "csi": {}}]}});
+        assert!(run("KSV028", v).is_empty());
+    }
+
+    #[test]
+    fn run_as_root_gate_follows_trivy() {
+        let pod = |pod_level: Value, c: Value| json!({"kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"securityContext": {"runAsNonRoot": pod_level}, "containers": [{"name": "a", "securityContext": c}]}});
+        assert!(run("KSV012", pod(json!(true), json!({"runAsNonRoot": false}))).is_empty());
+        assert!(run("KSV012", pod(json!(false), json!({"runAsNonRoot": true}))).is_empty());
+        assert_eq!(run("KSV012", pod(json!(false), json!({}))).len(), 1);
+    }
+}

@@ -1,0 +1,94 @@
+//! Every test case of trivy's own check tests (copied from the shared spec into
+//! tests/fixtures/cases) goes through the real binary and the real plugins, and must
+//! get trivy's verdict.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+use tollgate_e2e::{root, run};
+
+struct Case {
+    id: String,
+    name: String,
+    expect_fail: bool,
+    version: Option<String>,
+    input: Value,
+}
+
+fn cases() -> Vec<Case> {
+    let dir = root().join("tests/fixtures/cases");
+    let mut out = Vec::new();
+    let mut ids: Vec<PathBuf> = std::fs::read_dir(&dir).expect("fixtures").map(|e| e.unwrap().path()).collect();
+    ids.sort();
+    for id_dir in ids {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&id_dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for f in files {
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+            out.push(Case {
+                id: v["id"].as_str().unwrap().to_string(),
+                name: format!("{}/{}", v["id"].as_str().unwrap(), f.file_name().unwrap().to_string_lossy()),
+                expect_fail: v["expect_fail"].as_bool().unwrap(),
+                version: v["data"]["k8s"]["version"].as_str().map(str::to_string),
+                input: v["input"].clone(),
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn every_spec_case_gets_trivys_verdict() {
+    let all = cases();
+    assert_eq!(all.len(), 323, "the shared spec has 323 cases");
+    // One scan per distinct cluster version setting; each case is its own file.
+    let mut groups: BTreeMap<Option<String>, Vec<&Case>> = BTreeMap::new();
+    for c in &all {
+        groups.entry(c.version.clone()).or_default().push(c);
+    }
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (version, cases) in groups {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, c) in cases.iter().enumerate() {
+            std::fs::write(dir.path().join(format!("{i:04}.json")), serde_json::to_string(&c.input).unwrap()).unwrap();
+        }
+        let mut args: Vec<String> = vec!["scan".into(), "--format".into(), "json".into()];
+        if let Some(v) = &version {
+            args.push("--plugin-settings".into());
+            args.push(format!("pss-baseline={{\"k8s_version\":\"{v}\"}}"));
+        }
+        args.push(dir.path().display().to_string());
+        let out = run(&args);
+        assert!(out.code == 0 || out.code == 1, "scan failed ({}): {}{}", out.code, out.stdout, out.stderr);
+        let report = out.json();
+        for (i, c) in cases.iter().enumerate() {
+            let file = format!("{i:04}.json");
+            let resource = report["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["file"].as_str().unwrap().ends_with(&file));
+            // A check that does not apply to the kind cannot fail.
+            let verdict = resource
+                .and_then(|r| r["checks"].as_array().unwrap().iter().find(|k| k["id"] == c.id.as_str()))
+                .map(|k| !k["success"].as_bool().unwrap())
+                .unwrap_or(false);
+            checked += 1;
+            if verdict != c.expect_fail {
+                failures.push(format!("{}: expected {}, got {}", c.name, fail_word(c.expect_fail), fail_word(verdict)));
+            }
+        }
+    }
+    assert_eq!(checked, 323);
+    assert!(failures.is_empty(), "{} of 323 cases disagree:\n{}", failures.len(), failures.join("\n"));
+}
+
+fn fail_word(f: bool) -> &'static str {
+    if f {
+        "FAIL"
+    } else {
+        "pass"
+    }
+}
