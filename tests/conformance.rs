@@ -39,9 +39,15 @@ fn containers(o: &Value) -> Vec<&Value> {
 }
 
 fn malformed_containers(o: &Value) -> bool {
-    let specs = [o.pointer("/spec"), o.pointer("/spec/template/spec"), o.pointer("/spec/jobTemplate/spec/template/spec")];
+    let specs = [
+        o.pointer("/spec"),
+        o.pointer("/spec/template/spec"),
+        o.pointer("/spec/jobTemplate/spec/template/spec"),
+    ];
     specs.into_iter().flatten().any(|s| {
-        ["containers", "initContainers"].iter().any(|f| s.get(f).is_some_and(|v| !v.is_array() && !v.is_null()))
+        ["containers", "initContainers"]
+            .iter()
+            .any(|f| s.get(f).is_some_and(|v| !v.is_array() && !v.is_null()))
     })
 }
 
@@ -54,18 +60,37 @@ fn deviation(id: &str, o: &Value, source: &str, trivy_failed: bool) -> Option<&'
         return malformed_containers(o).then_some("malformed-containers");
     }
     let cs = containers(o);
-    if o.pointer("/metadata/name").and_then(Value::as_str).is_none()
-        || cs.iter().any(|c| c.get("name").and_then(Value::as_str).is_none())
-        || (matches!(id, "KSV013" | "KSV032" | "KSV033") && cs.iter().any(|c| c.get("image").and_then(Value::as_str).is_none()))
+    if o.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .is_none()
+        || cs
+            .iter()
+            .any(|c| c.get("name").and_then(Value::as_str).is_none())
+        || (matches!(id, "KSV013" | "KSV032" | "KSV033")
+            && cs
+                .iter()
+                .any(|c| c.get("image").and_then(Value::as_str).is_none()))
     {
         return Some("unnamed");
     }
-    if cs.iter().any(|c| c.get("securityContext").is_some_and(Value::is_null)) {
+    if cs
+        .iter()
+        .any(|c| c.get("securityContext").is_some_and(Value::is_null))
+    {
         return Some("null-securityContext");
     }
     if id == "KSV028" {
-        let vols = [o.pointer("/spec/volumes"), o.pointer("/spec/template/spec/volumes")];
-        if vols.into_iter().flatten().filter_map(Value::as_array).flatten().any(|v| v.get("cephfs").is_some()) {
+        let vols = [
+            o.pointer("/spec/volumes"),
+            o.pointer("/spec/template/spec/volumes"),
+        ];
+        if vols
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_array)
+            .flatten()
+            .any(|v| v.get("cephfs").is_some())
+        {
             return Some("cephfs");
         }
     }
@@ -95,23 +120,42 @@ fn verdicts_agree_with_trivy_on_the_public_corpus() {
         r#"advanced={"KSV032":{"enabled":true},"KSV033":{"enabled":true}}"#.as_ref(),
         corpus.as_os_str(),
     ]);
-    assert!(matches!(out.code, 1 | 2), "unexpected exit {}: {}", out.code, out.stderr);
+    assert!(
+        matches!(out.code, 1 | 2),
+        "unexpected exit {}: {}",
+        out.code,
+        out.stderr
+    );
     let report = out.json();
     let prefix = format!("{}/", corpus.display());
-    let key = |file: &str, doc: u64, item: Option<u64>| (file.trim_start_matches(&prefix).to_string(), doc, item);
+    let key = |file: &str, doc: u64, item: Option<u64>| {
+        (file.trim_start_matches(&prefix).to_string(), doc, item)
+    };
 
     let mut ours: HashMap<(String, u64, Option<u64>, String), bool> = HashMap::new();
     for r in report["resources"].as_array().unwrap() {
-        let k = key(r["file"].as_str().unwrap(), r["document"].as_u64().unwrap(), r["item"].as_u64());
+        let k = key(
+            r["file"].as_str().unwrap(),
+            r["document"].as_u64().unwrap(),
+            r["item"].as_u64(),
+        );
         for c in r["checks"].as_array().unwrap() {
-            ours.insert((k.0.clone(), k.1, k.2, c["id"].as_str().unwrap().to_string()), !c["success"].as_bool().unwrap());
+            ours.insert(
+                (k.0.clone(), k.1, k.2, c["id"].as_str().unwrap().to_string()),
+                !c["success"].as_bool().unwrap(),
+            );
         }
     }
     let loaded = input::load(&[corpus.clone()], &InputLimits::default());
     let objects: HashMap<(String, u64, Option<u64>), Value> = loaded
         .resources
         .iter()
-        .map(|r| (key(&r.file, r.document as u64, r.item.map(|i| i as u64)), serde_json::from_str(&r.json).unwrap()))
+        .map(|r| {
+            (
+                key(&r.file, r.document as u64, r.item.map(|i| i as u64)),
+                serde_json::from_str(&r.json).unwrap(),
+            )
+        })
         .collect();
 
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
@@ -120,22 +164,38 @@ fn verdicts_agree_with_trivy_on_the_public_corpus() {
         let v: Value = serde_json::from_str(line).unwrap();
         if v.get("error").is_some() {
             let f = v["file"].as_str().unwrap();
-            let ours_too = report["errors"].as_array().unwrap().iter().any(|e| e["file"].as_str().unwrap().ends_with(f));
-            assert!(ours_too, "trivy could not parse {f}, tollgate reported no error for it");
+            let ours_too = report["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["file"].as_str().unwrap().ends_with(f));
+            assert!(
+                ours_too,
+                "trivy could not parse {f}, tollgate reported no error for it"
+            );
             continue;
         }
-        let k = key(v["file"].as_str().unwrap(), v["doc"].as_u64().unwrap(), v["item"].as_u64());
+        let k = key(
+            v["file"].as_str().unwrap(),
+            v["doc"].as_u64().unwrap(),
+            v["item"].as_u64(),
+        );
         let id = v["id"].as_str().unwrap().to_string();
         let trivy_failed = v["failed"].as_bool().unwrap();
         // A check tollgate did not apply (its kinds exclude the object) cannot fail.
-        let we_failed = ours.get(&(k.0.clone(), k.1, k.2, id.clone())).copied().unwrap_or(false);
+        let we_failed = ours
+            .get(&(k.0.clone(), k.1, k.2, id.clone()))
+            .copied()
+            .unwrap_or(false);
         let row = rows.entry(id.clone()).or_default();
         row.pairs += 1;
         if we_failed == trivy_failed {
             row.agree += 1;
             continue;
         }
-        let object = objects.get(&k).unwrap_or_else(|| panic!("tollgate did not load {k:?}"));
+        let object = objects
+            .get(&k)
+            .unwrap_or_else(|| panic!("tollgate did not load {k:?}"));
         let source = std::fs::read_to_string(corpus.join(&k.0)).unwrap_or_default();
         match deviation(&id, object, &source, trivy_failed) {
             Some(d) => *row.deviations.entry(d).or_default() += 1,
@@ -150,10 +210,17 @@ fn verdicts_agree_with_trivy_on_the_public_corpus() {
         }
     }
 
-    println!("\n{:<7} {:>6} {:>6} {:>8}  {:>11}  deviations", "check", "pairs", "agree", "agree%", "unexplained");
+    println!(
+        "\n{:<7} {:>6} {:>6} {:>8}  {:>11}  deviations",
+        "check", "pairs", "agree", "agree%", "unexplained"
+    );
     let (mut pairs, mut agree, mut dev, mut bad) = (0, 0, 0, Vec::new());
     for (id, r) in &rows {
-        let devs: Vec<String> = r.deviations.iter().map(|(k, n)| format!("{k}={n}")).collect();
+        let devs: Vec<String> = r
+            .deviations
+            .iter()
+            .map(|(k, n)| format!("{k}={n}"))
+            .collect();
         println!(
             "{id:<7} {:>6} {:>6} {:>7.2}%  {:>11}  {}",
             r.pairs,
@@ -174,5 +241,10 @@ fn verdicts_agree_with_trivy_on_the_public_corpus() {
         100.0 * (agree + dev) as f64 / pairs as f64
     );
     assert_eq!(rows.len(), 53, "trivy's verdicts cover all 53 checks");
-    assert!(bad.is_empty(), "{} disagreements no deviation explains:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} disagreements no deviation explains:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }

@@ -9,7 +9,13 @@ use tollgate_e2e::{binary, bundle_plugin, check, extra_plugin, root, run, run_st
 fn sha256_file(p: &std::path::Path) -> String {
     // The binary's identity, to prove nothing was rebuilt between steps.
     let bytes = fs::read(p).unwrap();
-    format!("{}:{}", bytes.len(), bytes.iter().fold(0u64, |h, b| h.wrapping_mul(1099511628211).wrapping_add(*b as u64)))
+    format!(
+        "{}:{}",
+        bytes.len(),
+        bytes.iter().fold(0u64, |h, b| h
+            .wrapping_mul(1099511628211)
+            .wrapping_add(*b as u64))
+    )
 }
 
 #[test]
@@ -17,38 +23,76 @@ fn readme_quick_start_audits_the_bundled_examples() {
     let out = run(["scan".as_ref(), root().join("examples").as_os_str()]);
     assert_eq!(out.code, 1, "findings exit 1: {}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("Deployment shop/web"), "{}", out.stdout);
-    assert!(out.stdout.contains("KSV024") && out.stdout.contains("hostPort"), "{}", out.stdout);
-    assert!(out.stdout.contains("ClusterRole debug-everything"), "{}", out.stdout);
-    assert!(!out.stdout.contains("Deployment shop/api"), "the hardened example passes every check");
+    assert!(
+        out.stdout.contains("KSV024") && out.stdout.contains("hostPort"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("ClusterRole debug-everything"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("Deployment shop/api"),
+        "the hardened example passes every check"
+    );
     let summary = out.stdout.lines().last().unwrap();
     assert!(summary.starts_with("4 resources in 3 files:"), "{summary}");
 }
 
 #[test]
 fn a_clean_scan_exits_zero_and_severity_filters_what_counts() {
-    let out = run(["scan".as_ref(), root().join("examples/hardened.yaml").as_os_str()]);
+    let out = run([
+        "scan".as_ref(),
+        root().join("examples/hardened.yaml").as_os_str(),
+    ]);
     assert_eq!(out.code, 0, "{}", out.stdout);
     let web = root().join("examples/web.yaml");
     assert_eq!(run(["scan".as_ref(), web.as_os_str()]).code, 1);
     // web.yaml has no CRITICAL finding: filtering to CRITICAL makes the scan clean.
-    let out = run(["scan".as_ref(), "--severity".as_ref(), "CRITICAL".as_ref(), web.as_os_str()]);
+    let out = run([
+        "scan".as_ref(),
+        "--severity".as_ref(),
+        "CRITICAL".as_ref(),
+        web.as_os_str(),
+    ]);
     assert_eq!(out.code, 0, "{}", out.stdout);
-    let out = run(["scan".as_ref(), "--severity".as_ref(), "HIGH,CRITICAL".as_ref(), "--format".as_ref(), "json".as_ref(), web.as_os_str()]);
+    let out = run([
+        "scan".as_ref(),
+        "--severity".as_ref(),
+        "HIGH,CRITICAL".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        web.as_os_str(),
+    ]);
     assert_eq!(out.code, 1);
     let report = out.json();
     for r in report["resources"].as_array().unwrap() {
         for c in r["checks"].as_array().unwrap() {
-            assert!(matches!(c["severity"].as_str().unwrap(), "HIGH" | "CRITICAL"), "{c}");
+            assert!(
+                matches!(c["severity"].as_str().unwrap(), "HIGH" | "CRITICAL"),
+                "{c}"
+            );
         }
     }
     let out = run(["scan", "--severity", "URGENT", "x.yaml"]);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("unknown severity 'URGENT'"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("unknown severity 'URGENT'"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn json_report_follows_the_v1_contract() {
-    let out = run(["scan".as_ref(), "--format".as_ref(), "json".as_ref(), root().join("examples/web.yaml").as_os_str()]);
+    let out = run([
+        "scan".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        root().join("examples/web.yaml").as_os_str(),
+    ]);
     let r = out.json();
     assert_eq!(r["schema"], "tollgate.report/v1");
     assert_eq!(r["tool"]["name"], "tollgate");
@@ -60,23 +104,59 @@ fn json_report_follows_the_v1_contract() {
     assert_eq!(res.len(), 2);
     let d = &res[0];
     assert!(d["file"].as_str().unwrap().ends_with("examples/web.yaml"));
-    assert_eq!((d["document"].as_u64(), d["item"].clone(), d["kind"].as_str()), (Some(0), Value::Null, Some("Deployment")));
-    assert_eq!((d["namespace"].as_str(), d["name"].as_str(), d["apiVersion"].as_str()), (Some("shop"), Some("web"), Some("apps/v1")));
+    assert_eq!(
+        (
+            d["document"].as_u64(),
+            d["item"].clone(),
+            d["kind"].as_str()
+        ),
+        (Some(0), Value::Null, Some("Deployment"))
+    );
+    assert_eq!(
+        (
+            d["namespace"].as_str(),
+            d["name"].as_str(),
+            d["apiVersion"].as_str()
+        ),
+        (Some("shop"), Some("web"), Some("apps/v1"))
+    );
     // Every applied check is listed, passed ones with no messages.
     let checks = d["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 32, "12 General + 4 Advanced + 11 PSS Baseline + 5 PSS Restricted apply to a Deployment");
+    assert_eq!(
+        checks.len(),
+        32,
+        "12 General + 4 Advanced + 11 PSS Baseline + 5 PSS Restricted apply to a Deployment"
+    );
     let passed = checks.iter().find(|c| c["id"] == "KSV008").unwrap();
-    assert_eq!((passed["success"].as_bool(), passed["messages"].as_array().unwrap().len()), (Some(true), 0));
+    assert_eq!(
+        (
+            passed["success"].as_bool(),
+            passed["messages"].as_array().unwrap().len()
+        ),
+        (Some(true), 0)
+    );
     let failed = checks.iter().find(|c| c["id"] == "KSV013").unwrap();
     assert_eq!(failed["success"], false);
     assert_eq!(failed["severity"], "MEDIUM");
     assert_eq!(failed["category"], "General");
     assert_eq!(failed["plugin"], "general");
-    assert!(failed["aliases"].as_array().unwrap().iter().any(|a| a == "AVD-KSV-0013"));
+    assert!(failed["aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "AVD-KSV-0013"));
     assert!(failed["messages"][0].as_str().unwrap().contains("'nginx'"));
     // The Service gets only the checks that apply to every kind.
-    let svc: Vec<&str> = res[1]["checks"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
-    assert!(svc.contains(&"KSV037") && !svc.contains(&"KSV011"), "{svc:?}");
+    let svc: Vec<&str> = res[1]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        svc.contains(&"KSV037") && !svc.contains(&"KSV011"),
+        "{svc:?}"
+    );
     assert_eq!(r["summary"]["resources"], 2);
 }
 
@@ -84,49 +164,105 @@ fn json_report_follows_the_v1_contract() {
 fn a_second_plugin_file_adds_its_checks_at_run_time() {
     let before = sha256_file(&binary());
     let web = root().join("examples/web.yaml");
-    let base = run(["scan".as_ref(), "--format".as_ref(), "json".as_ref(), web.as_os_str()]).json();
+    let base = run([
+        "scan".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        web.as_os_str(),
+    ])
+    .json();
     assert!(check(&base, "web.yaml", 0, "LBL001").is_none());
     let labels = extra_plugin("recommended-labels");
-    let out = run(["scan".as_ref(), "--format".as_ref(), "json".as_ref(), "--plugin".as_ref(), labels.as_os_str(), web.as_os_str()]);
+    let out = run([
+        "scan".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--plugin".as_ref(),
+        labels.as_os_str(),
+        web.as_os_str(),
+    ]);
     let r = out.json();
     let c = check(&r, "web.yaml", 0, "LBL001").expect("LBL001 from the extra plugin");
     assert_eq!(c["success"], false);
-    assert!(c["messages"][0].as_str().unwrap().contains("app.kubernetes.io/version"));
+    assert!(c["messages"][0]
+        .as_str()
+        .unwrap()
+        .contains("app.kubernetes.io/version"));
     assert_eq!(r["plugins"].as_array().unwrap().len(), 6);
     // Only the plugin files decide the checks: a bundle of just general.wasm runs 12.
     let dir = tempfile::tempdir().unwrap();
     fs::copy(bundle_plugin("general"), dir.path().join("general.wasm")).unwrap();
-    let out = run(["checks".as_ref(), "--format".as_ref(), "json".as_ref(), "--plugin-dir".as_ref(), dir.path().as_os_str()]);
-    let n: usize = out.json()["plugins"].as_array().unwrap().iter().map(|p| p["checks"].as_array().unwrap().len()).sum();
+    let out = run([
+        "checks".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--plugin-dir".as_ref(),
+        dir.path().as_os_str(),
+    ]);
+    let n: usize = out.json()["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["checks"].as_array().unwrap().len())
+        .sum();
     assert_eq!(n, 12);
-    assert_eq!(before, sha256_file(&binary()), "the host binary is unchanged");
+    assert_eq!(
+        before,
+        sha256_file(&binary()),
+        "the host binary is unchanged"
+    );
 }
 
 #[test]
 fn a_malformed_yaml_file_is_reported_and_the_rest_still_scanned() {
     let dir = tempfile::tempdir().unwrap();
-    fs::copy(root().join("examples/web.yaml"), dir.path().join("a-good.yaml")).unwrap();
+    fs::copy(
+        root().join("examples/web.yaml"),
+        dir.path().join("a-good.yaml"),
+    )
+    .unwrap();
     fs::write(
         dir.path().join("b-bad.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\napiVersion: v1\nkind: Pod\nmetadata: [unclosed\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: after}\n",
     )
     .unwrap();
     fs::write(dir.path().join("c-notes.txt"), "not scanned").unwrap();
-    let out = run(["scan".as_ref(), "--format".as_ref(), "json".as_ref(), dir.path().as_os_str()]);
+    let out = run([
+        "scan".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        dir.path().as_os_str(),
+    ]);
     assert_eq!(out.code, 2);
     let r = out.json();
     let errors = r["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0]["file"].as_str().unwrap().ends_with("b-bad.yaml"));
     assert_eq!(errors[0]["document"], 1);
-    assert!(errors[0]["message"].as_str().unwrap().starts_with("invalid YAML"), "{}", errors[0]);
-    let names: Vec<&str> = r["resources"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid YAML"),
+        "{}",
+        errors[0]
+    );
+    let names: Vec<&str> = r["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["web", "web", "ok", "after"]);
     assert_eq!(r["resources"][3]["document"], 2);
     // The table names the file and the document too.
     let out = run(["scan".as_ref(), dir.path().as_os_str()]);
     assert_eq!(out.code, 2);
-    assert!(out.stdout.contains("b-bad.yaml (document 1): invalid YAML"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("b-bad.yaml (document 1): invalid YAML"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -137,7 +273,14 @@ fn stdin_lists_and_documents_without_kind() {
     let r = out.json();
     let res = r["resources"].as_array().unwrap();
     assert_eq!(res.len(), 2);
-    assert_eq!((res[0]["file"].as_str(), res[0]["item"].as_u64(), res[1]["item"].as_u64()), (Some("-"), Some(0), Some(1)));
+    assert_eq!(
+        (
+            res[0]["file"].as_str(),
+            res[0]["item"].as_u64(),
+            res[1]["item"].as_u64()
+        ),
+        (Some("-"), Some(0), Some(1))
+    );
     assert_eq!(res[0]["namespace"], "x");
     assert_eq!(res[1]["namespace"], Value::Null);
     let skipped = r["skipped"].as_array().unwrap();
@@ -161,7 +304,13 @@ fn json_files_and_yaml_merge_keys() {
         "apiVersion: v1\nkind: Pod\nmetadata: {name: m}\nspec:\n  containers:\n  - &app\n    name: app\n    image: 'a:1'\n    resources: {limits: {cpu: '1', memory: 1Gi}}\n  - <<: *app\n    name: worker\n",
     )
     .unwrap();
-    let r = run(["scan".as_ref(), "--format".as_ref(), "json".as_ref(), dir.path().as_os_str()]).json();
+    let r = run([
+        "scan".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        dir.path().as_os_str(),
+    ])
+    .json();
     let j = check(&r, "pods.json", 0, "KSV013").unwrap();
     assert_eq!(j["success"], false);
     let m = check(&r, "merge.yaml", 0, "KSV011").unwrap();
@@ -179,16 +328,37 @@ fn a_broken_plugin_is_reported_and_the_others_still_run() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.wasm");
     fs::write(&junk, "this is not webassembly").unwrap();
-    let out = run(["scan".as_ref(), "--format".as_ref(), "json".as_ref(), "--plugin".as_ref(), junk.as_os_str(), root().join("examples/web.yaml").as_os_str()]);
+    let out = run([
+        "scan".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--plugin".as_ref(),
+        junk.as_os_str(),
+        root().join("examples/web.yaml").as_os_str(),
+    ]);
     assert_eq!(out.code, 2);
     let r = out.json();
     let e = &r["errors"][0];
     assert_eq!(e["class"], "not-component");
     assert!(e["message"].as_str().unwrap().contains("junk.wasm"));
-    assert!(check(&r, "web.yaml", 0, "KSV011").is_some(), "built-in checks still ran");
+    assert!(
+        check(&r, "web.yaml", 0, "KSV011").is_some(),
+        "built-in checks still ran"
+    );
     // A pinned plugin whose bytes differ is refused before compilation.
-    let pinned = format!("{}@sha256:{}", extra_plugin("recommended-labels").display(), "0".repeat(64));
-    let out = run(["scan", "--format", "json", "--plugin", &pinned, &root().join("examples/web.yaml").display().to_string()]);
+    let pinned = format!(
+        "{}@sha256:{}",
+        extra_plugin("recommended-labels").display(),
+        "0".repeat(64)
+    );
+    let out = run([
+        "scan",
+        "--format",
+        "json",
+        "--plugin",
+        &pinned,
+        &root().join("examples/web.yaml").display().to_string(),
+    ]);
     assert_eq!(out.code, 2);
     assert_eq!(out.json()["errors"][0]["class"], "digest");
 }
@@ -198,11 +368,22 @@ fn checks_lists_the_53_built_in_checks() {
     let out = run(["checks", "--format", "json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let r = out.json();
-    let checks: Vec<&Value> = r["plugins"].as_array().unwrap().iter().flat_map(|p| p["checks"].as_array().unwrap()).collect();
+    let checks: Vec<&Value> = r["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["checks"].as_array().unwrap())
+        .collect();
     assert_eq!(checks.len(), 53);
     let count = |cat: &str| checks.iter().filter(|c| c["category"] == cat).count();
     assert_eq!(
-        (count("General"), count("Advanced"), count("PSS Baseline"), count("PSS Restricted"), count("RBAC")),
+        (
+            count("General"),
+            count("Advanced"),
+            count("PSS Baseline"),
+            count("PSS Restricted"),
+            count("RBAC")
+        ),
         (12, 9, 11, 5, 16)
     );
     for c in &checks {
@@ -211,10 +392,17 @@ fn checks_lists_the_53_built_in_checks() {
         assert!(!c["remediation"].as_str().unwrap().is_empty());
         let id = c["id"].as_str().unwrap();
         let long = format!("AVD-KSV-{:04}", id[3..].parse::<u32>().unwrap());
-        assert!(c["aliases"].as_array().unwrap().iter().any(|a| *a == long), "{id}");
+        assert!(
+            c["aliases"].as_array().unwrap().iter().any(|a| *a == long),
+            "{id}"
+        );
     }
     let table = run(["checks"]);
-    let line = table.stdout.lines().find(|l| l.starts_with("KSV032")).unwrap();
+    let line = table
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("KSV032"))
+        .unwrap();
     assert!(line.contains(" off "), "{line}");
     assert!(table.stdout.contains("53 checks from 5 plugins"));
 }
@@ -222,19 +410,52 @@ fn checks_lists_the_53_built_in_checks() {
 #[test]
 fn trusted_registry_check_is_off_by_default_on_with_settings_and_validated() {
     let web = root().join("examples/web.yaml");
-    let r = run(["scan".as_ref(), "--format".as_ref(), "json".as_ref(), web.as_os_str()]).json();
-    assert!(check(&r, "web.yaml", 0, "KSV032").is_none(), "off by default");
+    let r = run([
+        "scan".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        web.as_os_str(),
+    ])
+    .json();
+    assert!(
+        check(&r, "web.yaml", 0, "KSV032").is_none(),
+        "off by default"
+    );
     let on = r#"advanced={"KSV032":{"enabled":true}}"#;
-    let r = run(["scan".as_ref(), "--format".as_ref(), "json".as_ref(), "--plugin-settings".as_ref(), on.as_ref(), web.as_os_str()]).json();
+    let r = run([
+        "scan".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--plugin-settings".as_ref(),
+        on.as_ref(),
+        web.as_os_str(),
+    ])
+    .json();
     let c = check(&r, "web.yaml", 0, "KSV032").expect("KSV032 runs when enabled");
     assert_eq!(c["success"], false);
     assert!(c["messages"][0].as_str().unwrap().contains("nginx:latest"));
-    let trusted = r#"advanced={"KSV032":{"enabled":true,"registries":["docker.io","docker.io/library"]}}"#;
-    let out = run(["scan".as_ref(), "--plugin-settings".as_ref(), trusted.as_ref(), web.as_os_str()]);
+    let trusted =
+        r#"advanced={"KSV032":{"enabled":true,"registries":["docker.io","docker.io/library"]}}"#;
+    let out = run([
+        "scan".as_ref(),
+        "--plugin-settings".as_ref(),
+        trusted.as_ref(),
+        web.as_os_str(),
+    ]);
     assert_eq!(out.code, 2);
     assert!(out.stdout.contains("KSV032.registries"), "{}", out.stdout);
     let bad = r#"advanced={"KSV032":{"enabled":"yes"}}"#;
-    let out = run(["scan".as_ref(), "--plugin-settings".as_ref(), bad.as_ref(), web.as_os_str()]);
+    let out = run([
+        "scan".as_ref(),
+        "--plugin-settings".as_ref(),
+        bad.as_ref(),
+        web.as_os_str(),
+    ]);
     assert_eq!(out.code, 2);
-    assert!(out.stdout.contains("rejected its settings: 'KSV032.enabled' must be true or false"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("rejected its settings: 'KSV032.enabled' must be true or false"),
+        "{}",
+        out.stdout
+    );
 }

@@ -19,16 +19,26 @@ struct Case {
 fn cases() -> Vec<Case> {
     let dir = root().join("tests/fixtures/cases");
     let mut out = Vec::new();
-    let mut ids: Vec<PathBuf> = std::fs::read_dir(&dir).expect("fixtures").map(|e| e.unwrap().path()).collect();
+    let mut ids: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .map(|e| e.unwrap().path())
+        .collect();
     ids.sort();
     for id_dir in ids {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&id_dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&id_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
         for f in files {
             let v: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
             out.push(Case {
                 id: v["id"].as_str().unwrap().to_string(),
-                name: format!("{}/{}", v["id"].as_str().unwrap(), f.file_name().unwrap().to_string_lossy()),
+                name: format!(
+                    "{}/{}",
+                    v["id"].as_str().unwrap(),
+                    f.file_name().unwrap().to_string_lossy()
+                ),
                 expect_fail: v["expect_fail"].as_bool().unwrap(),
                 version: v["data"]["k8s"]["version"].as_str().map(str::to_string),
                 input: v["input"].clone(),
@@ -52,7 +62,11 @@ fn every_spec_case_gets_trivys_verdict() {
     for (version, cases) in groups {
         let dir = tempfile::tempdir().unwrap();
         for (i, c) in cases.iter().enumerate() {
-            std::fs::write(dir.path().join(format!("{i:04}.json")), serde_json::to_string(&c.input).unwrap()).unwrap();
+            std::fs::write(
+                dir.path().join(format!("{i:04}.json")),
+                serde_json::to_string(&c.input).unwrap(),
+            )
+            .unwrap();
         }
         let mut args: Vec<String> = vec!["scan".into(), "--format".into(), "json".into()];
         if let Some(v) = &version {
@@ -61,7 +75,13 @@ fn every_spec_case_gets_trivys_verdict() {
         }
         args.push(dir.path().display().to_string());
         let out = run(&args);
-        assert!(out.code == 0 || out.code == 1, "scan failed ({}): {}{}", out.code, out.stdout, out.stderr);
+        assert!(
+            out.code == 0 || out.code == 1,
+            "scan failed ({}): {}{}",
+            out.code,
+            out.stdout,
+            out.stderr
+        );
         let report = out.json();
         for (i, c) in cases.iter().enumerate() {
             let file = format!("{i:04}.json");
@@ -72,17 +92,33 @@ fn every_spec_case_gets_trivys_verdict() {
                 .find(|r| r["file"].as_str().unwrap().ends_with(&file));
             // A check that does not apply to the kind cannot fail.
             let verdict = resource
-                .and_then(|r| r["checks"].as_array().unwrap().iter().find(|k| k["id"] == c.id.as_str()))
+                .and_then(|r| {
+                    r["checks"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|k| k["id"] == c.id.as_str())
+                })
                 .map(|k| !k["success"].as_bool().unwrap())
                 .unwrap_or(false);
             checked += 1;
             if verdict != c.expect_fail {
-                failures.push(format!("{}: expected {}, got {}", c.name, fail_word(c.expect_fail), fail_word(verdict)));
+                failures.push(format!(
+                    "{}: expected {}, got {}",
+                    c.name,
+                    fail_word(c.expect_fail),
+                    fail_word(verdict)
+                ));
             }
         }
     }
     assert_eq!(checked, 323);
-    assert!(failures.is_empty(), "{} of 323 cases disagree:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of 323 cases disagree:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 fn fail_word(f: bool) -> &'static str {

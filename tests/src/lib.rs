@@ -9,32 +9,54 @@ use serde_json::Value;
 /// `target/<profile>/`, where the test executable's `deps/` folder lives.
 pub fn target_profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>").to_path_buf()
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>")
+        .to_path_buf()
 }
 
 /// The tollgate binary under test.
 pub fn binary() -> PathBuf {
     let bin = target_profile_dir().join(format!("tollgate{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} not found: run `cargo xtask test` (it builds the plugins and the host first)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not found: run `cargo xtask test` (it builds the plugins and the host first)",
+        bin.display()
+    );
     let bundle = target_profile_dir().join("plugins");
-    assert!(bundle.join("general.wasm").exists(), "{} has no plugins: run `cargo xtask build`", bundle.display());
+    assert!(
+        bundle.join("general.wasm").exists(),
+        "{} has no plugins: run `cargo xtask build`",
+        bundle.display()
+    );
     bin
 }
 
 /// Plugins built for tests and examples, outside the built-in bundle.
 pub fn extra_plugin(name: &str) -> PathBuf {
-    let p = target_profile_dir().join("extra-plugins").join(format!("{name}.wasm"));
-    assert!(p.exists(), "{} not found: run `cargo xtask build`", p.display());
+    let p = target_profile_dir()
+        .join("extra-plugins")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} not found: run `cargo xtask build`",
+        p.display()
+    );
     p
 }
 
 pub fn bundle_plugin(name: &str) -> PathBuf {
-    target_profile_dir().join("plugins").join(format!("{name}.wasm"))
+    target_profile_dir()
+        .join("plugins")
+        .join(format!("{name}.wasm"))
 }
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the workspace")
+        .to_path_buf()
 }
 
 /// `../shared` beside the project, if present (optional data for some tests).
@@ -49,7 +71,9 @@ pub fn shared() -> Option<PathBuf> {
 /// is requested; by default the user's cache is shared to keep the suite fast.
 pub fn tollgate() -> Command {
     let mut c = Command::new(binary());
-    c.env_remove("TOLLGATE_PLUGIN_DIR").env_remove("NO_COLOR").stdin(Stdio::null());
+    c.env_remove("TOLLGATE_PLUGIN_DIR")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null());
     c
 }
 
@@ -61,8 +85,12 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 }
 
@@ -97,16 +125,25 @@ where
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn tollgate");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
     output(child.wait_with_output().expect("wait"))
 }
 
 /// The check entry `id` of the resource at (`file` suffix, document, item) in a JSON report.
-pub fn check<'a>(report: &'a Value, file_suffix: &str, document: u64, id: &str) -> Option<&'a Value> {
-    report["resources"]
-        .as_array()?
-        .iter()
-        .find(|r| r["file"].as_str().is_some_and(|f| f.ends_with(file_suffix)) && r["document"] == document)?["checks"]
+pub fn check<'a>(
+    report: &'a Value,
+    file_suffix: &str,
+    document: u64,
+    id: &str,
+) -> Option<&'a Value> {
+    report["resources"].as_array()?.iter().find(|r| {
+        r["file"].as_str().is_some_and(|f| f.ends_with(file_suffix)) && r["document"] == document
+    })?["checks"]
         .as_array()?
         .iter()
         .find(|c| c["id"] == id)

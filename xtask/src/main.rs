@@ -18,7 +18,11 @@ const BUILTIN: &[&str] = &[
     "rbac",
 ];
 /// Extra plugins used by tests and docs, built into `target/release/extra-plugins/`.
-const EXTRA: &[(&str, &str)] = &[("tollgate-recommended-labels", "recommended-labels")];
+const EXTRA: &[(&str, &str)] = &[
+    ("tollgate-recommended-labels", "recommended-labels"),
+    ("tollgate-hostile", "hostile"),
+    ("tollgate-contract-v2", "contract-v2"),
+];
 const TARGET: &str = "wasm32-wasip2";
 
 fn main() -> Result<()> {

@@ -71,11 +71,12 @@ pub fn write(report: &Report, style: &Style, out: &mut dyn Write) -> std::io::Re
         writeln!(out)?;
     }
     for e in &report.errors {
-        let doc = e
-            .document
-            .map(|d| format!(" (document {d})"))
-            .unwrap_or_default();
-        writeln!(out, "error: {}{doc}: {}", e.file, e.message)?;
+        match e.document {
+            Some(d) => writeln!(out, "error: {} (document {d}): {}", e.file, e.message)?,
+            // Plugin and file errors already name their file.
+            None if e.plugin.is_some() => writeln!(out, "error: {}", e.message)?,
+            None => writeln!(out, "error: {}: {}", e.file, e.message)?,
+        }
     }
     if !report.errors.is_empty() {
         writeln!(out)?;

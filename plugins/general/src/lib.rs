@@ -263,7 +263,11 @@ mod deviation_tests {
         let v = json!({"kind": "Pod", "spec": {"containers": [{"image": "nginx:1"}]}});
         let f = run("KSV011", v);
         assert_eq!(f.len(), 1);
-        assert!(f[0].message.contains("Unnamed container") && f[0].message.contains("(unnamed)"), "{}", f[0].message);
+        assert!(
+            f[0].message.contains("Unnamed container") && f[0].message.contains("(unnamed)"),
+            "{}",
+            f[0].message
+        );
     }
 
     #[test]

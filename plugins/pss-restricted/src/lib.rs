@@ -210,8 +210,10 @@ mod tests {
 
     #[test]
     fn run_as_root_gate_follows_trivy() {
-        let pod = |pod_level: Value, c: Value| json!({"kind": "Pod", "metadata": {"name": "p"},
-            "spec": {"securityContext": {"runAsNonRoot": pod_level}, "containers": [{"name": "a", "securityContext": c}]}});
+        let pod = |pod_level: Value, c: Value| {
+            json!({"kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"securityContext": {"runAsNonRoot": pod_level}, "containers": [{"name": "a", "securityContext": c}]}})
+        };
         assert!(run("KSV012", pod(json!(true), json!({"runAsNonRoot": false}))).is_empty());
         assert!(run("KSV012", pod(json!(false), json!({"runAsNonRoot": true}))).is_empty());
         assert_eq!(run("KSV012", pod(json!(false), json!({}))).len(), 1);

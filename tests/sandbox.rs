@@ -1,0 +1,241 @@
+//! The sandbox against hostile plugins: each misbehaviour ends as a clear, classified
+//! error for that plugin and resource; the host stays up, the scan goes on, and every
+//! other result is byte-identical to a run without the hostile part.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tollgate_e2e::{bundle_plugin, extra_plugin, root, run};
+
+fn scan(extra: &[&str], paths: &[&Path]) -> (i32, Value) {
+    let mut args: Vec<String> = vec![
+        "scan".into(),
+        "--format".into(),
+        "json".into(),
+        "--time-limit".into(),
+        "500".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(paths.iter().map(|p| p.display().to_string()));
+    let out = run(&args);
+    (out.code, out.json())
+}
+
+/// The serialized results of the resources from `file`: what must not change.
+fn results_of(report: &Value, file: &Path) -> String {
+    let f = file.display().to_string();
+    let rs: Vec<&Value> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["file"] == f.as_str())
+        .collect();
+    assert!(!rs.is_empty(), "no resources from {f}");
+    serde_json::to_string(&rs).unwrap()
+}
+
+fn hostile_manifest(dir: &Path, mode: &str) -> PathBuf {
+    let p = dir.join(format!("{mode}.yaml"));
+    let cm = |name: &str, mode: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{mode: '{mode}'}}\n")
+    };
+    fs::write(
+        &p,
+        [
+            cm("calm-before", "none"),
+            cm("hostile", mode),
+            cm("calm-after", "none"),
+        ]
+        .join("---\n"),
+    )
+    .unwrap();
+    p
+}
+
+fn hst001(report: &Value, name: &str) -> Option<Value> {
+    report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .and_then(|r| {
+            r["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == "HST001")
+                .cloned()
+        })
+}
+
+#[test]
+fn hostile_behaviour_is_contained() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = root().join("examples/web.yaml");
+    let hostile = extra_plugin("hostile");
+    let plugin = ["--plugin", hostile.to_str().unwrap()];
+    let (code, baseline) = scan(&plugin, &[&web]);
+    assert_eq!(code, 1);
+    let expected = results_of(&baseline, &web);
+
+    let cases = [
+        ("loop", "time-limit", "stopped by the time limit"),
+        ("alloc", "memory-limit", "stopped by the memory limit"),
+        ("panic", "trap", "panicked: "),
+        ("recurse", "stack-limit", "stopped by the stack limit"),
+        ("flood", "output-limit", "stopped by the output limit"),
+    ];
+    for (mode, class, text) in cases {
+        let manifest = hostile_manifest(dir.path(), mode);
+        let (code, report) = scan(&plugin, &[&web, &manifest]);
+        assert_eq!(code, 2, "{mode}");
+        let errors = report["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{mode}: {errors:?}");
+        let e = &errors[0];
+        assert_eq!(e["class"], class, "{mode}: {e}");
+        assert_eq!(
+            (e["document"].as_u64(), e["plugin"].as_str()),
+            (Some(1), Some("hostile")),
+            "{mode}"
+        );
+        assert!(e["message"].as_str().unwrap().contains(text), "{mode}: {e}");
+        assert!(
+            e["message"].as_str().unwrap().contains("hostile.wasm"),
+            "{mode}: names the plugin file"
+        );
+        if mode == "panic" {
+            assert!(e["message"]
+                .as_str()
+                .unwrap()
+                .contains("hostile plugin panics on purpose"));
+        }
+        assert_eq!(
+            results_of(&report, &web),
+            expected,
+            "{mode}: other plugins' results changed"
+        );
+        // The same plugin still evaluates the resources around the hostile one.
+        for calm in ["calm-before", "calm-after"] {
+            assert_eq!(
+                hst001(&report, calm).map(|c| c["success"].clone()),
+                Some(Value::Bool(true)),
+                "{mode}/{calm}"
+            );
+        }
+        assert!(
+            hst001(&report, "hostile").is_none(),
+            "{mode}: no verdict for the failed evaluation"
+        );
+    }
+}
+
+#[test]
+fn plugins_see_no_files_environment_network_or_real_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = hostile_manifest(dir.path(), "probe");
+    let hostile = extra_plugin("hostile");
+    let out = run([
+        "scan".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--no-builtin".as_ref(),
+        "--plugin".as_ref(),
+        hostile.as_os_str(),
+        manifest.as_os_str(),
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let seen: Vec<String> = hst001(&out.json(), "hostile").unwrap()["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_string())
+        .collect();
+    let expect = [
+        "read /etc/passwd: Err(NotFound)",
+        "list /: Err(NotFound)",
+        "write /tmp/hostile: Err(NotFound)",
+        "env vars: 0",
+        "HOME: None",
+        "connect 127.0.0.1:22: Err(PermissionDenied)",
+        "bind 127.0.0.1:0: Err(PermissionDenied)",
+        "wall clock: 1767225600",
+    ];
+    for e in expect {
+        assert!(seen.iter().any(|s| s == e), "expected {e:?} in {seen:?}");
+    }
+    assert!(
+        !Path::new("/tmp/tollgate-hostile").exists(),
+        "the plugin wrote a file"
+    );
+    // Randomness is the host's: the same on every run.
+    let again = run([
+        "scan".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--no-builtin".as_ref(),
+        "--plugin".as_ref(),
+        hostile.as_os_str(),
+        manifest.as_os_str(),
+    ]);
+    assert_eq!(
+        hst001(&again.json(), "hostile"),
+        hst001(&out.json(), "hostile")
+    );
+    // Nothing the plugin printed reached our stdout or stderr.
+    assert!(
+        !out.stdout.contains("stdout is discarded") && !out.stderr.contains("stdout is discarded")
+    );
+}
+
+#[test]
+fn broken_plugin_files_are_refused_with_their_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = root().join("examples/web.yaml");
+    let (_, baseline) = scan(&[], &[&web]);
+    let expected = results_of(&baseline, &web);
+
+    let general = fs::read(bundle_plugin("general")).unwrap();
+    let truncated = dir.path().join("truncated.wasm");
+    fs::write(&truncated, &general[..general.len() / 2]).unwrap();
+    let core = dir.path().join("core.wasm");
+    fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let text = dir.path().join("text.wasm");
+    fs::write(&text, "#!/bin/sh\necho not wasm\n").unwrap();
+    let v2 = extra_plugin("contract-v2");
+    let cases: [(&Path, &str, &[&str]); 4] = [
+        (
+            &truncated,
+            "not-component",
+            &["not a WebAssembly component"],
+        ),
+        (
+            &core,
+            "not-component",
+            &["core WebAssembly module, not a component"],
+        ),
+        (&text, "not-component", &["magic bytes"]),
+        (
+            &v2,
+            "contract",
+            &["tollgate:policy@0.2.0", "tollgate:policy@0.1.0"],
+        ),
+    ];
+    for (file, class, texts) in cases {
+        let (code, report) = scan(&["--plugin", file.to_str().unwrap()], &[&web]);
+        assert_eq!(code, 2, "{}", file.display());
+        let e = &report["errors"][0];
+        assert_eq!(e["class"], class, "{e}");
+        let msg = e["message"].as_str().unwrap();
+        assert!(msg.contains(&file.display().to_string()), "{msg}");
+        for t in texts {
+            assert!(msg.contains(t), "{msg} should contain {t}");
+        }
+        assert_eq!(
+            results_of(&report, &web),
+            expected,
+            "{}: built-in results changed",
+            file.display()
+        );
+    }
+}
