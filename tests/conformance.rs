@@ -146,7 +146,7 @@ fn verdicts_agree_with_trivy_on_the_public_corpus() {
             );
         }
     }
-    let loaded = input::load(&[corpus.clone()], &InputLimits::default());
+    let loaded = input::load(std::slice::from_ref(&corpus), &InputLimits::default());
     let objects: HashMap<(String, u64, Option<u64>), Value> = loaded
         .resources
         .iter()
