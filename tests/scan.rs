@@ -459,3 +459,32 @@ fn trusted_registry_check_is_off_by_default_on_with_settings_and_validated() {
         out.stdout
     );
 }
+
+#[test]
+fn output_is_byte_identical_whatever_the_jobs_window_and_batch() {
+    let Some(shared) = tollgate_e2e::shared() else {
+        eprintln!("skipping: ../shared (the public corpus) is not present");
+        return;
+    };
+    let corpus = shared.join("corpus/public");
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", "--format", "json"];
+        args.extend_from_slice(extra);
+        let out = run(args
+            .iter()
+            .map(|s| s.to_string())
+            .chain([corpus.display().to_string()]));
+        assert_eq!(out.code, 2, "the corpus has one unparseable file");
+        out.stdout
+    };
+    let reference = scan(&["--jobs", "1"]);
+    assert_eq!(scan(&["--jobs", "2"]), reference);
+    assert_eq!(
+        scan(&["--jobs", "3", "--window", "7", "--batch", "5"]),
+        reference
+    );
+    assert_eq!(
+        scan(&["--jobs", "2", "--batch", "1", "--window", "100000"]),
+        reference
+    );
+}

@@ -7,7 +7,8 @@ use anyhow::{bail, Context, Result};
 use tollgate_runtime::{Limits, PluginError, Sandbox, Severity};
 
 use crate::cli::{ChecksArgs, Cli, Command, Format, PluginArgs, ScanArgs};
-use crate::input::{self, InputLimits};
+use crate::input::InputLimits;
+use crate::pipeline;
 use crate::plugins::{self, ActivePlugin, PluginSpec};
 use crate::report::{self, SeverityFilter};
 
@@ -102,25 +103,46 @@ fn scan(args: ScanArgs) -> Result<u8> {
         }
         SeverityFilter(list)
     };
-    let (mut active, plugin_errors) = load_plugins(&args.plugins)?;
-    let limits = InputLimits {
-        max_file_bytes: args.max_file_size << 20,
-        ..InputLimits::default()
+    let (active, plugin_errors) = load_plugins(&args.plugins)?;
+    let mut opts = pipeline::Options {
+        window: args.window.max(1),
+        batch: args.batch.max(1),
+        input: InputLimits {
+            max_file_bytes: args.max_file_size << 20,
+            ..InputLimits::default()
+        },
+        ..pipeline::Options::default()
     };
-    let loaded = input::load(&args.paths, &limits);
-    let eval = crate::evaluate::evaluate(&mut active, &loaded.resources, args.batch);
-    let report = report::build(&loaded, &active, &plugin_errors, &eval, &filter);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match args.format {
-        Format::Json => report::json::write(&report, &mut out)?,
-        Format::Table => {
-            let color = stdout_is_color();
-            report::table::write(&report, &report::table::Style { color }, &mut out)?
-        }
+    if let Some(j) = args.jobs {
+        opts.jobs = j.max(1);
     }
-    out.flush()?;
-    Ok(report.exit_code() as u8)
+    let mut builder = report::Builder::new(&active, filter, &plugin_errors);
+    let stdout = std::io::stdout();
+    let out = std::io::BufWriter::new(stdout.lock());
+    let mut sink: Box<dyn report::Sink> = match args.format {
+        Format::Json => Box::new(report::json::JsonSink::new(out)),
+        Format::Table => Box::new(report::table::TableSink::new(
+            out,
+            report::table::Style {
+                color: stdout_is_color(),
+            },
+        )),
+    };
+    pipeline::scan(
+        &args.paths,
+        &active,
+        &opts,
+        &mut builder,
+        sink.as_mut(),
+        &|_| {},
+    )?;
+    drop(sink);
+    let tail = report::Tail {
+        errors: builder.errors,
+        skipped: builder.skipped,
+        summary: builder.summary,
+    };
+    Ok(tail.exit_code())
 }
 
 fn stdout_is_color() -> bool {

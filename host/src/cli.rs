@@ -93,6 +93,14 @@ pub struct ScanArgs {
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub max_file_size: u64,
 
+    /// Worker threads for parsing and evaluation [default: one per CPU].
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Documents held in memory at once; bounds memory on huge inputs.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub window: usize,
+
     /// Resources per call into a plugin.
     #[arg(long, value_name = "N", default_value_t = crate::evaluate::DEFAULT_BATCH, hide = true)]
     pub batch: usize,

@@ -1,12 +1,12 @@
 //! Dispatch and evaluation: sends each resource to the enabled checks whose kinds match
-//! it, in batches, through reused plugin instances. A trap throws the instance away, and
-//! the batch is re-run one resource at a time on fresh instances so that only the
-//! resource that caused it loses its result from that plugin.
+//! it, in batches, through a worker's reused plugin instances. A trap throws the
+//! instance away, and the batch is re-run one resource at a time on fresh instances so
+//! that only the resource that caused it loses its result from that plugin.
 
 use tollgate_runtime::{CheckOutcome, PluginError, Request};
 
 use crate::input::Resource;
-use crate::plugins::ActivePlugin;
+use crate::plugins::{ActivePlugin, Pool};
 
 /// Resources per call into a plugin. Batching amortises the call overhead; see
 /// `cargo xtask bench` for the measurement behind the value.
@@ -28,6 +28,7 @@ pub struct ResourceError {
     pub error: PluginError,
 }
 
+#[derive(Debug, Default)]
 pub struct Evaluation {
     /// Per resource (same order as the input): the verdicts of every check applied.
     pub verdicts: Vec<Vec<Verdict>>,
@@ -45,10 +46,16 @@ pub fn applicable(plugin: &ActivePlugin, resource: &Resource) -> Vec<u32> {
         .collect()
 }
 
-pub fn evaluate(plugins: &mut [ActivePlugin], resources: &[Resource], batch: usize) -> Evaluation {
+/// Evaluates `resources` with every plugin, using (and refilling) `pool`.
+pub fn evaluate(
+    plugins: &[ActivePlugin],
+    pool: &mut Pool,
+    resources: &[Resource],
+    batch: usize,
+) -> Evaluation {
     let mut verdicts: Vec<Vec<Verdict>> = vec![Vec::new(); resources.len()];
     let mut errors = Vec::new();
-    for (pi, plugin) in plugins.iter_mut().enumerate() {
+    for (pi, plugin) in plugins.iter().enumerate() {
         let work: Vec<(usize, Request)> = resources
             .iter()
             .enumerate()
@@ -67,7 +74,7 @@ pub fn evaluate(plugins: &mut [ActivePlugin], resources: &[Resource], batch: usi
             .collect();
         for chunk in work.chunks(batch.max(1)) {
             let requests: Vec<Request> = chunk.iter().map(|(_, r)| r.clone()).collect();
-            match run_batch(plugin, &requests) {
+            match run_batch(pool, pi, plugin, &requests) {
                 Ok(results) => {
                     for ((ri, _), result) in chunk.iter().zip(results) {
                         record(pi, *ri, result, &mut verdicts, &mut errors);
@@ -76,7 +83,7 @@ pub fn evaluate(plugins: &mut [ActivePlugin], resources: &[Resource], batch: usi
                 Err(_) if chunk.len() > 1 => {
                     // Find the culprit: one resource per call, fresh instance after a trap.
                     for (ri, req) in chunk {
-                        match run_batch(plugin, std::slice::from_ref(req)) {
+                        match run_batch(pool, pi, plugin, std::slice::from_ref(req)) {
                             Ok(mut results) => {
                                 let result = results.pop().unwrap_or_else(|| Ok(vec![]));
                                 record(pi, *ri, result, &mut verdicts, &mut errors);
@@ -102,12 +109,17 @@ pub fn evaluate(plugins: &mut [ActivePlugin], resources: &[Resource], batch: usi
 
 type BatchResult = Vec<Result<Vec<CheckOutcome>, PluginError>>;
 
-fn run_batch(plugin: &mut ActivePlugin, requests: &[Request]) -> Result<BatchResult, PluginError> {
-    let mut instance = plugin.take_instance()?;
+fn run_batch(
+    pool: &mut Pool,
+    pi: usize,
+    plugin: &ActivePlugin,
+    requests: &[Request],
+) -> Result<BatchResult, PluginError> {
+    let mut instance = pool.take(pi, plugin)?;
     let result = instance.evaluate(requests);
     match &result {
         Err(e) if e.poisons_instance() => {} // dropped: the next call gets a fresh one
-        _ => plugin.instance = Some(instance),
+        _ => pool.put(pi, instance),
     }
     result
 }

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod cli;
 pub mod evaluate;
-pub mod input;
+pub use tollgate_input as input;
+pub mod pipeline;
 pub mod plugins;
 pub mod report;

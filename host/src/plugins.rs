@@ -28,15 +28,14 @@ impl PluginSpec {
     }
 }
 
-/// A plugin ready to evaluate: loaded, configured, with the checks that run.
+/// A plugin ready to evaluate: loaded, configured, with the checks that run. Shared
+/// by every worker; each worker keeps its own instances in a [`Pool`].
 pub struct ActivePlugin {
     pub plugin: Plugin,
     /// Settings JSON passed to every new instance.
     pub settings: String,
     /// Per check index: whether it runs.
     pub enabled: Vec<bool>,
-    /// A configured instance kept for reuse.
-    pub instance: Option<Instance>,
 }
 
 impl ActivePlugin {
@@ -44,14 +43,38 @@ impl ActivePlugin {
         &self.plugin.info.checks
     }
 
-    /// A configured instance: the cached one, or a new one.
-    pub fn take_instance(&mut self) -> Result<Instance, PluginError> {
-        if let Some(i) = self.instance.take() {
-            return Ok(i);
-        }
+    /// A new, configured instance.
+    pub fn instance(&self) -> Result<Instance, PluginError> {
         let mut i = self.plugin.instantiate()?;
         i.configure(&self.settings)?;
         Ok(i)
+    }
+}
+
+/// One worker's instances, one slot per plugin, reused from call to call. A slot is
+/// emptied when its instance traps, so the next call gets a fresh one.
+pub struct Pool {
+    slots: Vec<Option<Instance>>,
+}
+
+impl Pool {
+    pub fn new(plugins: usize) -> Self {
+        Pool {
+            slots: (0..plugins).map(|_| None).collect(),
+        }
+    }
+
+    /// Takes the plugin's instance out of the pool (creating it if needed); give it
+    /// back with [`Pool::put`] unless it trapped.
+    pub fn take(&mut self, index: usize, plugin: &ActivePlugin) -> Result<Instance, PluginError> {
+        match self.slots[index].take() {
+            Some(i) => Ok(i),
+            None => plugin.instance(),
+        }
+    }
+
+    pub fn put(&mut self, index: usize, instance: Instance) {
+        self.slots[index] = Some(instance);
     }
 }
 
@@ -119,6 +142,7 @@ pub fn activate(
         }
         loaded_names.push(plugin.name().to_string());
         let settings_json = settings(plugin.name()).unwrap_or_else(|| "{}".to_string());
+        // Configure once up front: bad settings are reported before any scanning.
         let mut instance = match plugin.instantiate() {
             Ok(i) => i,
             Err(e) => {
@@ -143,7 +167,6 @@ pub fn activate(
             plugin,
             settings: settings_json,
             enabled,
-            instance: Some(instance),
         });
     }
     active

@@ -36,12 +36,27 @@ fn main() -> Result<()> {
             test(rest)
         }
         "plugins" => build_plugins(),
+        "fuzz" => fuzz(rest),
+        "bench" => {
+            build()?;
+            let mut c = cargo();
+            c.args(["build", "--release", "-p", "tollgate-native"]);
+            run(c)?;
+            let mut py = Command::new("python3");
+            py.arg(root().join("xtask").join("bench.py"))
+                .env("CARGO_TARGET_DIR", target_dir());
+            run(py)
+        }
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  build    build the plugins (wasm32-wasip2) and the host (release)\n  \
                  test     build, then run every test of the workspace (extra args go to cargo test)\n  \
-                 plugins  build only the plugins and copy them beside the binary"
+                 plugins  build only the plugins and copy them beside the binary\n  \
+                 fuzz     run the cargo-fuzz targets (manifest, plugin_input) for a bounded time: \
+                 fuzz [SECONDS] (default 60 each)\n  \
+                 bench    build, then benchmark the sandboxed host against the native checks \
+                 (needs ../shared; BENCH_RUNS=N, BENCH_QUICK=1)"
             );
             if cmd == "help" || cmd == "--help" {
                 Ok(())
@@ -168,4 +183,87 @@ fn test(extra: &[String]) -> Result<()> {
     c.args(["test", "--release", "--workspace"]);
     c.args(extra);
     run(c)
+}
+
+/// Runs each fuzz target for a bounded time. cargo-fuzz needs `-Z` flags; the stable
+/// toolchain accepts them with RUSTC_BOOTSTRAP=1 (no sanitizer: the code is safe Rust,
+/// what we look for is panics, overflows and hangs).
+fn fuzz(args: &[String]) -> Result<()> {
+    let seconds: u64 = match args.first() {
+        Some(s) => s
+            .parse()
+            .with_context(|| format!("fuzz: '{s}' is not a number of seconds"))?,
+        None => 60,
+    };
+    let have = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        let mut c = Command::new("cargo");
+        c.args(["install", "cargo-fuzz", "--locked"]);
+        run(c)?;
+    }
+    let fuzz_dir = root().join("fuzz");
+    let corpus_root = target_dir().join("fuzz-corpus");
+    for target in ["manifest", "plugin_input"] {
+        let corpus = corpus_root.join(target);
+        std::fs::create_dir_all(&corpus)?;
+        seed(target, &corpus)?;
+        let mut c = Command::new("cargo");
+        c.current_dir(&fuzz_dir)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env("CARGO_TARGET_DIR", target_dir().join("fuzz"))
+            .args(["fuzz", "run", "-s", "none", target])
+            .arg(&corpus)
+            .args([
+                "--",
+                &format!("-max_total_time={seconds}"),
+                "-max_len=65536",
+                "-timeout=10",
+                "-rss_limit_mb=2048",
+            ]);
+        run(c)?;
+    }
+    Ok(())
+}
+
+/// Seeds: the example manifests and the spec cases' inputs.
+fn seed(target: &str, corpus: &Path) -> Result<()> {
+    let mut n = 0;
+    for dir in ["examples", "tests/fixtures/cases"] {
+        for entry in walk(&root().join(dir))? {
+            let bytes = std::fs::read(&entry)?;
+            let bytes = if entry.extension().is_some_and(|e| e == "json") {
+                // A spec case: its input object as JSON text.
+                let text = String::from_utf8_lossy(&bytes);
+                match text.find("\"input\":") {
+                    Some(i) if target == "plugin_input" => text
+                        [i + 8..text.len().saturating_sub(2)]
+                        .as_bytes()
+                        .to_vec(),
+                    _ => bytes,
+                }
+            } else {
+                bytes
+            };
+            std::fs::write(corpus.join(format!("seed-{n:04}")), bytes)?;
+            n += 1;
+        }
+    }
+    Ok(())
+}
+
+fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let p = e?.path();
+        if p.is_dir() {
+            out.extend(walk(&p)?);
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
 }

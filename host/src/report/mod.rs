@@ -6,8 +6,8 @@ pub mod table;
 use serde::Serialize;
 use tollgate_runtime::{PluginError, Severity};
 
-use crate::evaluate::Evaluation;
-use crate::input::Loaded;
+use crate::evaluate::Verdict;
+use crate::input::{InputError, Resource, Skipped};
 use crate::plugins::ActivePlugin;
 
 pub const SCHEMA: &str = "tollgate.report/v1";
@@ -82,7 +82,7 @@ pub struct SkippedEntry {
     pub reason: String,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct Summary {
     pub files: usize,
     pub resources: usize,
@@ -94,7 +94,7 @@ pub struct Summary {
     pub failed: SeverityCounts,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct SeverityCounts {
     pub critical: usize,
     pub high: usize,
@@ -134,106 +134,45 @@ impl SeverityFilter {
     }
 }
 
-/// Builds the report from what was loaded and evaluated.
-pub fn build(
-    loaded: &Loaded,
-    plugins: &[ActivePlugin],
-    plugin_errors: &[PluginError],
-    eval: &Evaluation,
-    filter: &SeverityFilter,
-) -> Report {
-    let mut summary = Summary {
-        files: loaded.files,
-        ..Default::default()
-    };
-    let mut errors: Vec<ErrorEntry> = Vec::new();
-    for e in &loaded.errors {
-        errors.push(ErrorEntry {
-            file: e.file.clone(),
-            document: e.document,
-            item: None,
-            plugin: None,
-            class: "input".into(),
-            message: e.message.clone(),
-        });
-    }
-    for e in plugin_errors {
-        errors.push(ErrorEntry {
-            file: e.file().display().to_string(),
-            document: None,
-            item: None,
-            plugin: Some(e.file().display().to_string()),
-            class: e.class().into(),
-            message: e.to_string(),
-        });
-    }
-    for e in &eval.errors {
-        let r = &loaded.resources[e.resource];
-        errors.push(ErrorEntry {
-            file: r.file.to_string(),
-            document: Some(r.document),
-            item: r.item,
-            plugin: Some(plugins[e.plugin].plugin.name().to_string()),
-            class: e.error.class().into(),
-            message: format!(
-                "{} {}: {}",
-                r.kind,
-                r.name.as_deref().unwrap_or("(unnamed)"),
-                e.error
-            ),
-        });
-    }
-    let mut resources = Vec::with_capacity(loaded.resources.len());
-    for (ri, r) in loaded.resources.iter().enumerate() {
-        let mut checks = Vec::new();
-        for v in &eval.verdicts[ri] {
-            let p = &plugins[v.plugin];
-            let Some(info) = p.checks().get(v.check) else {
-                continue;
-            };
-            if !filter.includes(info.severity) {
-                continue;
-            }
-            let success = v.findings.is_empty();
-            if success {
-                summary.checks_passed += 1;
-            } else {
-                summary.checks_failed += 1;
-                summary.failed.add(info.severity);
-            }
-            checks.push(CheckEntry {
-                id: info.id.clone(),
-                aliases: info.aliases.clone(),
-                title: info.title.clone(),
-                severity: info.severity,
-                category: info.category.clone(),
-                plugin: p.plugin.name().to_string(),
-                success,
-                messages: v.findings.iter().map(|f| f.message.clone()).collect(),
+/// Turns loaded resources and their verdicts into report entries, counting as it goes.
+/// Resources stream through it (see [`Sink`]); errors and skipped documents, which are
+/// few, are kept until the end.
+pub struct Builder<'a> {
+    plugins: &'a [ActivePlugin],
+    filter: SeverityFilter,
+    pub summary: Summary,
+    pub errors: Vec<ErrorEntry>,
+    pub skipped: Vec<SkippedEntry>,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(
+        plugins: &'a [ActivePlugin],
+        filter: SeverityFilter,
+        plugin_errors: &[PluginError],
+    ) -> Self {
+        let mut b = Builder {
+            plugins,
+            filter,
+            summary: Summary::default(),
+            errors: Vec::new(),
+            skipped: Vec::new(),
+        };
+        for e in plugin_errors {
+            b.errors.push(ErrorEntry {
+                file: e.file().display().to_string(),
+                document: None,
+                item: None,
+                plugin: Some(e.file().display().to_string()),
+                class: e.class().into(),
+                message: e.to_string(),
             });
         }
-        resources.push(ResourceEntry {
-            file: r.file.to_string(),
-            document: r.document,
-            item: r.item,
-            line: r.line,
-            api_version: r.api_version.clone(),
-            kind: r.kind.clone(),
-            namespace: r.namespace.clone(),
-            name: r.name.clone(),
-            checks,
-        });
+        b
     }
-    summary.resources = resources.len();
-    summary.skipped = loaded.skipped.len();
-    summary.errors = errors.len();
-    Report {
-        schema: SCHEMA,
-        tool: Tool {
-            name: "tollgate",
-            version: env!("CARGO_PKG_VERSION"),
-        },
-        plugins: plugins
+
+    pub fn plugin_entries(&self) -> Vec<PluginEntry> {
+        self.plugins
             .iter()
             .map(|p| PluginEntry {
                 name: p.plugin.name().to_string(),
@@ -248,32 +187,162 @@ pub fn build(
                     .map(|(c, _)| c.id.clone())
                     .collect(),
             })
-            .collect(),
-        resources,
-        errors,
-        skipped: loaded
-            .skipped
-            .iter()
-            .map(|s| SkippedEntry {
-                file: s.file.clone(),
-                document: s.document,
-                item: s.item,
-                reason: s.reason.clone(),
-            })
-            .collect(),
-        summary,
+            .collect()
+    }
+
+    pub fn input_error(&mut self, e: &InputError) {
+        self.errors.push(ErrorEntry {
+            file: e.file.clone(),
+            document: e.document,
+            item: None,
+            plugin: None,
+            class: "input".into(),
+            message: e.message.clone(),
+        });
+    }
+
+    pub fn skipped(&mut self, s: &Skipped) {
+        self.skipped.push(SkippedEntry {
+            file: s.file.clone(),
+            document: s.document,
+            item: s.item,
+            reason: s.reason.clone(),
+        });
+    }
+
+    pub fn eval_error(&mut self, r: &Resource, plugin: usize, e: &PluginError) {
+        self.errors.push(ErrorEntry {
+            file: r.file.to_string(),
+            document: Some(r.document),
+            item: r.item,
+            plugin: Some(self.plugins[plugin].plugin.name().to_string()),
+            class: e.class().into(),
+            message: format!(
+                "{} {}: {}",
+                r.kind,
+                r.name.as_deref().unwrap_or("(unnamed)"),
+                e
+            ),
+        });
+    }
+
+    /// The entry of one resource with every applied check that the filter counts.
+    pub fn resource(&mut self, r: &Resource, verdicts: &[Verdict]) -> ResourceEntry {
+        let mut checks = Vec::with_capacity(verdicts.len());
+        for v in verdicts {
+            let p = &self.plugins[v.plugin];
+            let Some(info) = p.checks().get(v.check) else {
+                continue;
+            };
+            if !self.filter.includes(info.severity) {
+                continue;
+            }
+            let success = v.findings.is_empty();
+            if success {
+                self.summary.checks_passed += 1;
+            } else {
+                self.summary.checks_failed += 1;
+                self.summary.failed.add(info.severity);
+            }
+            checks.push(CheckEntry {
+                id: info.id.clone(),
+                aliases: info.aliases.clone(),
+                title: info.title.clone(),
+                severity: info.severity,
+                category: info.category.clone(),
+                plugin: p.plugin.name().to_string(),
+                success,
+                messages: v.findings.iter().map(|f| f.message.clone()).collect(),
+            });
+        }
+        self.summary.resources += 1;
+        ResourceEntry {
+            file: r.file.to_string(),
+            document: r.document,
+            item: r.item,
+            line: r.line,
+            api_version: r.api_version.clone(),
+            kind: r.kind.clone(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+            checks,
+        }
+    }
+
+    /// Final counts; call after the last resource.
+    pub fn finish(&mut self) -> Tail {
+        self.summary.skipped = self.skipped.len();
+        self.summary.errors = self.errors.len();
+        Tail {
+            errors: std::mem::take(&mut self.errors),
+            skipped: std::mem::take(&mut self.skipped),
+            summary: std::mem::take(&mut self.summary),
+        }
     }
 }
 
-impl Report {
+/// What comes after the resources: errors, skipped documents and the summary.
+#[derive(Debug, Default)]
+pub struct Tail {
+    pub errors: Vec<ErrorEntry>,
+    pub skipped: Vec<SkippedEntry>,
+    pub summary: Summary,
+}
+
+impl Tail {
     /// 2 on any error, 1 on any counted failure, else 0.
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> u8 {
         if !self.errors.is_empty() {
             2
         } else if self.summary.checks_failed > 0 {
             1
         } else {
             0
+        }
+    }
+}
+
+/// Where report entries go as the scan produces them.
+pub trait Sink {
+    fn begin(&mut self, plugins: Vec<PluginEntry>) -> std::io::Result<()>;
+    fn resource(&mut self, entry: ResourceEntry) -> std::io::Result<()>;
+    fn finish(&mut self, tail: &Tail) -> std::io::Result<()>;
+}
+
+/// Collects the whole report in memory (for formats that need all of it at once).
+#[derive(Default)]
+pub struct Collect {
+    pub plugins: Vec<PluginEntry>,
+    pub resources: Vec<ResourceEntry>,
+}
+
+impl Sink for Collect {
+    fn begin(&mut self, plugins: Vec<PluginEntry>) -> std::io::Result<()> {
+        self.plugins = plugins;
+        Ok(())
+    }
+    fn resource(&mut self, entry: ResourceEntry) -> std::io::Result<()> {
+        self.resources.push(entry);
+        Ok(())
+    }
+    fn finish(&mut self, _tail: &Tail) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Collect {
+    pub fn into_report(self, tail: Tail) -> Report {
+        Report {
+            schema: SCHEMA,
+            tool: Tool {
+                name: "tollgate",
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            plugins: self.plugins,
+            resources: self.resources,
+            errors: tail.errors,
+            skipped: tail.skipped,
+            summary: tail.summary,
         }
     }
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use tollgate_runtime::Severity;
 
-use super::{Report, ResourceEntry};
+use super::{PluginEntry, ResourceEntry, Sink, Tail};
 
 pub struct Style {
     pub color: bool,
@@ -43,9 +43,50 @@ fn worst(r: &ResourceEntry) -> Option<Severity> {
         .max()
 }
 
-pub fn write(report: &Report, style: &Style, out: &mut dyn Write) -> std::io::Result<()> {
-    let mut failing: Vec<&ResourceEntry> = report
-        .resources
+/// Keeps only resources with failed checks (the table shows nothing else) and writes
+/// them sorted at the end.
+pub struct TableSink<W: Write> {
+    out: W,
+    style: Style,
+    failing: Vec<ResourceEntry>,
+}
+
+impl<W: Write> TableSink<W> {
+    pub fn new(out: W, style: Style) -> Self {
+        TableSink {
+            out,
+            style,
+            failing: Vec::new(),
+        }
+    }
+}
+
+impl<W: Write> Sink for TableSink<W> {
+    fn begin(&mut self, _plugins: Vec<PluginEntry>) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn resource(&mut self, mut entry: ResourceEntry) -> std::io::Result<()> {
+        entry.checks.retain(|c| !c.success);
+        if !entry.checks.is_empty() {
+            self.failing.push(entry);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, tail: &Tail) -> std::io::Result<()> {
+        write(&self.failing, tail, &self.style, &mut self.out)?;
+        self.out.flush()
+    }
+}
+
+pub fn write(
+    resources: &[ResourceEntry],
+    report: &Tail,
+    style: &Style,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let mut failing: Vec<&ResourceEntry> = resources
         .iter()
         .filter(|r| r.checks.iter().any(|c| !c.success))
         .collect();

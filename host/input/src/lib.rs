@@ -128,7 +128,14 @@ pub fn load(paths: &[PathBuf], limits: &InputLimits) -> Loaded {
     let files = discover(paths, &mut loaded.errors);
     loaded.files = files.len();
     for f in files {
-        load_file(&f, limits, &mut loaded);
+        match read_file(&f, limits) {
+            Ok(docs) => {
+                for d in &docs {
+                    parse_doc(d, limits, &mut loaded);
+                }
+            }
+            Err(e) => loaded.errors.push(e),
+        }
     }
     loaded
 }
@@ -151,61 +158,117 @@ fn read_bytes(path: &Path, limits: &InputLimits) -> Result<Vec<u8>, String> {
     Ok(buf)
 }
 
-pub fn load_file(path: &Path, limits: &InputLimits, out: &mut Loaded) {
+/// One document of a file, split but not yet parsed. Documents share their file's text.
+#[derive(Debug, Clone)]
+pub struct RawDoc {
+    pub file: Arc<str>,
+    pub index: usize,
+    /// 1-based line where the document's content starts.
+    pub line: usize,
+    text: Arc<str>,
+    range: std::ops::Range<usize>,
+    json: bool,
+}
+
+impl RawDoc {
+    pub fn text(&self) -> &str {
+        &self.text[self.range.clone()]
+    }
+}
+
+/// Reads a file (or stdin for "-") and splits it into documents. A JSON file is one
+/// document. Errors that concern the whole file come back as `Err`.
+pub fn read_file(path: &Path, limits: &InputLimits) -> Result<Vec<RawDoc>, InputError> {
     let display = path.display().to_string();
-    let file: Arc<str> = Arc::from(display.as_str());
-    let bytes = match read_bytes(path, limits) {
-        Ok(b) => b,
-        Err(message) => {
-            out.errors.push(InputError {
-                file: display,
-                document: None,
-                message,
-            });
-            return;
-        }
-    };
-    let text = match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            out.errors.push(InputError {
-                file: display,
-                document: None,
-                message: format!(
-                    "not UTF-8 text (invalid byte at offset {}); is this a binary file?",
-                    e.utf8_error().valid_up_to()
-                ),
-            });
-            return;
-        }
-    };
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let is_json = path
+    let bytes = read_bytes(path, limits).map_err(|message| InputError {
+        file: display.clone(),
+        document: None,
+        message,
+    })?;
+    let json = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    if is_json {
-        match serde_json::from_str::<Value>(text) {
-            Ok(v) => accept(&file, 0, Some(1), v, limits, out),
-            Err(e) => out.errors.push(InputError {
-                file: display,
-                document: Some(0),
-                message: format!("invalid JSON: {e}"),
-            }),
-        }
-        return;
+    split_bytes(&display, bytes, json)
+}
+
+/// Splits the bytes of one file into documents (see [`read_file`]).
+pub fn split_bytes(file: &str, bytes: Vec<u8>, json: bool) -> Result<Vec<RawDoc>, InputError> {
+    let text = String::from_utf8(bytes).map_err(|e| InputError {
+        file: file.to_string(),
+        document: None,
+        message: format!(
+            "not UTF-8 text (invalid byte at offset {}); is this a binary file?",
+            e.utf8_error().valid_up_to()
+        ),
+    })?;
+    let file: Arc<str> = Arc::from(file);
+    let bom = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let text: Arc<str> = Arc::from(text);
+    if json {
+        return Ok(vec![RawDoc {
+            file,
+            index: 0,
+            line: 1,
+            range: bom..text.len(),
+            text,
+            json,
+        }]);
     }
-    for doc in split_documents(text) {
-        if !has_content(doc.text) {
-            continue;
+    let base = text.as_ptr() as usize;
+    let docs = split_documents(&text[bom..])
+        .into_iter()
+        .map(|d| {
+            let start = d.text.as_ptr() as usize - base;
+            RawDoc {
+                file: file.clone(),
+                index: d.index,
+                line: d.line,
+                range: start..start + d.text.len(),
+                text: text.clone(),
+                json: false,
+            }
+        })
+        .collect();
+    Ok(docs)
+}
+
+/// Splits and parses one file's bytes: what `load` does for each file. For fuzzing and
+/// for callers that already hold the bytes.
+pub fn load_bytes(file: &str, bytes: Vec<u8>, json: bool, limits: &InputLimits) -> Loaded {
+    let mut out = Loaded {
+        files: 1,
+        ..Loaded::default()
+    };
+    match split_bytes(file, bytes, json) {
+        Ok(docs) => {
+            for d in &docs {
+                parse_doc(d, limits, &mut out);
+            }
         }
-        match parse_yaml(doc.text, limits) {
-            Ok(v) => accept(&file, doc.index, Some(doc.line), v, limits, out),
-            Err(message) => out.errors.push(InputError {
-                file: display.clone(),
-                document: Some(doc.index),
-                message: format!("invalid YAML: {message}"),
-            }),
-        }
+        Err(e) => out.errors.push(e),
+    }
+    out
+}
+
+/// Parses one document into resources, skipped documents or errors, appended to `out`.
+pub fn parse_doc(doc: &RawDoc, limits: &InputLimits, out: &mut Loaded) {
+    let text = doc.text();
+    let parsed = if doc.json {
+        serde_json::from_str::<Value>(text).map_err(|e| format!("invalid JSON: {e}"))
+    } else {
+        parse_yaml(text, limits).map_err(|m| format!("invalid YAML: {m}"))
+    };
+    match parsed {
+        Ok(v) => accept(&doc.file, doc.index, Some(doc.line), v, limits, out),
+        Err(message) => out.errors.push(InputError {
+            file: doc.file.to_string(),
+            document: Some(doc.index),
+            message,
+        }),
     }
 }
 

@@ -1,0 +1,116 @@
+//! `tollgate-native [--jobs N] PATH...`: what `tollgate scan` does (discover, split,
+//! parse with the same limits, expand Lists, serialise each object to JSON, dispatch by
+//! kind, run every check including KSV032/KSV033) with the plugin crates linked in as
+//! plain Rust instead of sandboxed components. Prints the counts, for the benchmark.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tollgate_input::{self as input, InputLimits, Loaded};
+use tollgate_kit::{Policy, Runtime};
+
+trait Plugin: Sync {
+    fn run(&self, kind: &str, json: &str) -> (usize, usize);
+}
+
+struct Native<P: Policy> {
+    rt: Runtime<P>,
+}
+
+impl<P: Policy + Sync> Native<P> {
+    fn new(settings: &str) -> Self {
+        let mut rt = Runtime::<P>::new();
+        rt.configure_json(settings).expect("settings");
+        Native { rt }
+    }
+}
+
+impl<P: Policy + Sync> Plugin for Native<P> {
+    /// (checks run, checks failed)
+    fn run(&self, kind: &str, json: &str) -> (usize, usize) {
+        let enabled = self.rt.enabled_ids();
+        let ids: Vec<u32> = self
+            .rt
+            .checks
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                enabled.contains(&c.id)
+                    && c.kinds
+                        .iter()
+                        .any(|k| k == "*" || k.eq_ignore_ascii_case(kind))
+            })
+            .map(|(i, _)| i as u32)
+            .collect();
+        if ids.is_empty() {
+            return (0, 0);
+        }
+        // The same text the host hands a component: parse it here as the guest does.
+        let results = self.rt.evaluate_json(json, &ids).unwrap_or_default();
+        (
+            results.len(),
+            results.iter().filter(|r| !r.findings.is_empty()).count(),
+        )
+    }
+}
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let Some(i) = args.iter().position(|a| a == "--jobs") {
+        jobs = args[i + 1].parse().expect("--jobs N");
+        args.drain(i..=i + 1);
+    }
+    let paths: Vec<PathBuf> = args.iter().map(PathBuf::from).collect();
+    let plugins: Vec<Box<dyn Plugin>> = vec![
+        Box::new(Native::<tollgate_general::General>::new("{}")),
+        Box::new(Native::<tollgate_advanced::Advanced>::new(
+            r#"{"KSV032":{"enabled":true},"KSV033":{"enabled":true}}"#,
+        )),
+        Box::new(Native::<tollgate_pss_baseline::PssBaseline>::new("{}")),
+        Box::new(Native::<tollgate_pss_restricted::PssRestricted>::new("{}")),
+        Box::new(Native::<tollgate_rbac::Rbac>::new("{}")),
+    ];
+    let limits = InputLimits::default();
+    let mut errors = Vec::new();
+    let files = input::discover(&paths, &mut errors);
+    let (resources, run, failed) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
+    for f in files {
+        let docs = match input::read_file(&f, &limits) {
+            Ok(d) => d,
+            Err(_) => continue,
+        };
+        let next = AtomicUsize::new(0);
+        let chunks: Vec<&[input::RawDoc]> = docs.chunks(32).collect();
+        std::thread::scope(|s| {
+            for _ in 0..jobs {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(c) = chunks.get(i) else { break };
+                    let mut loaded = Loaded::default();
+                    for d in c.iter() {
+                        input::parse_doc(d, &limits, &mut loaded);
+                    }
+                    for r in &loaded.resources {
+                        for p in &plugins {
+                            let (n, f) = p.run(&r.kind, &r.json);
+                            run.fetch_add(n, Ordering::Relaxed);
+                            failed.fetch_add(f, Ordering::Relaxed);
+                        }
+                    }
+                    resources.fetch_add(loaded.resources.len(), Ordering::Relaxed);
+                });
+            }
+        });
+    }
+    println!(
+        "{} resources, {} checks run, {} failed",
+        resources.into_inner(),
+        run.into_inner(),
+        failed.into_inner()
+    );
+}

@@ -1,0 +1,157 @@
+//! The scan pipeline: files are read and split on the calling thread, documents are
+//! gathered into a bounded window, and `jobs` workers parse and evaluate chunks of the
+//! window in parallel, each with its own plugin instances. Results are handed to the
+//! report in input order, so the output is the same byte for byte whatever `jobs` is.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::evaluate::{self, Evaluation};
+use crate::input::{self, InputLimits, Loaded, RawDoc};
+use crate::plugins::{ActivePlugin, Pool};
+use crate::report::{Builder, Sink};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Worker threads.
+    pub jobs: usize,
+    /// Documents held in memory at once (parsed, evaluated, reported, then dropped).
+    pub window: usize,
+    /// Resources per call into a plugin.
+    pub batch: usize,
+    pub input: InputLimits,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            window: 4096,
+            batch: evaluate::DEFAULT_BATCH,
+            input: InputLimits::default(),
+        }
+    }
+}
+
+/// What one worker made of one chunk of documents.
+struct ChunkOut {
+    loaded: Loaded,
+    eval: Evaluation,
+}
+
+fn work(docs: &[RawDoc], plugins: &[ActivePlugin], pool: &mut Pool, opts: &Options) -> ChunkOut {
+    let mut loaded = Loaded::default();
+    for d in docs {
+        input::parse_doc(d, &opts.input, &mut loaded);
+    }
+    let eval = evaluate::evaluate(plugins, pool, &loaded.resources, opts.batch);
+    ChunkOut { loaded, eval }
+}
+
+/// Scans `paths`, feeding every entry to `builder` and `sink` in input order.
+pub fn scan(
+    paths: &[PathBuf],
+    plugins: &[ActivePlugin],
+    opts: &Options,
+    builder: &mut Builder,
+    sink: &mut dyn Sink,
+    progress: &dyn Fn(usize),
+) -> std::io::Result<()> {
+    let mut errors = Vec::new();
+    let files = input::discover(paths, &mut errors);
+    builder.summary.files = files.len();
+    for e in &errors {
+        builder.input_error(e);
+    }
+    sink.begin(builder.plugin_entries())?;
+    let jobs = opts.jobs.max(1);
+    let mut pools: Vec<Pool> = (0..jobs).map(|_| Pool::new(plugins.len())).collect();
+    let mut window: Vec<RawDoc> = Vec::with_capacity(opts.window.min(1 << 16));
+    let mut done = 0usize;
+    for f in files {
+        match input::read_file(&f, &opts.input) {
+            Ok(docs) => {
+                for d in docs {
+                    window.push(d);
+                    if window.len() >= opts.window.max(1) {
+                        done += window.len();
+                        run_window(&window, plugins, &mut pools, opts, builder, sink)?;
+                        window.clear();
+                        progress(done);
+                    }
+                }
+            }
+            Err(e) => builder.input_error(&e),
+        }
+    }
+    if !window.is_empty() {
+        done += window.len();
+        run_window(&window, plugins, &mut pools, opts, builder, sink)?;
+        progress(done);
+    }
+    let tail = builder.finish();
+    sink.finish(&tail)?;
+    builder.summary = tail.summary.clone();
+    builder.errors = tail.errors;
+    builder.skipped = tail.skipped;
+    Ok(())
+}
+
+fn run_window(
+    window: &[RawDoc],
+    plugins: &[ActivePlugin],
+    pools: &mut [Pool],
+    opts: &Options,
+    builder: &mut Builder,
+    sink: &mut dyn Sink,
+) -> std::io::Result<()> {
+    // Chunks small enough to balance the workers, large enough to batch plugin calls.
+    let chunk = opts.batch.max(1);
+    let chunks: Vec<&[RawDoc]> = window.chunks(chunk).collect();
+    let outs: Vec<ChunkOut> = if pools.len() == 1 || chunks.len() == 1 {
+        let pool = &mut pools[0];
+        chunks
+            .iter()
+            .map(|c| work(c, plugins, pool, opts))
+            .collect()
+    } else {
+        let next = AtomicUsize::new(0);
+        let slots: Vec<Mutex<Option<ChunkOut>>> = chunks.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|s| {
+            for pool in pools.iter_mut() {
+                let (next, slots, chunks) = (&next, &slots, &chunks);
+                s.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(c) = chunks.get(i) else { break };
+                    let out = work(c, plugins, pool, opts);
+                    *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(out);
+                });
+            }
+        });
+        slots
+            .into_iter()
+            .map(|m| {
+                m.into_inner()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .expect("every chunk was processed")
+            })
+            .collect()
+    };
+    for out in outs {
+        for e in &out.loaded.errors {
+            builder.input_error(e);
+        }
+        for s in &out.loaded.skipped {
+            builder.skipped(s);
+        }
+        for e in &out.eval.errors {
+            builder.eval_error(&out.loaded.resources[e.resource], e.plugin, &e.error);
+        }
+        for (r, v) in out.loaded.resources.iter().zip(&out.eval.verdicts) {
+            let entry = builder.resource(r, v);
+            sink.resource(entry)?;
+        }
+    }
+    Ok(())
+}

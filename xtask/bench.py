@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""tollgate benchmark: run by `cargo xtask bench` after it has built everything.
+
+For the 10k- and 100k-object corpora made by ../shared/tools/scale.py it measures, for the
+sandboxed host (`tollgate scan --format json`, all 53 checks: KSV032/KSV033 switched on)
+and for the native build of the same checks (`tollgate-native`, same input pipeline, checks
+linked in as plain Rust): objects per second for the whole process, time to first output
+(first resource written), peak RSS; and a single small manifest end to end with a warm
+cache. Each figure is the median of several runs, measured side by side in one run so the
+ratios are meaningful on a noisy machine.
+"""
+import os, statistics, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+if not os.path.isabs(TARGET):
+    TARGET = os.path.join(ROOT, TARGET)
+TOLLGATE = os.path.join(TARGET, "release", "tollgate")
+NATIVE = os.path.join(TARGET, "release", "tollgate-native")
+SHARED = os.environ.get("TOLLGATE_SHARED", os.path.join(ROOT, "..", "shared"))
+BENCH = os.path.join(ROOT, "bench")
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+SETTINGS = 'advanced={"KSV032":{"enabled":true},"KSV033":{"enabled":true}}'
+
+
+def corpus(n, label):
+    path = os.path.join(BENCH, f"{label}.yaml")
+    if not os.path.exists(path):
+        os.makedirs(BENCH, exist_ok=True)
+        script = os.path.join(SHARED, "tools", "scale.py")
+        if not os.path.exists(script):
+            sys.exit(f"bench: {script} not found; the benchmark needs ../shared (set TOLLGATE_SHARED)")
+        subprocess.run([sys.executable, script, "-n", str(n), "-o", path, "--seed", "1"], check=True)
+    return path
+
+
+def measure(cmd, first_marker=None):
+    """(wall seconds, time to first marker line or None, peak RSS MiB, stdout tail)"""
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    first = None
+    tail = b""
+    for line in p.stdout:
+        if first is None and first_marker is not None and line.startswith(first_marker):
+            first = time.perf_counter() - start
+        tail = line
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        sys.exit(f"bench: {' '.join(cmd)} exited {code}")
+    return wall, first, usage.ru_maxrss / 1024.0, tail.decode(errors="replace").strip()
+
+
+def median_runs(cmd, marker=None, runs=RUNS):
+    rs = [measure(cmd, marker) for _ in range(runs)]
+    walls = [r[0] for r in rs]
+    firsts = [r[1] for r in rs if r[1] is not None]
+    return {
+        "wall": statistics.median(walls),
+        "spread": (max(walls) - min(walls)) / statistics.median(walls),
+        "first": statistics.median(firsts) if firsts else None,
+        "rss": statistics.median(r[2] for r in rs),
+        "tail": rs[-1][3],
+    }
+
+
+def main():
+    for exe in (TOLLGATE, NATIVE):
+        if not os.path.exists(exe):
+            sys.exit(f"bench: {exe} missing; run `cargo xtask bench` (it builds first)")
+    corpora = [(10_000, "10k"), (100_000, "100k")]
+    if os.environ.get("BENCH_QUICK"):
+        corpora = [(10_000, "10k")]
+    jobs = os.cpu_count() or 1
+    print(f"tollgate benchmark: {jobs} CPUs, medians of {RUNS} runs (spread = (max-min)/median)\n")
+    # Warm the compiled-plugin cache so every measured run is a warm start.
+    measure([TOLLGATE, "scan", os.path.join(ROOT, "examples")])
+    rows = []
+    for n, label in corpora:
+        path = corpus(n, label)
+        sandbox = median_runs([TOLLGATE, "scan", "--format", "json", "--plugin-settings", SETTINGS, path], b"    {")
+        native = median_runs([NATIVE, path])
+        single = median_runs([TOLLGATE, "scan", "--format", "json", "--jobs", "1", "--plugin-settings", SETTINGS, path], b"    {", runs=max(1, RUNS // 2))
+        batch1 = median_runs([TOLLGATE, "scan", "--format", "json", "--batch", "1", "--plugin-settings", SETTINGS, path], b"    {", runs=max(1, RUNS // 2))
+        rows.append((label, n, sandbox, native, single, batch1))
+    small = median_runs([TOLLGATE, "scan", os.path.join(ROOT, "examples", "web.yaml")], runs=max(RUNS, 10))
+
+    print(f"{'corpus':<7} {'build':<22} {'objects/s':>10} {'wall s':>8} {'spread':>7} {'first out ms':>13} {'peak RSS MiB':>13}")
+    for label, n, s, nat, one, b1 in rows:
+        for name, r in [(f"sandbox, {jobs} jobs", s), ("sandbox, 1 job", one), (f"sandbox, batch 1", b1), (f"native, {jobs} jobs", nat)]:
+            first = f"{r['first'] * 1000:.0f}" if r["first"] is not None else "-"
+            print(f"{label:<7} {name:<22} {n / r['wall']:>10.0f} {r['wall']:>8.2f} {r['spread']:>6.0%} {first:>13} {r['rss']:>13.1f}")
+        print(f"{label:<7} sandbox/native time ratio: {s['wall'] / nat['wall']:.2f}x; batch 32 vs 1 speed-up: {b1['wall'] / s['wall']:.2f}x; "
+              f"{jobs} jobs vs 1: {one['wall'] / s['wall']:.2f}x")
+        print(f"{label:<7} native says: {nat['tail']}")
+    print(f"\nsingle small manifest (examples/web.yaml), process start to exit, warm cache: "
+          f"{small['wall'] * 1000:.1f} ms median (spread {small['spread']:.0%}), peak RSS {small['rss']:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
