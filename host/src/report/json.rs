@@ -56,7 +56,7 @@ impl<W: Write> Sink for JsonSink<W> {
     }
 
     fn finish(&mut self, tail: &Tail) -> std::io::Result<()> {
-        write!(self.out, "{}],\n", if self.first { "" } else { "\n  " })?;
+        writeln!(self.out, "{}],", if self.first { "" } else { "\n  " })?;
         field(&mut self.out, "errors", &tail.errors)?;
         writeln!(self.out, ",")?;
         field(&mut self.out, "skipped", &tail.skipped)?;
