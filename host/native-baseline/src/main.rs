@@ -61,8 +61,11 @@ fn main() {
         jobs = args[i + 1].parse().expect("--jobs N");
         args.drain(i..=i + 1);
     }
+    // --parse-only: the input pipeline alone, the floor under any checking.
+    let parse_only = args.iter().any(|a| a == "--parse-only");
+    args.retain(|a| a != "--parse-only");
     let paths: Vec<PathBuf> = args.iter().map(PathBuf::from).collect();
-    let plugins: Vec<Box<dyn Plugin>> = vec![
+    let mut plugins: Vec<Box<dyn Plugin>> = vec![
         Box::new(Native::<tollgate_general::General>::new("{}")),
         Box::new(Native::<tollgate_advanced::Advanced>::new(
             r#"{"KSV032":{"enabled":true},"KSV033":{"enabled":true}}"#,
@@ -71,6 +74,9 @@ fn main() {
         Box::new(Native::<tollgate_pss_restricted::PssRestricted>::new("{}")),
         Box::new(Native::<tollgate_rbac::Rbac>::new("{}")),
     ];
+    if parse_only {
+        plugins.clear();
+    }
     let limits = InputLimits::default();
     let mut errors = Vec::new();
     let files = input::discover(&paths, &mut errors);
