@@ -353,9 +353,10 @@ fn parse_yaml(text: &str, limits: &InputLimits) -> Result<Value, String> {
     budget.max_depth = limits.max_depth;
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
-    // A key given twice is ambiguous (kubectl's strict decoding and trivy's parser refuse
-    // it too), and refusing is ~40% faster than buffering mappings to let the last win.
-    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    // A key given twice: the last one wins, as with kubectl's (JSON-based) decoding and
+    // trivy, which scans such files (several public examples have them). Refusing them
+    // would parse ~40% faster, but would drop real manifests.
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
     options.with_snippet = false;
     serde_saphyr::from_str_with_options::<Value>(text, options).map_err(|e| {
         // The library's advice to its own callers means nothing to a user.
