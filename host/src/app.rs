@@ -1,12 +1,16 @@
 //! Runs a parsed command line: the glue between CLI, input, plugins and reports.
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use tollgate_runtime::{Limits, PluginError, Sandbox, Severity};
 
-use crate::cli::{ChecksArgs, Cli, Command, Format, PluginArgs, ScanArgs};
+use crate::cli::{
+    ChecksArgs, Cli, Command, ComplianceArgs, ComplianceFormat, Format, PluginArgs, ReportView,
+    ScanArgs,
+};
 use crate::input::InputLimits;
 use crate::pipeline;
 use crate::plugins::{self, ActivePlugin, PluginSpec};
@@ -16,6 +20,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Scan(args) => scan(args),
         Command::Checks(args) => checks(args),
+        Command::Compliance(args) => compliance(args),
     }
 }
 
@@ -103,6 +108,8 @@ fn scan(args: ScanArgs) -> Result<u8> {
         }
         SeverityFilter(list)
     };
+    // Outputs are opened before any work so that a bad path fails fast.
+    let outputs = open_outputs(&args)?;
     let (active, plugin_errors) = load_plugins(&args.plugins)?;
     let mut opts = pipeline::Options {
         window: args.window.max(1),
@@ -117,25 +124,12 @@ fn scan(args: ScanArgs) -> Result<u8> {
         opts.jobs = j.max(1);
     }
     let mut builder = report::Builder::new(&active, filter, &plugin_errors);
-    let stdout = std::io::stdout();
-    let out = std::io::BufWriter::new(stdout.lock());
-    let mut sink: Box<dyn report::Sink> = match args.format {
-        Format::Json => Box::new(report::json::JsonSink::new(out)),
-        Format::Table => Box::new(report::table::TableSink::new(
-            out,
-            report::table::Style {
-                color: stdout_is_color(),
-            },
-        )),
-    };
-    pipeline::scan(
-        &args.paths,
-        &active,
-        &opts,
-        &mut builder,
-        sink.as_mut(),
-        &|_| {},
-    )?;
+    let mut sink = report::Tee(outputs);
+    let progress = crate::progress::Progress::new();
+    pipeline::scan(&args.paths, &active, &opts, &mut builder, &mut sink, &|n| {
+        progress.update(n)
+    })?;
+    progress.finish();
     drop(sink);
     let tail = report::Tail {
         errors: builder.errors,
@@ -145,8 +139,69 @@ fn scan(args: ScanArgs) -> Result<u8> {
     Ok(tail.exit_code())
 }
 
-fn stdout_is_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+const FORMATS: &str = "table, json, sarif, junit, k8s-reports, k8s-reports-json";
+
+fn open_outputs(args: &ScanArgs) -> Result<Vec<Box<dyn report::Sink>>> {
+    let mut specs: Vec<(String, Option<PathBuf>)> = args
+        .format
+        .iter()
+        .map(|f| match f.split_once('=') {
+            Some((name, file)) => (name.to_string(), Some(PathBuf::from(file))),
+            None => (f.to_string(), None),
+        })
+        .collect();
+    if let Some(out) = &args.output {
+        let unassigned: Vec<usize> = specs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.1.is_none())
+            .map(|(i, _)| i)
+            .collect();
+        if unassigned.len() != 1 {
+            bail!("--output FILE needs exactly one --format without a file; use -f FORMAT=FILE for several");
+        }
+        specs[unassigned[0]].1 = Some(out.clone());
+    }
+    if specs.iter().filter(|s| s.1.is_none()).count() > 1 {
+        bail!("only one format can go to stdout; give the others a file: -f FORMAT=FILE");
+    }
+    let mut sinks: Vec<Box<dyn report::Sink>> = Vec::new();
+    for (name, file) in specs {
+        if !FORMATS.split(", ").any(|f| f == name) {
+            bail!("unknown format '{name}' (use one of: {FORMATS})");
+        }
+        let (writer, terminal): (Box<dyn Write>, bool) = match &file {
+            Some(path) => {
+                let f = std::fs::File::create(path).with_context(|| {
+                    format!("cannot write the {name} report to {}", path.display())
+                })?;
+                (Box::new(std::io::BufWriter::new(f)), false)
+            }
+            None => (
+                Box::new(std::io::BufWriter::new(std::io::stdout())),
+                std::io::stdout().is_terminal(),
+            ),
+        };
+        sinks.push(match name.as_str() {
+            "table" => Box::new(report::table::TableSink::new(
+                writer,
+                report::table::Style {
+                    color: terminal && no_color_unset(),
+                    quiet: args.quiet,
+                },
+            )),
+            "json" => Box::new(report::json::JsonSink::new(writer)),
+            "sarif" => Box::new(report::sarif::SarifSink::new(writer)),
+            "junit" => Box::new(report::junit::JunitSink::new(writer)),
+            "k8s-reports" => Box::new(report::k8s::K8sSink::new(writer, false)),
+            _ => Box::new(report::k8s::K8sSink::new(writer, true)),
+        });
+    }
+    Ok(sinks)
+}
+
+fn no_color_unset() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn checks(args: ChecksArgs) -> Result<u8> {
@@ -230,4 +285,62 @@ fn checks(args: ChecksArgs) -> Result<u8> {
         }
     }
     Ok(if errors.is_empty() { 0 } else { 2 })
+}
+
+fn compliance(args: ComplianceArgs) -> Result<u8> {
+    let spec = crate::compliance::load(&args.spec).map_err(anyhow::Error::msg)?;
+    let (active, plugin_errors) = load_plugins(&args.plugins)?;
+    let mut opts = pipeline::Options::default();
+    if let Some(j) = args.jobs {
+        opts.jobs = j.max(1);
+    }
+    let mut builder = report::Builder::new(&active, SeverityFilter::default(), &plugin_errors);
+    let ctx = builder.context();
+    let mut collect = report::Collect::default();
+    pipeline::scan(
+        &args.paths,
+        &active,
+        &opts,
+        &mut builder,
+        &mut collect,
+        &|_| {},
+    )?;
+    let outcome = crate::compliance::evaluate(&spec, &ctx, &collect.resources);
+    let detail = args.report == ReportView::All;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match args.format {
+        ComplianceFormat::Table => {
+            outcome.write_table(detail, &mut out)?;
+            for e in &builder.errors {
+                writeln!(
+                    out,
+                    "error: {}{}: {}",
+                    e.file,
+                    e.document
+                        .map(|d| format!(" (document {d})"))
+                        .unwrap_or_default(),
+                    e.message
+                )?;
+            }
+        }
+        ComplianceFormat::Json => {
+            let mut v = outcome.to_json(detail);
+            v["errors"] = serde_json::to_value(&builder.errors)?;
+            serde_json::to_writer_pretty(&mut out, &v)?;
+            writeln!(out)?;
+        }
+        ComplianceFormat::K8sReport => {
+            let obj = outcome.to_k8s(detail, &ctx, &report::k8s::timestamp());
+            writeln!(out, "{}", serde_saphyr::to_string(&obj)?.trim_end())?;
+        }
+    }
+    out.flush()?;
+    Ok(if !builder.errors.is_empty() {
+        2
+    } else if outcome.controls.iter().any(|c| c.status == "FAIL") {
+        1
+    } else {
+        0
+    })
 }

@@ -31,6 +31,50 @@ pub enum Command {
     /// List the checks the loaded plugins declare: id, severity, category, title, kinds,
     /// and whether they run by default.
     Checks(ChecksArgs),
+    /// How the scanned resources stand against a compliance specification:
+    /// k8s-nsa-1.0, k8s-pss-baseline-0.1, k8s-pss-restricted-0.1, k8s-cis-1.23 (its KSV
+    /// controls), or a specification file. Exit status 1 when a control fails.
+    Compliance(ComplianceArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ComplianceFormat {
+    Table,
+    Json,
+    /// A trivy-operator ClusterComplianceReport (YAML).
+    K8sReport,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportView {
+    /// Per control: status and pass/fail counts.
+    Summary,
+    /// Also per resource: the controls it fails and why.
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct ComplianceArgs {
+    /// Specification id or file.
+    #[arg(value_name = "SPEC")]
+    pub spec: String,
+
+    /// Files, directories, or `-` for stdin.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+
+    #[arg(long, short, value_enum, default_value_t = ComplianceFormat::Table)]
+    pub format: ComplianceFormat,
+
+    #[arg(long, value_enum, default_value_t = ReportView::Summary)]
+    pub report: ReportView,
+
+    /// Worker threads [default: one per CPU].
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    #[command(flatten)]
+    pub plugins: PluginArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,8 +126,19 @@ pub struct ScanArgs {
     #[arg(value_name = "PATH", default_value = ".")]
     pub paths: Vec<PathBuf>,
 
-    #[arg(long, short, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// Report format, optionally written to a file: table, json, sarif, junit,
+    /// k8s-reports (trivy-operator report objects, YAML), k8s-reports-json. Repeat it to
+    /// get several formats from one scan, e.g. `-f table -f sarif=results.sarif`.
+    #[arg(long, short, value_name = "FORMAT[=FILE]", default_value = "table")]
+    pub format: Vec<String>,
+
+    /// Write the report to FILE instead of stdout (with a single --format).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Table: list the failures only, without the summary line.
+    #[arg(long, short)]
+    pub quiet: bool,
 
     /// Only count checks of these severities, comma-separated (e.g. HIGH,CRITICAL).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]

@@ -7,8 +7,10 @@
 
 pub mod app;
 pub mod cli;
+pub mod compliance;
 pub mod evaluate;
 pub use tollgate_input as input;
 pub mod pipeline;
 pub mod plugins;
+pub mod progress;
 pub mod report;

@@ -64,7 +64,7 @@ pub fn scan(
     for e in &errors {
         builder.input_error(e);
     }
-    sink.begin(builder.plugin_entries())?;
+    sink.begin(&builder.context())?;
     let jobs = opts.jobs.max(1);
     let mut pools: Vec<Pool> = (0..jobs).map(|_| Pool::new(plugins.len())).collect();
     let mut window: Vec<RawDoc> = Vec::with_capacity(opts.window.min(1 << 16));
@@ -150,7 +150,7 @@ fn run_window(
         }
         for (r, v) in out.loaded.resources.iter().zip(&out.eval.verdicts) {
             let entry = builder.resource(r, v);
-            sink.resource(entry)?;
+            sink.resource(&entry)?;
         }
     }
     Ok(())

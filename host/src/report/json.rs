@@ -6,7 +6,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::{PluginEntry, ResourceEntry, Sink, Tail, Tool, SCHEMA};
+use super::{Context, ResourceEntry, Sink, Tail, Tool, SCHEMA};
 
 pub struct JsonSink<W: Write> {
     out: W,
@@ -30,7 +30,7 @@ fn field<W: Write, T: Serialize + ?Sized>(
 }
 
 impl<W: Write> Sink for JsonSink<W> {
-    fn begin(&mut self, plugins: Vec<PluginEntry>) -> std::io::Result<()> {
+    fn begin(&mut self, ctx: &Context) -> std::io::Result<()> {
         writeln!(self.out, "{{")?;
         field(&mut self.out, "schema", SCHEMA)?;
         writeln!(self.out, ",")?;
@@ -43,15 +43,15 @@ impl<W: Write> Sink for JsonSink<W> {
             },
         )?;
         writeln!(self.out, ",")?;
-        field(&mut self.out, "plugins", &plugins)?;
+        field(&mut self.out, "plugins", &ctx.plugins)?;
         write!(self.out, ",\n  \"resources\": [")
     }
 
-    fn resource(&mut self, entry: ResourceEntry) -> std::io::Result<()> {
+    fn resource(&mut self, entry: &ResourceEntry) -> std::io::Result<()> {
         self.out
             .write_all(if self.first { b"\n    " } else { b",\n    " })?;
         self.first = false;
-        serde_json::to_writer(&mut self.out, &entry)?;
+        serde_json::to_writer(&mut self.out, entry)?;
         Ok(())
     }
 

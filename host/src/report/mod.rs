@@ -1,6 +1,9 @@
 //! The scan report: one data model, rendered by one module per format.
 
 pub mod json;
+pub mod junit;
+pub mod k8s;
+pub mod sarif;
 pub mod table;
 
 use serde::Serialize;
@@ -29,7 +32,7 @@ pub struct Tool {
     pub version: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PluginEntry {
     pub name: String,
     pub version: String,
@@ -38,7 +41,7 @@ pub struct PluginEntry {
     pub checks: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ResourceEntry {
     pub file: String,
     pub document: usize,
@@ -52,7 +55,7 @@ pub struct ResourceEntry {
     pub checks: Vec<CheckEntry>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CheckEntry {
     pub id: String,
     pub aliases: Vec<String>,
@@ -64,7 +67,7 @@ pub struct CheckEntry {
     pub messages: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ErrorEntry {
     pub file: String,
     pub document: Option<usize>,
@@ -74,7 +77,7 @@ pub struct ErrorEntry {
     pub message: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct SkippedEntry {
     pub file: String,
     pub document: usize,
@@ -169,6 +172,19 @@ impl<'a> Builder<'a> {
             });
         }
         b
+    }
+
+    pub fn context(&self) -> Context {
+        let mut checks = std::collections::BTreeMap::new();
+        for p in self.plugins {
+            for c in p.checks() {
+                checks.insert(c.id.clone(), c.clone());
+            }
+        }
+        Context {
+            plugins: self.plugin_entries(),
+            checks,
+        }
     }
 
     pub fn plugin_entries(&self) -> Vec<PluginEntry> {
@@ -304,9 +320,32 @@ impl Tail {
 
 /// Where report entries go as the scan produces them.
 pub trait Sink {
-    fn begin(&mut self, plugins: Vec<PluginEntry>) -> std::io::Result<()>;
-    fn resource(&mut self, entry: ResourceEntry) -> std::io::Result<()>;
+    fn begin(&mut self, ctx: &Context) -> std::io::Result<()>;
+    fn resource(&mut self, entry: &ResourceEntry) -> std::io::Result<()>;
     fn finish(&mut self, tail: &Tail) -> std::io::Result<()>;
+}
+
+/// What every format may need besides the entries: the plugins and the full metadata
+/// of every check (descriptions and remediations are not repeated in each entry).
+#[derive(Debug, Default, Clone)]
+pub struct Context {
+    pub plugins: Vec<PluginEntry>,
+    pub checks: std::collections::BTreeMap<String, tollgate_runtime::CheckInfo>,
+}
+
+/// Sends everything to several sinks: several formats from one scan.
+pub struct Tee(pub Vec<Box<dyn Sink>>);
+
+impl Sink for Tee {
+    fn begin(&mut self, ctx: &Context) -> std::io::Result<()> {
+        self.0.iter_mut().try_for_each(|s| s.begin(ctx))
+    }
+    fn resource(&mut self, entry: &ResourceEntry) -> std::io::Result<()> {
+        self.0.iter_mut().try_for_each(|s| s.resource(entry))
+    }
+    fn finish(&mut self, tail: &Tail) -> std::io::Result<()> {
+        self.0.iter_mut().try_for_each(|s| s.finish(tail))
+    }
 }
 
 /// Collects the whole report in memory (for formats that need all of it at once).
@@ -317,12 +356,12 @@ pub struct Collect {
 }
 
 impl Sink for Collect {
-    fn begin(&mut self, plugins: Vec<PluginEntry>) -> std::io::Result<()> {
-        self.plugins = plugins;
+    fn begin(&mut self, ctx: &Context) -> std::io::Result<()> {
+        self.plugins = ctx.plugins.clone();
         Ok(())
     }
-    fn resource(&mut self, entry: ResourceEntry) -> std::io::Result<()> {
-        self.resources.push(entry);
+    fn resource(&mut self, entry: &ResourceEntry) -> std::io::Result<()> {
+        self.resources.push(entry.clone());
         Ok(())
     }
     fn finish(&mut self, _tail: &Tail) -> std::io::Result<()> {

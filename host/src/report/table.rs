@@ -4,10 +4,12 @@ use std::io::Write;
 
 use tollgate_runtime::Severity;
 
-use super::{PluginEntry, ResourceEntry, Sink, Tail};
+use super::{Context, ResourceEntry, Sink, Tail};
 
 pub struct Style {
     pub color: bool,
+    /// Failures only: no error list, no summary line.
+    pub quiet: bool,
 }
 
 fn paint(style: &Style, s: Severity, text: &str) -> String {
@@ -62,14 +64,15 @@ impl<W: Write> TableSink<W> {
 }
 
 impl<W: Write> Sink for TableSink<W> {
-    fn begin(&mut self, _plugins: Vec<PluginEntry>) -> std::io::Result<()> {
+    fn begin(&mut self, _ctx: &Context) -> std::io::Result<()> {
         Ok(())
     }
 
-    fn resource(&mut self, mut entry: ResourceEntry) -> std::io::Result<()> {
-        entry.checks.retain(|c| !c.success);
-        if !entry.checks.is_empty() {
-            self.failing.push(entry);
+    fn resource(&mut self, entry: &ResourceEntry) -> std::io::Result<()> {
+        if entry.checks.iter().any(|c| !c.success) {
+            let mut kept = entry.clone();
+            kept.checks.retain(|c| !c.success);
+            self.failing.push(kept);
         }
         Ok(())
     }
@@ -110,6 +113,9 @@ pub fn write(
             }
         }
         writeln!(out)?;
+    }
+    if style.quiet {
+        return Ok(());
     }
     for e in &report.errors {
         match e.document {

@@ -1,0 +1,239 @@
+//! `--format k8s-reports`: the objects trivy-operator writes, so dashboards that read
+//! them read tollgate's results unchanged: `ConfigAuditReport` (namespaced resources),
+//! `ClusterConfigAuditReport` (cluster-scoped), `RbacAssessmentReport` (Role) and
+//! `ClusterRbacAssessmentReport` (ClusterRole), in `aquasecurity.github.io/v1alpha1`.
+//! YAML documents by default, a JSON `List` on request; written as the scan goes.
+
+use std::io::Write;
+
+use serde_json::{json, Value};
+use tollgate_runtime::Severity;
+
+use super::{Context, ResourceEntry, Sink, Tail};
+
+pub const API_VERSION: &str = "aquasecurity.github.io/v1alpha1";
+
+/// Kinds Kubernetes keeps outside namespaces (a resource without a namespace of any
+/// other kind lives in "default").
+const CLUSTER_SCOPED: &[&str] = &[
+    "APIService",
+    "CSIDriver",
+    "CSINode",
+    "CertificateSigningRequest",
+    "ClusterIssuer",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ComponentStatus",
+    "CustomResourceDefinition",
+    "FlowSchema",
+    "IngressClass",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PodSecurityPolicy",
+    "PriorityClass",
+    "PriorityLevelConfiguration",
+    "RuntimeClass",
+    "SecurityContextConstraints",
+    "StorageClass",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+];
+
+pub fn is_cluster_scoped(kind: &str) -> bool {
+    CLUSTER_SCOPED.contains(&kind)
+}
+
+/// trivy-operator's naming: `<lower kind>-<name>`, or `<lower kind>-<hash>` when that is
+/// not a valid DNS label.
+pub fn report_name(kind: &str, name: Option<&str>) -> String {
+    let kind = kind.to_ascii_lowercase();
+    let name = name.unwrap_or("unnamed");
+    let plain = format!("{kind}-{name}").to_ascii_lowercase();
+    let valid = plain.len() <= 63
+        && plain
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && plain
+            .as_bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
+    if valid {
+        return plain;
+    }
+    let hash = name.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    let prefix: String = kind
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(40)
+        .collect();
+    format!("{prefix}-{hash:016x}")
+}
+
+/// RFC 3339 UTC "now", or `$SOURCE_DATE_EPOCH` for reproducible output.
+pub fn timestamp() -> String {
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        });
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The report object for one resource.
+pub fn report_object(r: &ResourceEntry, ctx: &Context, now: &str) -> Value {
+    let cluster = r.namespace.is_none() && is_cluster_scoped(&r.kind);
+    let kind = match (r.kind.as_str(), cluster) {
+        ("ClusterRole", _) => "ClusterRbacAssessmentReport",
+        ("Role", _) => "RbacAssessmentReport",
+        (_, true) => "ClusterConfigAuditReport",
+        (_, false) => "ConfigAuditReport",
+    };
+    let namespaced = !matches!(
+        kind,
+        "ClusterRbacAssessmentReport" | "ClusterConfigAuditReport"
+    );
+    let namespace = r.namespace.clone().unwrap_or_else(|| "default".into());
+    let mut labels = json!({
+        "trivy-operator.resource.kind": r.kind,
+        "trivy-operator.resource.name": r.name.clone().unwrap_or_default(),
+    });
+    let mut metadata = json!({"name": report_name(&r.kind, r.name.as_deref())});
+    if namespaced {
+        labels["trivy-operator.resource.namespace"] = json!(namespace);
+        metadata["namespace"] = json!(namespace);
+    }
+    metadata["labels"] = labels;
+    let mut counts = [0usize; 4];
+    let checks: Vec<Value> = r
+        .checks
+        .iter()
+        .map(|c| {
+            if !c.success {
+                counts[match c.severity {
+                    Severity::Critical => 0,
+                    Severity::High => 1,
+                    Severity::Medium => 2,
+                    Severity::Low => 3,
+                }] += 1;
+            }
+            let info = ctx.checks.get(&c.id);
+            json!({
+                "checkID": c.id,
+                "title": c.title,
+                "description": info.map(|i| i.description.as_str()).unwrap_or(""),
+                "severity": c.severity.as_str(),
+                "category": c.category,
+                "messages": c.messages,
+                "remediation": info.map(|i| i.remediation.as_str()).unwrap_or(""),
+                "success": c.success,
+            })
+        })
+        .collect();
+    json!({
+        "apiVersion": API_VERSION,
+        "kind": kind,
+        "metadata": metadata,
+        "report": {
+            "updateTimestamp": now,
+            "scanner": {"name": "tollgate", "vendor": "tollgate", "version": env!("CARGO_PKG_VERSION")},
+            "summary": {"criticalCount": counts[0], "highCount": counts[1], "mediumCount": counts[2], "lowCount": counts[3]},
+            "checks": checks,
+        },
+    })
+}
+
+pub struct K8sSink<W: Write> {
+    out: W,
+    json: bool,
+    first: bool,
+    ctx: Context,
+    now: String,
+}
+
+impl<W: Write> K8sSink<W> {
+    pub fn new(out: W, json: bool) -> Self {
+        K8sSink {
+            out,
+            json,
+            first: true,
+            ctx: Context::default(),
+            now: timestamp(),
+        }
+    }
+}
+
+impl<W: Write> Sink for K8sSink<W> {
+    fn begin(&mut self, ctx: &Context) -> std::io::Result<()> {
+        self.ctx = ctx.clone();
+        if self.json {
+            write!(
+                self.out,
+                "{{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":["
+            )?;
+        }
+        Ok(())
+    }
+
+    fn resource(&mut self, r: &ResourceEntry) -> std::io::Result<()> {
+        let obj = report_object(r, &self.ctx, &self.now);
+        if self.json {
+            self.out
+                .write_all(if self.first { b"\n" } else { b",\n" })?;
+            serde_json::to_writer(&mut self.out, &obj)?;
+        } else {
+            let text = serde_saphyr::to_string(&obj).map_err(std::io::Error::other)?;
+            writeln!(self.out, "---\n{}", text.trim_end())?;
+        }
+        self.first = false;
+        Ok(())
+    }
+
+    fn finish(&mut self, _tail: &Tail) -> std::io::Result<()> {
+        if self.json {
+            writeln!(self.out, "\n]}}")?;
+        }
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_time() {
+        assert_eq!(report_name("Deployment", Some("web")), "deployment-web");
+        assert!(report_name("ClusterRole", Some("system:kube-dns")).starts_with("clusterrole-"));
+        assert_ne!(
+            report_name("ClusterRole", Some("system:kube-dns")),
+            "clusterrole-system:kube-dns"
+        );
+        std::env::set_var("SOURCE_DATE_EPOCH", "1767225600");
+        assert_eq!(timestamp(), "2026-01-01T00:00:00Z");
+    }
+}

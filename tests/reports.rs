@@ -1,0 +1,465 @@
+//! Report formats people plug into: trivy-operator report objects validated against
+//! trivy-operator's CRDs, SARIF validated against the SARIF 2.1.0 schema (both on the
+//! whole public corpus when ../shared is present, on the bundled examples always),
+//! JUnit, several formats from one scan, and the compliance views checked against
+//! counts computed independently from the per-check JSON report.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tollgate_e2e::{root, run, shared};
+
+fn schemas() -> PathBuf {
+    root().join("tests/fixtures/schemas")
+}
+
+fn crd_validator(file: &str) -> jsonschema::Validator {
+    let text = std::fs::read_to_string(schemas().join(file)).unwrap();
+    let crd: Value = serde_saphyr::from_str(&text).unwrap();
+    let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+    jsonschema::validator_for(schema).unwrap()
+}
+
+fn assert_valid(v: &jsonschema::Validator, instance: &Value, what: &str) {
+    let errors: Vec<String> = v
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .take(5)
+        .collect();
+    assert!(errors.is_empty(), "{what} is invalid: {errors:?}");
+}
+
+fn targets() -> Vec<PathBuf> {
+    let mut t = vec![root().join("examples")];
+    match shared() {
+        Some(s) => t.push(s.join("corpus/public")),
+        None => eprintln!("../shared not present: validating the bundled examples only"),
+    }
+    t
+}
+
+#[test]
+fn k8s_report_objects_validate_against_trivy_operators_crds() {
+    let validators: HashMap<&str, jsonschema::Validator> = [
+        ("ConfigAuditReport", "crd-configauditreports.yaml"),
+        (
+            "ClusterConfigAuditReport",
+            "crd-clusterconfigauditreports.yaml",
+        ),
+        ("RbacAssessmentReport", "crd-rbacassessmentreports.yaml"),
+        (
+            "ClusterRbacAssessmentReport",
+            "crd-clusterrbacassessmentreports.yaml",
+        ),
+    ]
+    .into_iter()
+    .map(|(k, f)| (k, crd_validator(f)))
+    .collect();
+    for target in targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let json_out = dir.path().join("reports.json");
+        let out = run([
+            "scan".as_ref(),
+            "-f".as_ref(),
+            format!("k8s-reports-json={}", json_out.display()).as_ref(),
+            "-f".as_ref(),
+            "json".as_ref(),
+            target.as_os_str(),
+        ]);
+        let scan = out.json();
+        let list: Value =
+            serde_json::from_str(&std::fs::read_to_string(&json_out).unwrap()).unwrap();
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(
+            items.len(),
+            scan["resources"].as_array().unwrap().len(),
+            "one report per resource"
+        );
+        let mut kinds: HashMap<String, usize> = HashMap::new();
+        for (obj, res) in items.iter().zip(scan["resources"].as_array().unwrap()) {
+            let kind = obj["kind"].as_str().unwrap();
+            *kinds.entry(kind.to_string()).or_default() += 1;
+            assert_eq!(obj["apiVersion"], "aquasecurity.github.io/v1alpha1");
+            assert_valid(
+                &validators[kind],
+                obj,
+                &format!("{kind} for {}", res["file"]),
+            );
+            let labels = &obj["metadata"]["labels"];
+            assert_eq!(labels["trivy-operator.resource.kind"], res["kind"]);
+            let expected_kind = match res["kind"].as_str().unwrap() {
+                "Role" => "RbacAssessmentReport",
+                "ClusterRole" => "ClusterRbacAssessmentReport",
+                "Namespace"
+                | "ClusterRoleBinding"
+                | "PersistentVolume"
+                | "StorageClass"
+                | "CustomResourceDefinition"
+                | "PriorityClass"
+                    if res["namespace"].is_null() =>
+                {
+                    "ClusterConfigAuditReport"
+                }
+                _ => kind,
+            };
+            assert_eq!(kind, expected_kind, "{}", res["kind"]);
+            if kind.starts_with("Cluster") {
+                assert!(obj["metadata"].get("namespace").is_none());
+            } else {
+                assert_eq!(
+                    obj["metadata"]["namespace"],
+                    res["namespace"].as_str().unwrap_or("default")
+                );
+            }
+            // The summary counts the failed checks by severity.
+            let failed = |sev: &str| {
+                res["checks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|c| c["severity"] == sev && c["success"] == false)
+                    .count()
+            };
+            let summary = &obj["report"]["summary"];
+            assert_eq!(
+                summary["highCount"].as_u64().unwrap() as usize,
+                failed("HIGH")
+            );
+            assert_eq!(
+                summary["lowCount"].as_u64().unwrap() as usize,
+                failed("LOW")
+            );
+            assert_eq!(
+                obj["report"]["checks"].as_array().unwrap().len(),
+                res["checks"].as_array().unwrap().len()
+            );
+        }
+        assert!(
+            kinds.contains_key("ConfigAuditReport")
+                && kinds.contains_key("ClusterRbacAssessmentReport"),
+            "{kinds:?}"
+        );
+    }
+    // YAML (the default) holds the same objects as the JSON list.
+    let ex = root().join("examples");
+    let yaml = run([
+        "scan".as_ref(),
+        "-f".as_ref(),
+        "k8s-reports".as_ref(),
+        ex.as_os_str(),
+    ]);
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&yaml.stdout).unwrap();
+    let json = run([
+        "scan".as_ref(),
+        "-f".as_ref(),
+        "k8s-reports-json".as_ref(),
+        ex.as_os_str(),
+    ]);
+    let mut items = json.json()["items"].as_array().unwrap().clone();
+    let strip = |v: &mut Value| v["report"]["updateTimestamp"] = Value::Null;
+    let mut docs = docs;
+    docs.iter_mut().for_each(strip);
+    items.iter_mut().for_each(strip);
+    assert_eq!(docs, items);
+}
+
+#[test]
+fn sarif_validates_against_the_sarif_2_1_0_schema() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(schemas().join("sarif-schema-2.1.0.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for target in targets() {
+        let out = run([
+            "scan".as_ref(),
+            "-f".as_ref(),
+            "sarif".as_ref(),
+            "-f".as_ref(),
+            "json=/dev/null".as_ref(),
+            target.as_os_str(),
+        ]);
+        let sarif: Value =
+            serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("SARIF is not JSON: {e}"));
+        assert_valid(
+            &validator,
+            &sarif,
+            &format!("SARIF for {}", target.display()),
+        );
+        let run0 = &sarif["runs"][0];
+        let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
+        assert_eq!(rules.len(), 53);
+        let r13 = rules.iter().find(|r| r["id"] == "KSV013").unwrap();
+        assert_eq!(r13["defaultConfiguration"]["level"], "warning");
+        assert_eq!(r13["properties"]["security-severity"], "5.5");
+        assert!(r13["help"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Remediation"));
+        for r in run0["results"].as_array().unwrap() {
+            let i = r["ruleIndex"].as_u64().unwrap() as usize;
+            assert_eq!(rules[i]["id"], r["ruleId"]);
+            assert!(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].is_string());
+        }
+    }
+    let out = run([
+        "scan".as_ref(),
+        "-f".as_ref(),
+        "sarif".as_ref(),
+        root().join("examples/web.yaml").as_os_str(),
+    ]);
+    let sarif: Value = serde_json::from_str(&out.stdout).unwrap();
+    let first = &sarif["runs"][0]["results"][0];
+    assert!(
+        first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("examples/web.yaml")
+    );
+    assert_eq!(
+        first["locations"][0]["physicalLocation"]["region"]["startLine"], 2,
+        "the line where the Deployment starts"
+    );
+}
+
+#[test]
+fn several_formats_from_one_scan_and_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = root().join("examples");
+    let (json, junit) = (dir.path().join("r.json"), dir.path().join("r.xml"));
+    let out = run([
+        "scan".as_ref(),
+        "-f".as_ref(),
+        "table".as_ref(),
+        "-f".as_ref(),
+        format!("json={}", json.display()).as_ref(),
+        "--format".as_ref(),
+        format!("junit={}", junit.display()).as_ref(),
+        ex.as_os_str(),
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("Deployment shop/web"),
+        "table on stdout"
+    );
+    assert!(
+        !out.stdout.contains('\u{1b}'),
+        "no colour when stdout is not a terminal"
+    );
+    let separate = run([
+        "scan".as_ref(),
+        "-f".as_ref(),
+        "json".as_ref(),
+        ex.as_os_str(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(&json).unwrap(),
+        separate.stdout,
+        "the file equals a separate json run"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.starts_with("<?xml"));
+    assert_eq!(
+        xml.matches("<testsuite ").count(),
+        4,
+        "one testsuite per resource"
+    );
+    let report = separate.json();
+    let checks: usize = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["checks"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(
+        xml.matches("<testcase ").count(),
+        checks,
+        "one testcase per check"
+    );
+    assert_eq!(
+        xml.matches("<failure ").count(),
+        report["summary"]["checks_failed"].as_u64().unwrap() as usize
+    );
+    assert!(xml.contains("&apos;nginx&apos;"), "messages are escaped");
+    // --output with a single format writes it to the file.
+    let sarif = dir.path().join("r.sarif");
+    let single = run([
+        "scan".as_ref(),
+        "-f".as_ref(),
+        "sarif".as_ref(),
+        "-o".as_ref(),
+        sarif.as_os_str(),
+        ex.as_os_str(),
+    ]);
+    assert_eq!((single.code, single.stdout.as_str()), (1, ""));
+    assert!(std::fs::read_to_string(&sarif)
+        .unwrap()
+        .contains("\"version\":\"2.1.0\""));
+    // --quiet: failures only.
+    let quiet = run(["scan".as_ref(), "--quiet".as_ref(), ex.as_os_str()]);
+    assert!(quiet.stdout.contains("KSV024") && !quiet.stdout.contains("resources in"));
+    // Usage errors.
+    let bad = run([
+        "scan".as_ref(),
+        "-f".as_ref(),
+        "pdf".as_ref(),
+        ex.as_os_str(),
+    ]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("unknown format 'pdf'"),
+        "{}",
+        bad.stderr
+    );
+    let two = run([
+        "scan".as_ref(),
+        "-f".as_ref(),
+        "json".as_ref(),
+        "-f".as_ref(),
+        "sarif".as_ref(),
+        ex.as_os_str(),
+    ]);
+    assert_eq!(two.code, 2);
+    assert!(two.stderr.contains("only one format can go to stdout"));
+}
+
+/// Control counts computed from the per-check JSON report, independently of the
+/// compliance code: a resource passes a control when every backing check that ran on it
+/// passed, fails when one failed.
+fn independent_counts(report: &Value, checks: &[String]) -> (usize, usize) {
+    let (mut pass, mut fail) = (0, 0);
+    for r in report["resources"].as_array().unwrap() {
+        let applied: Vec<&Value> = r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| checks.iter().any(|id| c["id"] == id.as_str()))
+            .collect();
+        if applied.is_empty() {
+            continue;
+        }
+        if applied.iter().all(|c| c["success"] == true) {
+            pass += 1;
+        } else {
+            fail += 1;
+        }
+    }
+    (pass, fail)
+}
+
+fn check_compliance(spec: &str, target: &Path) {
+    let out = run([
+        "compliance".as_ref(),
+        spec.as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        target.as_os_str(),
+    ]);
+    assert!(matches!(out.code, 1 | 2), "{}", out.stderr);
+    let c = out.json();
+    let scan = run([
+        "scan".as_ref(),
+        "-f".as_ref(),
+        "json".as_ref(),
+        target.as_os_str(),
+    ])
+    .json();
+    let controls = c["controls"].as_array().unwrap();
+    assert!(!controls.is_empty());
+    for ctl in controls {
+        let checks: Vec<String> = ctl["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        let (pass, fail) = independent_counts(&scan, &checks);
+        assert_eq!(
+            (
+                ctl["pass"].as_u64().unwrap() as usize,
+                ctl["fail"].as_u64().unwrap() as usize
+            ),
+            (pass, fail),
+            "{spec} {}",
+            ctl["id"]
+        );
+        let status = ctl["status"].as_str().unwrap();
+        if fail > 0 {
+            assert_eq!(status, "FAIL");
+        }
+    }
+}
+
+#[test]
+fn compliance_figures_match_the_per_check_report() {
+    for target in targets() {
+        for spec in [
+            "k8s-nsa-1.0",
+            "k8s-pss-baseline-0.1",
+            "k8s-pss-restricted-0.1",
+            "k8s-cis-1.23",
+        ] {
+            check_compliance(spec, &target);
+        }
+    }
+    let ex = root().join("examples");
+    let out = run([
+        "compliance".as_ref(),
+        "k8s-nsa-1.0".as_ref(),
+        "-f".as_ref(),
+        "json".as_ref(),
+        ex.as_os_str(),
+    ]);
+    let c = out.json();
+    let ctl = |id: &str| {
+        c["controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        ctl("1.6")["checks"][0],
+        "KSV116",
+        "NSA 1.6 (KSV-0029) is backed by KSV116"
+    );
+    assert_eq!(ctl("3.0")["status"], "MANUAL");
+    assert_eq!(ctl("7.0")["status"], "NOT-COVERED");
+    assert_eq!(ctl("1.2")["status"], "PASS");
+    // The ClusterComplianceReport validates against its CRD, in both views.
+    let v = crd_validator("crd-clustercompliancereports.yaml");
+    for view in ["summary", "all"] {
+        let out = run([
+            "compliance".as_ref(),
+            "k8s-pss-restricted-0.1".as_ref(),
+            "-f".as_ref(),
+            "k8s-report".as_ref(),
+            "--report".as_ref(),
+            view.as_ref(),
+            ex.as_os_str(),
+        ]);
+        let obj: Value = serde_saphyr::from_str(&out.stdout).unwrap();
+        assert_eq!(obj["kind"], "ClusterComplianceReport");
+        assert_valid(&v, &obj, &format!("ClusterComplianceReport ({view})"));
+    }
+    let table = run([
+        "compliance".as_ref(),
+        "k8s-pss-baseline-0.1".as_ref(),
+        "--report".as_ref(),
+        "all".as_ref(),
+        ex.as_os_str(),
+    ]);
+    assert!(
+        table.stdout.contains("Deployment shop/web") && table.stdout.contains("fails 6 (KSV024)"),
+        "{}",
+        table.stdout
+    );
+    let unknown = run(["compliance", "k8s-foo", "."]);
+    assert_eq!(unknown.code, 2);
+    assert!(unknown
+        .stderr
+        .contains("unknown compliance specification 'k8s-foo'"));
+}
