@@ -1,7 +1,9 @@
 //! The scan pipeline: files are read and split on the calling thread, documents are
 //! gathered into a bounded window, and `jobs` workers parse and evaluate chunks of the
-//! window in parallel, each with its own plugin instances. Results are handed to the
-//! report in input order, so the output is the same byte for byte whatever `jobs` is.
+//! window in parallel, each with its own plugin instances, while the calling thread
+//! reports the previous window. Results are handed to the report in input order, so the
+//! output is the same byte for byte whatever `jobs`, `window` or `batch` are. At most two
+//! windows of documents are in memory at once.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -68,6 +70,8 @@ pub fn scan(
     let jobs = opts.jobs.max(1);
     let mut pools: Vec<Pool> = (0..jobs).map(|_| Pool::new(plugins.len())).collect();
     let mut window: Vec<RawDoc> = Vec::with_capacity(opts.window.min(1 << 16));
+    // Results of the previous window, reported while the workers evaluate the next one.
+    let mut pending: Option<Vec<ChunkOut>> = None;
     let mut done = 0usize;
     for f in files {
         match input::read_file(&f, &opts.input) {
@@ -76,7 +80,15 @@ pub fn scan(
                     window.push(d);
                     if window.len() >= opts.window.max(1) {
                         done += window.len();
-                        run_window(&window, plugins, &mut pools, opts, builder, sink)?;
+                        pending = Some(overlapped(
+                            &window,
+                            plugins,
+                            &mut pools,
+                            opts,
+                            pending.take(),
+                            builder,
+                            sink,
+                        )?);
                         window.clear();
                         progress(done);
                     }
@@ -87,9 +99,20 @@ pub fn scan(
     }
     if !window.is_empty() {
         done += window.len();
-        run_window(&window, plugins, &mut pools, opts, builder, sink)?;
-        progress(done);
+        pending = Some(overlapped(
+            &window,
+            plugins,
+            &mut pools,
+            opts,
+            pending.take(),
+            builder,
+            sink,
+        )?);
     }
+    if let Some(outs) = pending {
+        emit(outs, builder, sink)?;
+    }
+    progress(done);
     let tail = builder.finish();
     sink.finish(&tail)?;
     builder.summary = tail.summary.clone();
@@ -98,46 +121,70 @@ pub fn scan(
     Ok(())
 }
 
-fn run_window(
+/// Evaluates `window` on the workers while this thread reports `previous`.
+fn overlapped(
     window: &[RawDoc],
     plugins: &[ActivePlugin],
     pools: &mut [Pool],
     opts: &Options,
+    previous: Option<Vec<ChunkOut>>,
     builder: &mut Builder,
     sink: &mut dyn Sink,
-) -> std::io::Result<()> {
+) -> std::io::Result<Vec<ChunkOut>> {
+    std::thread::scope(|s| {
+        let workers = s.spawn(|| compute(window, plugins, pools, opts));
+        let emitted = match previous {
+            Some(outs) => emit(outs, builder, sink),
+            None => Ok(()),
+        };
+        let outs = match workers.join() {
+            Ok(outs) => outs,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        emitted.map(|()| outs)
+    })
+}
+
+fn compute(
+    window: &[RawDoc],
+    plugins: &[ActivePlugin],
+    pools: &mut [Pool],
+    opts: &Options,
+) -> Vec<ChunkOut> {
     // Chunks small enough to balance the workers, large enough to batch plugin calls.
-    let chunk = opts.batch.max(1);
-    let chunks: Vec<&[RawDoc]> = window.chunks(chunk).collect();
-    let outs: Vec<ChunkOut> = if pools.len() == 1 || chunks.len() == 1 {
+    let chunks: Vec<&[RawDoc]> = window.chunks(opts.batch.max(1)).collect();
+    if pools.len() == 1 || chunks.len() == 1 {
         let pool = &mut pools[0];
-        chunks
+        return chunks
             .iter()
             .map(|c| work(c, plugins, pool, opts))
-            .collect()
-    } else {
-        let next = AtomicUsize::new(0);
-        let slots: Vec<Mutex<Option<ChunkOut>>> = chunks.iter().map(|_| Mutex::new(None)).collect();
-        std::thread::scope(|s| {
-            for pool in pools.iter_mut() {
-                let (next, slots, chunks) = (&next, &slots, &chunks);
-                s.spawn(move || loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(c) = chunks.get(i) else { break };
-                    let out = work(c, plugins, pool, opts);
-                    *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(out);
-                });
-            }
-        });
-        slots
-            .into_iter()
-            .map(|m| {
-                m.into_inner()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .expect("every chunk was processed")
-            })
-            .collect()
-    };
+            .collect();
+    }
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<ChunkOut>>> = chunks.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for pool in pools.iter_mut() {
+            let (next, slots, chunks) = (&next, &slots, &chunks);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(c) = chunks.get(i) else { break };
+                let out = work(c, plugins, pool, opts);
+                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(out);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .expect("every chunk was processed")
+        })
+        .collect()
+}
+
+/// Hands a window's results to the report, in input order.
+fn emit(outs: Vec<ChunkOut>, builder: &mut Builder, sink: &mut dyn Sink) -> std::io::Result<()> {
     for out in outs {
         for e in &out.loaded.errors {
             builder.input_error(e);

@@ -45,12 +45,13 @@ fn worst(r: &ResourceEntry) -> Option<Severity> {
         .max()
 }
 
-/// Keeps only resources with failed checks (the table shows nothing else) and writes
-/// them sorted at the end.
+/// Keeps the rendered block of every resource with failed checks (never the resources
+/// that passed) and writes them worst first at the end. Blocks are plain text, so memory
+/// is about the size of the table itself.
 pub struct TableSink<W: Write> {
     out: W,
     style: Style,
-    failing: Vec<ResourceEntry>,
+    failing: Vec<(Severity, String)>,
 }
 
 impl<W: Write> TableSink<W> {
@@ -69,51 +70,49 @@ impl<W: Write> Sink for TableSink<W> {
     }
 
     fn resource(&mut self, entry: &ResourceEntry) -> std::io::Result<()> {
-        if entry.checks.iter().any(|c| !c.success) {
-            let mut kept = entry.clone();
-            kept.checks.retain(|c| !c.success);
-            self.failing.push(kept);
+        if let Some(w) = worst(entry) {
+            let mut block = Vec::new();
+            render(entry, &self.style, &mut block)?;
+            self.failing
+                .push((w, String::from_utf8_lossy(&block).into_owned()));
         }
         Ok(())
     }
 
     fn finish(&mut self, tail: &Tail) -> std::io::Result<()> {
-        write(&self.failing, tail, &self.style, &mut self.out)?;
+        // Worst resources first; the stable sort keeps input order among equals.
+        self.failing.sort_by_key(|(w, _)| std::cmp::Reverse(*w));
+        for (_, block) in &self.failing {
+            self.out.write_all(block.as_bytes())?;
+        }
+        write_footer(tail, &self.style, &mut self.out)?;
         self.out.flush()
     }
 }
 
-pub fn write(
-    resources: &[ResourceEntry],
-    report: &Tail,
-    style: &Style,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
-    let mut failing: Vec<&ResourceEntry> = resources
-        .iter()
-        .filter(|r| r.checks.iter().any(|c| !c.success))
-        .collect();
-    // Worst resources first; input order among equals keeps the output stable.
-    failing.sort_by_key(|r| std::cmp::Reverse(worst(r)));
-    for r in failing {
-        let ns = r
-            .namespace
-            .as_deref()
-            .map(|n| format!("{n}/"))
-            .unwrap_or_default();
-        let name = r.name.as_deref().unwrap_or("(unnamed)");
-        writeln!(out, "{} {ns}{name}  ({})", r.kind, location(r))?;
-        let mut failed: Vec<_> = r.checks.iter().filter(|c| !c.success).collect();
-        failed.sort_by_key(|c| std::cmp::Reverse(c.severity));
-        for c in failed {
-            let sev = paint(style, c.severity, &format!("{:<8}", c.severity.as_str()));
-            writeln!(out, "  {sev} {:<7} {}", c.id, c.title)?;
-            for m in &c.messages {
-                writeln!(out, "           - {m}")?;
-            }
+/// One failing resource: a header line, then its failed checks worst first.
+fn render(r: &ResourceEntry, style: &Style, out: &mut dyn Write) -> std::io::Result<()> {
+    let ns = r
+        .namespace
+        .as_deref()
+        .map(|n| format!("{n}/"))
+        .unwrap_or_default();
+    let name = r.name.as_deref().unwrap_or("(unnamed)");
+    writeln!(out, "{} {ns}{name}  ({})", r.kind, location(r))?;
+    let mut failed: Vec<_> = r.checks.iter().filter(|c| !c.success).collect();
+    failed.sort_by_key(|c| std::cmp::Reverse(c.severity));
+    for c in failed {
+        let sev = paint(style, c.severity, &format!("{:<8}", c.severity.as_str()));
+        writeln!(out, "  {sev} {:<7} {}", c.id, c.title)?;
+        for m in &c.messages {
+            writeln!(out, "           - {m}")?;
         }
-        writeln!(out)?;
     }
+    writeln!(out)
+}
+
+/// Errors and the summary line.
+pub fn write_footer(report: &Tail, style: &Style, out: &mut dyn Write) -> std::io::Result<()> {
     if style.quiet {
         return Ok(());
     }
