@@ -1,16 +1,18 @@
 //! Runs a parsed command line: the glue between CLI, input, plugins and reports.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use tollgate_runtime::{Limits, PluginError, Sandbox, Severity};
 
 use crate::cli::{
-    ChecksArgs, Cli, Command, ComplianceArgs, ComplianceFormat, Format, PluginArgs, ReportView,
-    ScanArgs,
+    ChecksArgs, Cli, Command, ComplianceArgs, ComplianceFormat, ConfigArgs, ConfigCommand, Format,
+    PluginArgs, ReportView, ScanArgs,
 };
+use crate::config::{self, Config};
+use crate::exempt;
 use crate::input::InputLimits;
 use crate::pipeline;
 use crate::plugins::{self, ActivePlugin, PluginSpec};
@@ -21,6 +23,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Scan(args) => scan(args),
         Command::Checks(args) => checks(args),
         Command::Compliance(args) => compliance(args),
+        Command::Config(ConfigCommand::Check(args)) => config_check(args),
+        Command::Config(ConfigCommand::Show(args)) => config_show(args),
     }
 }
 
@@ -38,11 +42,83 @@ fn parse_settings(args: &PluginArgs) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// Loads the bundle and extra plugins; plugin failures are returned, not fatal.
-fn load_plugins(args: &PluginArgs) -> Result<(Vec<ActivePlugin>, Vec<PluginError>)> {
+/// Plugins ready to run, the plugin failures to report, and the configuration in force.
+struct Setup {
+    active: Vec<ActivePlugin>,
+    errors: Vec<PluginError>,
+    config: Config,
+    config_file: Option<PathBuf>,
+}
+
+impl Setup {
+    fn catalogue(&self) -> Vec<&tollgate_runtime::CheckInfo> {
+        self.active.iter().flat_map(|p| p.checks()).collect()
+    }
+
+    /// Severity overrides, threshold and exemptions from the configuration (and flags).
+    fn policy(&self, fail_on_flag: Option<&str>) -> Result<report::Policy> {
+        let catalogue = self.catalogue();
+        let mut severity = std::collections::HashMap::new();
+        for (id, sev) in &self.config.severity {
+            if let (Some(p), Some(s)) = (
+                exempt::primary_id(catalogue.iter().copied(), id),
+                Severity::parse(sev),
+            ) {
+                severity.insert(p, s);
+            }
+        }
+        let fail_on = match fail_on_flag.or(self.config.fail_on.as_deref()) {
+            Some(s) => Severity::parse(s).with_context(|| {
+                format!("--fail-on: unknown severity '{s}' (use LOW, MEDIUM, HIGH, CRITICAL)")
+            })?,
+            None => Severity::Low,
+        };
+        let file = self
+            .config_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let exemptions = exempt::Exemptions::new(&file, &self.config.exemptions, &catalogue);
+        Ok(report::Policy {
+            severity,
+            fail_on,
+            exemptions,
+        })
+    }
+}
+
+fn read_config(args: &PluginArgs) -> Result<(Config, Option<PathBuf>)> {
+    if args.no_config {
+        return Ok((Config::default(), None));
+    }
+    match config::locate(args.config.as_deref()) {
+        Some(path) => Ok((config::load(&path)?, Some(path))),
+        None => Ok((Config::default(), None)),
+    }
+}
+
+/// Loads the bundle and extra plugins under the configuration. Plugin failures are
+/// returned, not fatal; configuration mistakes are fatal.
+fn load_plugins(args: &PluginArgs) -> Result<Setup> {
+    let (config, config_file) = read_config(args)?;
+    let cfg_err = |key: String, message: String| -> anyhow::Error {
+        let file = config_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        anyhow::Error::new(config::ConfigError {
+            file,
+            key: format!("{key}: "),
+            message,
+        })
+    };
     let limits = Limits {
-        time: Duration::from_millis(args.time_limit),
-        memory: args.memory_limit << 20,
+        time: Duration::from_millis(args.time_limit.or(config.limits.time_ms).unwrap_or(10_000)),
+        memory: args
+            .memory_limit
+            .or(config.limits.memory_mib)
+            .unwrap_or(256)
+            << 20,
         ..Limits::default()
     };
     let mut sandbox = Sandbox::new(limits).map_err(anyhow::Error::msg)?;
@@ -71,29 +147,98 @@ fn load_plugins(args: &PluginArgs) -> Result<(Vec<ActivePlugin>, Vec<PluginError
             None => bail!("cannot locate the built-in plugin bundle; pass --plugin-dir"),
         }
     }
+    // Plugin paths in the configuration are relative to the configuration file.
+    let base = config_file
+        .as_ref()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    specs.extend(config.plugins.iter().map(|p| PluginSpec {
+        path: base.join(&p.path),
+        sha256: p.sha256.clone(),
+    }));
     specs.extend(args.plugins.iter().map(|s| PluginSpec::parse(s)));
     if specs.is_empty() {
         bail!("no plugins to run: the bundle is empty and no --plugin was given");
     }
-    let settings = parse_settings(args)?;
+    let flag_settings = parse_settings(args)?;
+    let mut settings: Vec<(String, String, bool)> = config
+        .settings
+        .iter()
+        .map(|(n, v)| (n.clone(), v.to_string(), true))
+        .collect();
+    for (n, j) in flag_settings {
+        settings.retain(|(m, _, _)| *m != n);
+        settings.push((n, j, false));
+    }
     let lookup = |name: &str| {
         settings
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, j)| j.clone())
+            .find(|(n, _, _)| n == name)
+            .map(|(_, j, _)| j.clone())
     };
     let mut errors = Vec::new();
-    let mut names = Vec::new();
-    let active = plugins::activate(&sandbox, &specs, &lookup, &mut errors, &mut names);
-    for (name, _) in &settings {
-        if !names.contains(name) {
+    let mut names: Vec<(PathBuf, String)> = Vec::new();
+    let mut active = plugins::activate(&sandbox, &specs, &lookup, &mut errors, &mut names);
+    for (name, _, from_config) in &settings {
+        if !names.iter().any(|(_, n)| n == name) {
+            let loaded = names
+                .iter()
+                .map(|(_, n)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            if *from_config {
+                return Err(cfg_err(
+                    format!("settings.{name}"),
+                    format!("no loaded plugin is named '{name}' (loaded: {loaded})"),
+                ));
+            }
             bail!(
-                "--plugin-settings names plugin '{name}', which is not loaded (loaded: {})",
-                names.join(", ")
+                "--plugin-settings names plugin '{name}', which is not loaded (loaded: {loaded})"
             );
         }
     }
-    Ok((active, errors))
+    // Settings from the configuration that a plugin refuses are configuration errors.
+    for e in &errors {
+        if let PluginError::Settings { file, message } = e {
+            let name = names
+                .iter()
+                .find(|(f, _)| f == file)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default();
+            if settings.iter().any(|(n, _, c)| *n == name && *c) {
+                return Err(cfg_err(
+                    format!("settings.{name}"),
+                    format!("plugin '{name}' refuses them: {message}"),
+                ));
+            }
+        }
+    }
+    let known = |id: &str| {
+        active
+            .iter()
+            .any(|p| p.checks().iter().any(|c| c.is_named(id)))
+    };
+    if let Some(file) = &config_file {
+        config.validate_ids(file, &known)?;
+    }
+    for p in &mut active {
+        let (checks, enabled) = (&p.plugin.info.checks, &mut p.enabled);
+        for (i, c) in checks.iter().enumerate() {
+            if config.checks.enable.iter().any(|id| c.is_named(id)) {
+                enabled[i] = true;
+            }
+            if config.checks.disable.iter().any(|id| c.is_named(id)) {
+                enabled[i] = false;
+            }
+        }
+    }
+    Ok(Setup {
+        active,
+        errors,
+        config,
+        config_file,
+    })
 }
 
 fn scan(args: ScanArgs) -> Result<u8> {
@@ -110,7 +255,8 @@ fn scan(args: ScanArgs) -> Result<u8> {
     };
     // Outputs are opened before any work so that a bad path fails fast.
     let outputs = open_outputs(&args)?;
-    let (active, plugin_errors) = load_plugins(&args.plugins)?;
+    let setup = load_plugins(&args.plugins)?;
+    let policy = setup.policy(args.fail_on.as_deref())?;
     let mut opts = pipeline::Options {
         window: args.window.max(1),
         batch: args.batch.max(1),
@@ -118,24 +264,39 @@ fn scan(args: ScanArgs) -> Result<u8> {
             max_file_bytes: args.max_file_size << 20,
             ..InputLimits::default()
         },
+        namespaces: setup.config.namespaces.clone(),
+        kinds: setup.config.kinds.clone(),
         ..pipeline::Options::default()
     };
+    opts.namespaces
+        .include
+        .extend(args.include_namespaces.iter().cloned());
+    opts.namespaces
+        .exclude
+        .extend(args.exclude_namespaces.iter().cloned());
+    opts.kinds
+        .include
+        .extend(args.include_kinds.iter().cloned());
+    opts.kinds
+        .exclude
+        .extend(args.exclude_kinds.iter().cloned());
     if let Some(j) = args.jobs {
         opts.jobs = j.max(1);
     }
-    let mut builder = report::Builder::new(&active, filter, &plugin_errors);
+    let mut builder =
+        report::Builder::new(&setup.active, filter, &setup.errors).with_policy(policy);
     let mut sink = report::Tee(outputs);
     let progress = crate::progress::Progress::new();
-    pipeline::scan(&args.paths, &active, &opts, &mut builder, &mut sink, &|n| {
-        progress.update(n)
-    })?;
+    let tail = pipeline::scan(
+        &args.paths,
+        &setup.active,
+        &opts,
+        &mut builder,
+        &mut sink,
+        &|n| progress.update(n),
+    )?;
     progress.finish();
     drop(sink);
-    let tail = report::Tail {
-        errors: builder.errors,
-        skipped: builder.skipped,
-        summary: builder.summary,
-    };
     Ok(tail.exit_code())
 }
 
@@ -205,7 +366,7 @@ fn no_color_unset() -> bool {
 }
 
 fn checks(args: ChecksArgs) -> Result<u8> {
-    let (active, errors) = load_plugins(&args.plugins)?;
+    let Setup { active, errors, .. } = load_plugins(&args.plugins)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format {
@@ -289,17 +450,24 @@ fn checks(args: ChecksArgs) -> Result<u8> {
 
 fn compliance(args: ComplianceArgs) -> Result<u8> {
     let spec = crate::compliance::load(&args.spec).map_err(anyhow::Error::msg)?;
-    let (active, plugin_errors) = load_plugins(&args.plugins)?;
-    let mut opts = pipeline::Options::default();
+    let setup = load_plugins(&args.plugins)?;
+    let policy = setup.policy(None)?;
+    let (active, plugin_errors) = (&setup.active, &setup.errors);
+    let mut opts = pipeline::Options {
+        namespaces: setup.config.namespaces.clone(),
+        kinds: setup.config.kinds.clone(),
+        ..pipeline::Options::default()
+    };
     if let Some(j) = args.jobs {
         opts.jobs = j.max(1);
     }
-    let mut builder = report::Builder::new(&active, SeverityFilter::default(), &plugin_errors);
+    let mut builder =
+        report::Builder::new(active, SeverityFilter::default(), plugin_errors).with_policy(policy);
     let ctx = builder.context();
     let mut collect = report::Collect::default();
-    pipeline::scan(
+    let tail = pipeline::scan(
         &args.paths,
-        &active,
+        active,
         &opts,
         &mut builder,
         &mut collect,
@@ -312,7 +480,7 @@ fn compliance(args: ComplianceArgs) -> Result<u8> {
     match args.format {
         ComplianceFormat::Table => {
             outcome.write_table(detail, &mut out)?;
-            for e in &builder.errors {
+            for e in &tail.errors {
                 writeln!(
                     out,
                     "error: {}{}: {}",
@@ -326,7 +494,7 @@ fn compliance(args: ComplianceArgs) -> Result<u8> {
         }
         ComplianceFormat::Json => {
             let mut v = outcome.to_json(detail);
-            v["errors"] = serde_json::to_value(&builder.errors)?;
+            v["errors"] = serde_json::to_value(&tail.errors)?;
             serde_json::to_writer_pretty(&mut out, &v)?;
             writeln!(out)?;
         }
@@ -336,11 +504,50 @@ fn compliance(args: ComplianceArgs) -> Result<u8> {
         }
     }
     out.flush()?;
-    Ok(if !builder.errors.is_empty() {
+    Ok(if !tail.errors.is_empty() {
         2
     } else if outcome.controls.iter().any(|c| c.status == "FAIL") {
         1
     } else {
         0
     })
+}
+
+fn config_check(args: ConfigArgs) -> Result<u8> {
+    if args.plugins.config.is_none() && !Path::new(config::DEFAULT_FILE).exists() {
+        bail!(
+            "no configuration to check: {} not found here; pass --config FILE",
+            config::DEFAULT_FILE
+        );
+    }
+    let setup = load_plugins(&args.plugins)?;
+    let file = setup
+        .config_file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    for e in &setup.errors {
+        eprintln!("error: {e}");
+    }
+    let checks: usize = setup
+        .active
+        .iter()
+        .map(|p| p.enabled.iter().filter(|e| **e).count())
+        .sum();
+    println!(
+        "{file}: valid ({} plugins, {checks} checks enabled, {} exemptions)",
+        setup.active.len(),
+        setup.config.exemptions.len()
+    );
+    Ok(if setup.errors.is_empty() { 0 } else { 2 })
+}
+
+fn config_show(args: ConfigArgs) -> Result<u8> {
+    let (config, file) = read_config(&args.plugins)?;
+    match &file {
+        Some(f) => println!("# effective configuration from {}", f.display()),
+        None => println!("# no configuration file: defaults"),
+    }
+    println!("{}", serde_saphyr::to_string(&config)?.trim_end());
+    Ok(0)
 }

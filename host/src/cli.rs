@@ -35,6 +35,24 @@ pub enum Command {
     /// k8s-nsa-1.0, k8s-pss-baseline-0.1, k8s-pss-restricted-0.1, k8s-cis-1.23 (its KSV
     /// controls), or a specification file. Exit status 1 when a control fails.
     Compliance(ComplianceArgs),
+    /// Validate or show the configuration file (tollgate.yaml).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file without scanning: keys, values, check ids, plugin
+    /// settings. Exit status 2 with a one-line error naming the file and key.
+    Check(ConfigArgs),
+    /// Print the effective configuration (defaults filled in) as YAML.
+    Show(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub plugins: PluginArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -106,18 +124,26 @@ pub struct PluginArgs {
     #[arg(long = "plugin-settings", value_name = "NAME=JSON")]
     pub settings: Vec<String>,
 
-    /// Wall-clock limit for one call into a plugin, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
-    pub time_limit: u64,
+    /// Configuration file [default: tollgate.yaml in the working directory, if present].
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Ignore tollgate.yaml in the working directory.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+
+    /// Wall-clock limit for one call into a plugin, in milliseconds [default: 10000].
+    #[arg(long, value_name = "MS")]
+    pub time_limit: Option<u64>,
 
     /// Do not read or write the compiled-plugin cache ($TOLLGATE_CACHE_DIR, else
     /// $XDG_CACHE_HOME/tollgate or ~/.cache/tollgate).
     #[arg(long)]
     pub no_cache: bool,
 
-    /// Memory one plugin instance may use, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 256)]
-    pub memory_limit: usize,
+    /// Memory one plugin instance may use, in MiB [default: 256].
+    #[arg(long, value_name = "MIB")]
+    pub memory_limit: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +165,27 @@ pub struct ScanArgs {
     /// Table: list the failures only, without the summary line.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Exit with status 1 only for failed checks of this severity or worse
+    /// [default: LOW, or fail_on in the configuration].
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+
+    /// Scan only these namespaces (glob, repeatable; cluster-scoped objects always pass).
+    #[arg(long = "include-namespace", value_name = "GLOB")]
+    pub include_namespaces: Vec<String>,
+
+    /// Skip these namespaces (glob, repeatable), e.g. --exclude-namespace 'kube-*'.
+    #[arg(long = "exclude-namespace", value_name = "GLOB")]
+    pub exclude_namespaces: Vec<String>,
+
+    /// Scan only these kinds (glob, repeatable).
+    #[arg(long = "include-kind", value_name = "GLOB")]
+    pub include_kinds: Vec<String>,
+
+    /// Skip these kinds (glob, repeatable).
+    #[arg(long = "exclude-kind", value_name = "GLOB")]
+    pub exclude_kinds: Vec<String>,
 
     /// Only count checks of these severities, comma-separated (e.g. HIGH,CRITICAL).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]

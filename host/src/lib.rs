@@ -8,7 +8,9 @@
 pub mod app;
 pub mod cli;
 pub mod compliance;
+pub mod config;
 pub mod evaluate;
+pub mod exempt;
 pub use tollgate_input as input;
 pub mod pipeline;
 pub mod plugins;

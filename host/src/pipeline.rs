@@ -12,7 +12,18 @@ use std::sync::Mutex;
 use crate::evaluate::{self, Evaluation};
 use crate::input::{self, InputLimits, Loaded, RawDoc};
 use crate::plugins::{ActivePlugin, Pool};
-use crate::report::{Builder, Sink};
+use crate::report::{Builder, Sink, Tail};
+
+/// Whether the namespace and kind filters let a resource through. Cluster-scoped
+/// resources are not subject to the namespace filter.
+fn admitted(r: &input::Resource, opts: &Options) -> bool {
+    let ns_ok = match r.namespace.as_deref() {
+        Some(ns) => opts.namespaces.admits(ns),
+        None if crate::report::k8s::is_cluster_scoped(&r.kind) => true,
+        None => opts.namespaces.admits("default"),
+    };
+    ns_ok && opts.kinds.admits(&r.kind)
+}
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -23,6 +34,9 @@ pub struct Options {
     /// Resources per call into a plugin.
     pub batch: usize,
     pub input: InputLimits,
+    /// Namespaces and kinds to scan (globs; empty = all).
+    pub namespaces: crate::config::Filter,
+    pub kinds: crate::config::Filter,
 }
 
 impl Default for Options {
@@ -32,6 +46,8 @@ impl Default for Options {
             window: 4096,
             batch: evaluate::DEFAULT_BATCH,
             input: InputLimits::default(),
+            namespaces: Default::default(),
+            kinds: Default::default(),
         }
     }
 }
@@ -47,6 +63,11 @@ fn work(docs: &[RawDoc], plugins: &[ActivePlugin], pool: &mut Pool, opts: &Optio
     for d in docs {
         input::parse_doc(d, &opts.input, &mut loaded);
     }
+    if !opts.namespaces.is_empty() || !opts.kinds.is_empty() {
+        let before = loaded.resources.len();
+        loaded.resources.retain(|r| admitted(r, opts));
+        loaded.filtered = before - loaded.resources.len();
+    }
     let eval = evaluate::evaluate(plugins, pool, &loaded.resources, opts.batch);
     ChunkOut { loaded, eval }
 }
@@ -59,7 +80,7 @@ pub fn scan(
     builder: &mut Builder,
     sink: &mut dyn Sink,
     progress: &dyn Fn(usize),
-) -> std::io::Result<()> {
+) -> std::io::Result<Tail> {
     let mut errors = Vec::new();
     let files = input::discover(paths, &mut errors);
     builder.summary.files = files.len();
@@ -115,10 +136,7 @@ pub fn scan(
     progress(done);
     let tail = builder.finish();
     sink.finish(&tail)?;
-    builder.summary = tail.summary.clone();
-    builder.errors = tail.errors;
-    builder.skipped = tail.skipped;
-    Ok(())
+    Ok(tail)
 }
 
 /// Evaluates `window` on the workers while this thread reports `previous`.
@@ -186,6 +204,7 @@ fn compute(
 /// Hands a window's results to the report, in input order.
 fn emit(outs: Vec<ChunkOut>, builder: &mut Builder, sink: &mut dyn Sink) -> std::io::Result<()> {
     for out in outs {
+        builder.summary.filtered += out.loaded.filtered;
         for e in &out.loaded.errors {
             builder.input_error(e);
         }

@@ -107,7 +107,7 @@ pub fn activate(
     specs: &[PluginSpec],
     settings: &dyn Fn(&str) -> Option<String>,
     errors: &mut Vec<PluginError>,
-    loaded_names: &mut Vec<String>,
+    loaded_names: &mut Vec<(PathBuf, String)>,
 ) -> Vec<ActivePlugin> {
     let mut active: Vec<ActivePlugin> = Vec::new();
     for spec in specs {
@@ -140,7 +140,7 @@ pub fn activate(
             });
             continue;
         }
-        loaded_names.push(plugin.name().to_string());
+        loaded_names.push((plugin.file.clone(), plugin.name().to_string()));
         let settings_json = settings(plugin.name()).unwrap_or_else(|| "{}".to_string());
         // Configure once up front: bad settings are reported before any scanning.
         let mut instance = match plugin.instantiate() {

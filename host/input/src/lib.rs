@@ -43,6 +43,8 @@ pub struct Resource {
     pub name: Option<String>,
     /// The object as JSON text: what plugins receive.
     pub json: String,
+    /// The value of the `tollgate.dev/exempt` annotation, if any.
+    pub exempt_annotation: Option<String>,
 }
 
 /// A file or document that could not be read or parsed.
@@ -65,6 +67,8 @@ pub struct Skipped {
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub files: usize,
+    /// Resources dropped by a caller's filters (namespaces, kinds).
+    pub filtered: usize,
     pub resources: Vec<Resource>,
     pub errors: Vec<InputError>,
     pub skipped: Vec<Skipped>,
@@ -489,6 +493,12 @@ fn accept_object(
         api_version,
         namespace: str_field(&v, &["metadata", "namespace"]),
         name: str_field(&v, &["metadata", "name"]),
+        exempt_annotation: v
+            .get("metadata")
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get("tollgate.dev/exempt"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
         kind,
         json,
     });

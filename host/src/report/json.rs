@@ -61,6 +61,8 @@ impl<W: Write> Sink for JsonSink<W> {
         writeln!(self.out, ",")?;
         field(&mut self.out, "skipped", &tail.skipped)?;
         writeln!(self.out, ",")?;
+        field(&mut self.out, "exemptions", &tail.exemptions)?;
+        writeln!(self.out, ",")?;
         field(&mut self.out, "summary", &tail.summary)?;
         writeln!(self.out, "\n}}")?;
         self.out.flush()

@@ -41,7 +41,12 @@ impl<W: Write> Sink for JunitSink<W> {
     }
 
     fn resource(&mut self, r: &ResourceEntry) -> std::io::Result<()> {
-        let failures = r.checks.iter().filter(|c| !c.success).count();
+        let failures = r
+            .checks
+            .iter()
+            .filter(|c| !c.success && c.exempted.is_none())
+            .count();
+        let skipped = r.checks.iter().filter(|c| c.exempted.is_some()).count();
         let ns = r
             .namespace
             .as_deref()
@@ -58,7 +63,7 @@ impl<W: Write> Sink for JunitSink<W> {
         };
         writeln!(
             self.out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" file=\"{}\">",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" file=\"{}\">",
             escape(&name),
             r.checks.len(),
             escape(&location)
@@ -71,7 +76,20 @@ impl<W: Write> Sink for JunitSink<W> {
         ));
         for c in &r.checks {
             let case = format!("{} {}", c.id, c.title);
-            if c.success {
+            if let Some(x) = &c.exempted {
+                writeln!(
+                    self.out,
+                    "    <testcase classname=\"{classname}\" name=\"{}\">",
+                    escape(&case)
+                )?;
+                writeln!(
+                    self.out,
+                    "      <skipped message=\"exempted: {} ({})\"/>",
+                    escape(&x.reason),
+                    escape(&x.source)
+                )?;
+                writeln!(self.out, "    </testcase>")?;
+            } else if c.success {
                 writeln!(
                     self.out,
                     "    <testcase classname=\"{classname}\" name=\"{}\"/>",

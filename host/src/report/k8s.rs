@@ -133,7 +133,14 @@ pub fn report_object(r: &ResourceEntry, ctx: &Context, now: &str) -> Value {
         .checks
         .iter()
         .map(|c| {
-            if !c.success {
+            // trivy-operator has no exemptions: an accepted finding reads as a pass whose
+            // messages say why.
+            let success = c.success || c.exempted.is_some();
+            let mut messages = c.messages.clone();
+            if let Some(x) = &c.exempted {
+                messages.insert(0, format!("exempted ({}): {}", x.source, x.reason));
+            }
+            if !success {
                 counts[match c.severity {
                     Severity::Critical => 0,
                     Severity::High => 1,
@@ -148,9 +155,9 @@ pub fn report_object(r: &ResourceEntry, ctx: &Context, now: &str) -> Value {
                 "description": info.map(|i| i.description.as_str()).unwrap_or(""),
                 "severity": c.severity.as_str(),
                 "category": c.category,
-                "messages": c.messages,
+                "messages": messages,
                 "remediation": info.map(|i| i.remediation.as_str()).unwrap_or(""),
-                "success": c.success,
+                "success": success,
             })
         })
         .collect();

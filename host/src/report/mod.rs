@@ -65,6 +65,9 @@ pub struct CheckEntry {
     pub plugin: String,
     pub success: bool,
     pub messages: Vec<String>,
+    /// Set when the check failed but an exemption accepts the finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exempted: Option<crate::exempt::Applied>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,9 +95,16 @@ pub struct Summary {
     pub skipped: usize,
     pub errors: usize,
     pub checks_passed: usize,
+    /// Failed checks not covered by an exemption.
     pub checks_failed: usize,
+    /// Failed checks an exemption accepts (not counted as failed).
+    pub checks_exempted: usize,
+    /// Resources left out by the namespace and kind filters.
+    pub filtered: usize,
     /// Failed checks per severity.
     pub failed: SeverityCounts,
+    /// Failed checks at or above the failure threshold (what makes the exit status 1).
+    pub failed_at_threshold: usize,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -137,12 +147,31 @@ impl SeverityFilter {
     }
 }
 
+/// What the configuration changes in how results count: severity overrides, the
+/// failure threshold, exemptions.
+pub struct Policy {
+    pub severity: std::collections::HashMap<String, Severity>,
+    pub fail_on: Severity,
+    pub exemptions: crate::exempt::Exemptions,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            severity: Default::default(),
+            fail_on: Severity::Low,
+            exemptions: crate::exempt::Exemptions::none(),
+        }
+    }
+}
+
 /// Turns loaded resources and their verdicts into report entries, counting as it goes.
 /// Resources stream through it (see [`Sink`]); errors and skipped documents, which are
 /// few, are kept until the end.
 pub struct Builder<'a> {
     plugins: &'a [ActivePlugin],
     filter: SeverityFilter,
+    policy: Policy,
     pub summary: Summary,
     pub errors: Vec<ErrorEntry>,
     pub skipped: Vec<SkippedEntry>,
@@ -157,6 +186,7 @@ impl<'a> Builder<'a> {
         let mut b = Builder {
             plugins,
             filter,
+            policy: Policy::default(),
             summary: Summary::default(),
             errors: Vec::new(),
             skipped: Vec::new(),
@@ -172,6 +202,11 @@ impl<'a> Builder<'a> {
             });
         }
         b
+    }
+
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
     }
 
     pub fn context(&self) -> Context {
@@ -244,31 +279,68 @@ impl<'a> Builder<'a> {
 
     /// The entry of one resource with every applied check that the filter counts.
     pub fn resource(&mut self, r: &Resource, verdicts: &[Verdict]) -> ResourceEntry {
+        let catalogue: Vec<&tollgate_runtime::CheckInfo> =
+            self.plugins.iter().flat_map(|p| p.checks()).collect();
         let mut checks = Vec::with_capacity(verdicts.len());
+        let mut annotation_error = None;
         for v in verdicts {
             let p = &self.plugins[v.plugin];
             let Some(info) = p.checks().get(v.check) else {
                 continue;
             };
-            if !self.filter.includes(info.severity) {
+            let severity = self
+                .policy
+                .severity
+                .get(&info.id)
+                .copied()
+                .unwrap_or(info.severity);
+            if !self.filter.includes(severity) {
                 continue;
             }
             let success = v.findings.is_empty();
+            let mut exempted = None;
             if success {
                 self.summary.checks_passed += 1;
             } else {
-                self.summary.checks_failed += 1;
-                self.summary.failed.add(info.severity);
+                match self.policy.exemptions.find(r, &info.id, &catalogue) {
+                    Ok(Some(applied)) => exempted = Some(applied),
+                    Ok(None) => {}
+                    Err(e) => annotation_error = Some(e),
+                }
+                if exempted.is_some() {
+                    self.summary.checks_exempted += 1;
+                } else {
+                    self.summary.checks_failed += 1;
+                    self.summary.failed.add(severity);
+                    if severity >= self.policy.fail_on {
+                        self.summary.failed_at_threshold += 1;
+                    }
+                }
             }
             checks.push(CheckEntry {
                 id: info.id.clone(),
                 aliases: info.aliases.clone(),
                 title: info.title.clone(),
-                severity: info.severity,
+                severity,
                 category: info.category.clone(),
                 plugin: p.plugin.name().to_string(),
                 success,
                 messages: v.findings.iter().map(|f| f.message.clone()).collect(),
+                exempted,
+            });
+        }
+        if let Some(message) = annotation_error {
+            self.errors.push(ErrorEntry {
+                file: r.file.to_string(),
+                document: Some(r.document),
+                item: r.item,
+                plugin: None,
+                class: "exemption".into(),
+                message: format!(
+                    "{} {}: {message}",
+                    r.kind,
+                    r.name.as_deref().unwrap_or("(unnamed)")
+                ),
             });
         }
         self.summary.resources += 1;
@@ -293,6 +365,7 @@ impl<'a> Builder<'a> {
             errors: std::mem::take(&mut self.errors),
             skipped: std::mem::take(&mut self.skipped),
             summary: std::mem::take(&mut self.summary),
+            exemptions: self.policy.exemptions.statuses(),
         }
     }
 }
@@ -303,14 +376,17 @@ pub struct Tail {
     pub errors: Vec<ErrorEntry>,
     pub skipped: Vec<SkippedEntry>,
     pub summary: Summary,
+    /// Configured exemptions with their status (active, expired, stale).
+    pub exemptions: Vec<crate::exempt::Status>,
 }
 
 impl Tail {
-    /// 2 on any error, 1 on any counted failure, else 0.
+    /// 2 on any error, 1 on a failure at or above the threshold (exempted ones do not
+    /// count), else 0.
     pub fn exit_code(&self) -> u8 {
         if !self.errors.is_empty() {
             2
-        } else if self.summary.checks_failed > 0 {
+        } else if self.summary.failed_at_threshold > 0 {
             1
         } else {
             0

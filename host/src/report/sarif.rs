@@ -137,6 +137,10 @@ impl<W: Write> Sink for SarifSink<W> {
                     }],
                     "properties": {"document": r.document, "item": r.item},
                 });
+                let mut result = result;
+                if let Some(x) = &c.exempted {
+                    result["suppressions"] = json!([{"kind": "external", "status": "accepted", "justification": format!("{} ({})", x.reason, x.source)}]);
+                }
                 self.out
                     .write_all(if self.first { b"\n" } else { b",\n" })?;
                 self.first = false;

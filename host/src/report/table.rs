@@ -40,7 +40,7 @@ fn location(r: &ResourceEntry) -> String {
 fn worst(r: &ResourceEntry) -> Option<Severity> {
     r.checks
         .iter()
-        .filter(|c| !c.success)
+        .filter(|c| !c.success && c.exempted.is_none())
         .map(|c| c.severity)
         .max()
 }
@@ -99,7 +99,11 @@ fn render(r: &ResourceEntry, style: &Style, out: &mut dyn Write) -> std::io::Res
         .unwrap_or_default();
     let name = r.name.as_deref().unwrap_or("(unnamed)");
     writeln!(out, "{} {ns}{name}  ({})", r.kind, location(r))?;
-    let mut failed: Vec<_> = r.checks.iter().filter(|c| !c.success).collect();
+    let mut failed: Vec<_> = r
+        .checks
+        .iter()
+        .filter(|c| !c.success && c.exempted.is_none())
+        .collect();
     failed.sort_by_key(|c| std::cmp::Reverse(c.severity));
     for c in failed {
         let sev = paint(style, c.severity, &format!("{:<8}", c.severity.as_str()));
@@ -111,7 +115,16 @@ fn render(r: &ResourceEntry, style: &Style, out: &mut dyn Write) -> std::io::Res
     writeln!(out)
 }
 
-/// Errors and the summary line.
+fn selector(x: &crate::exempt::Status) -> String {
+    format!(
+        "{} {}/{}",
+        x.kind.as_deref().unwrap_or("*"),
+        x.namespace.as_deref().unwrap_or("*"),
+        x.name.as_deref().unwrap_or("*")
+    )
+}
+
+/// Errors, exemption warnings and the summary line.
 pub fn write_footer(report: &Tail, style: &Style, out: &mut dyn Write) -> std::io::Result<()> {
     if style.quiet {
         return Ok(());
@@ -124,7 +137,23 @@ pub fn write_footer(report: &Tail, style: &Style, out: &mut dyn Write) -> std::i
             None => writeln!(out, "error: {}: {}", e.file, e.message)?,
         }
     }
-    if !report.errors.is_empty() {
+    for x in report.exemptions.iter().filter(|x| x.status != "active") {
+        let what = format!("{} on {}", x.checks.join(", "), selector(x));
+        match x.status.as_str() {
+            "expired" => writeln!(
+                out,
+                "warning: {} ({what}) expired on {} and no longer applies",
+                x.source,
+                x.expires.as_deref().unwrap_or("?")
+            )?,
+            _ => writeln!(
+                out,
+                "warning: {} ({what}) matched nothing in this scan (stale)",
+                x.source
+            )?,
+        }
+    }
+    if !report.errors.is_empty() || report.exemptions.iter().any(|x| x.status != "active") {
         writeln!(out)?;
     }
     let s = &report.summary;
@@ -134,7 +163,7 @@ pub fn write_footer(report: &Tail, style: &Style, out: &mut dyn Write) -> std::i
     );
     writeln!(
         out,
-        "{} resources in {} files: {} failed checks ({by_sev}), {} passed; {} skipped documents; {} errors",
-        s.resources, s.files, s.checks_failed, s.checks_passed, s.skipped, s.errors
+        "{} resources in {} files: {} failed checks ({by_sev}), {} passed, {} exempted; {} skipped documents; {} errors",
+        s.resources, s.files, s.checks_failed, s.checks_passed, s.checks_exempted, s.skipped, s.errors
     )
 }

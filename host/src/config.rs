@@ -1,0 +1,337 @@
+//! The configuration file (`tollgate.yaml` in the working directory, or `--config FILE`):
+//! extra plugins, per-plugin settings, checks switched on or off, severity overrides,
+//! the failure threshold, namespaces and kinds to scan, limits, and exemptions.
+//! Unknown keys and bad values are refused with the file, the key and what is expected.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_FILE: &str = "tollgate.yaml";
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Plugins loaded besides the built-in bundle.
+    pub plugins: Vec<PluginEntry>,
+    /// Settings per plugin name, passed to the plugin as JSON.
+    pub settings: BTreeMap<String, serde_json::Value>,
+    pub checks: ChecksConfig,
+    /// Severity per check id (any alias): LOW, MEDIUM, HIGH or CRITICAL.
+    pub severity: BTreeMap<String, String>,
+    /// Lowest severity of a failed check that makes the exit status 1.
+    pub fail_on: Option<String>,
+    pub namespaces: Filter,
+    pub kinds: Filter,
+    pub limits: LimitsConfig,
+    pub exemptions: Vec<Exemption>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginEntry {
+    pub path: PathBuf,
+    /// Expected sha256 of the file; a different file is refused before it is compiled.
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChecksConfig {
+    /// Checks to run even if their plugin leaves them off by default.
+    pub enable: Vec<String>,
+    /// Checks never to run.
+    pub disable: Vec<String>,
+}
+
+/// Glob patterns (`*`, `?`); empty `include` means everything.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Filter {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+impl Filter {
+    pub fn admits(&self, value: &str) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|p| glob(p, value)))
+            && !self.exclude.iter().any(|p| glob(p, value))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub time_ms: Option<u64>,
+    pub memory_mib: Option<usize>,
+}
+
+/// An accepted finding: which checks, on which resources, why, until when.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exemption {
+    /// Check ids (any alias).
+    pub checks: Vec<String>,
+    /// Glob patterns on the resource; absent = any.
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Why the finding is accepted. Mandatory.
+    pub reason: String,
+    /// YYYY-MM-DD; from that day on the exemption no longer applies.
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+/// A configuration error: one line naming the file and key.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {key}{message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub key: String,
+    pub message: String,
+}
+
+fn err(file: &Path, key: &str, message: impl Into<String>) -> ConfigError {
+    let key = if key.is_empty() {
+        String::new()
+    } else {
+        format!("{key}: ")
+    };
+    ConfigError {
+        file: file.display().to_string(),
+        key,
+        message: message.into(),
+    }
+}
+
+/// Finds the configuration: `--config FILE`, else `tollgate.yaml` in the working
+/// directory, else none.
+pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
+    match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => Path::new(DEFAULT_FILE)
+            .exists()
+            .then(|| PathBuf::from(DEFAULT_FILE)),
+    }
+}
+
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| err(path, "", format!("cannot read: {e}")))?;
+    // YAML → JSON value (syntax errors carry the line), then the typed configuration
+    // through serde_path_to_error, so that type errors name the key that holds them.
+    let value: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| {
+        let msg = e.to_string();
+        let first = msg
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        err(path, "", first.trim_start_matches("error: ").to_string())
+    })?;
+    let value = if value.is_null() {
+        serde_json::json!({})
+    } else {
+        value
+    };
+    let config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
+        let key = e.path().to_string();
+        let key = if key == "." { String::new() } else { key };
+        err(path, &key, e.into_inner().to_string())
+    })?;
+    config.validate(path)?;
+    Ok(config)
+}
+
+const SEVERITIES: [&str; 4] = ["LOW", "MEDIUM", "HIGH", "CRITICAL"];
+
+impl Config {
+    /// Checks that need no plugin: severities, dates, reasons, settings shapes.
+    fn validate(&self, file: &Path) -> Result<(), ConfigError> {
+        for (id, sev) in &self.severity {
+            if !SEVERITIES.contains(&sev.to_ascii_uppercase().as_str()) {
+                return Err(err(
+                    file,
+                    &format!("severity.{id}"),
+                    format!("'{sev}' is not one of LOW, MEDIUM, HIGH, CRITICAL"),
+                ));
+            }
+        }
+        if let Some(f) = &self.fail_on {
+            if !SEVERITIES.contains(&f.to_ascii_uppercase().as_str()) {
+                return Err(err(
+                    file,
+                    "fail_on",
+                    format!("'{f}' is not one of LOW, MEDIUM, HIGH, CRITICAL"),
+                ));
+            }
+        }
+        for (name, v) in &self.settings {
+            if !v.is_object() {
+                return Err(err(
+                    file,
+                    &format!("settings.{name}"),
+                    "expected a mapping of the plugin's settings",
+                ));
+            }
+        }
+        for (i, x) in self.exemptions.iter().enumerate() {
+            let key = format!("exemptions[{i}]");
+            if x.reason.trim().is_empty() {
+                return Err(err(
+                    file,
+                    &format!("{key}.reason"),
+                    "a reason is mandatory: say why the finding is accepted",
+                ));
+            }
+            if x.checks.is_empty() {
+                return Err(err(
+                    file,
+                    &format!("{key}.checks"),
+                    "list at least one check id",
+                ));
+            }
+            if let Some(d) = &x.expires {
+                if parse_date(d).is_none() {
+                    return Err(err(
+                        file,
+                        &format!("{key}.expires"),
+                        format!("'{d}' is not a date (YYYY-MM-DD)"),
+                    ));
+                }
+            }
+        }
+        for (i, p) in self.plugins.iter().enumerate() {
+            if let Some(h) = &p.sha256 {
+                let h = h.trim_start_matches("sha256:");
+                if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(err(
+                        file,
+                        &format!("plugins[{i}].sha256"),
+                        "expected 64 hexadecimal digits",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that need the loaded catalogue: every check id must be known.
+    pub fn validate_ids(
+        &self,
+        file: &Path,
+        known: &dyn Fn(&str) -> bool,
+    ) -> Result<(), ConfigError> {
+        let unknown = |key: String, id: &str| {
+            err(file, &key, format!("unknown check id '{id}' (no loaded plugin declares it; `tollgate checks` lists them)"))
+        };
+        for (i, id) in self.checks.enable.iter().enumerate() {
+            if !known(id) {
+                return Err(unknown(format!("checks.enable[{i}]"), id));
+            }
+        }
+        for (i, id) in self.checks.disable.iter().enumerate() {
+            if !known(id) {
+                return Err(unknown(format!("checks.disable[{i}]"), id));
+            }
+        }
+        for id in self.severity.keys() {
+            if !known(id) {
+                return Err(unknown(format!("severity.{id}"), id));
+            }
+        }
+        for (i, x) in self.exemptions.iter().enumerate() {
+            for (j, id) in x.checks.iter().enumerate() {
+                if !known(id) {
+                    return Err(unknown(format!("exemptions[{i}].checks[{j}]"), id));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Days since 1970-01-01 for a YYYY-MM-DD date.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let mut parts = s.trim().split('-');
+    let (y, m, d): (i64, i64, i64) = (
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+    );
+    if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// Today, in days since 1970-01-01 (UTC).
+pub fn today() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64 / 86_400)
+}
+
+/// Shell-style wildcard match: `*` any run of characters, `?` one character.
+pub fn glob(pattern: &str, value: &str) -> bool {
+    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
+    let (mut pi, mut vi, mut star, mut mark) = (0, 0, None, 0);
+    while vi < v.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
+            pi += 1;
+            vi += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = vi;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            vi = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob("shop-*", "shop-prod"));
+        assert!(glob("*", ""));
+        assert!(glob("a?c", "abc"));
+        assert!(!glob("a?c", "ac"));
+        assert!(glob("*-db-*", "orders-db-0"));
+        assert!(!glob("prod", "prod-1"));
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2026-01-01"), Some(20454));
+        assert_eq!(parse_date("2026-13-01"), None);
+        assert_eq!(parse_date("tomorrow"), None);
+    }
+}
