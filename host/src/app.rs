@@ -9,7 +9,7 @@ use tollgate_runtime::{Limits, PluginError, Sandbox, Severity};
 
 use crate::cli::{
     ChecksArgs, Cli, Command, ComplianceArgs, ComplianceFormat, ConfigArgs, ConfigCommand, Format,
-    PluginArgs, ReportView, ScanArgs,
+    PluginArgs, PluginCommand, ReportView, ScanArgs,
 };
 use crate::config::{self, Config};
 use crate::exempt;
@@ -25,6 +25,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Compliance(args) => compliance(args),
         Command::Config(ConfigCommand::Check(args)) => config_check(args),
         Command::Config(ConfigCommand::Show(args)) => config_show(args),
+        Command::Plugin(cmd) => plugin_command(cmd),
     }
 }
 
@@ -550,4 +551,163 @@ fn config_show(args: ConfigArgs) -> Result<u8> {
     }
     println!("{}", serde_saphyr::to_string(&config)?.trim_end());
     Ok(0)
+}
+
+fn plugin_command(cmd: PluginCommand) -> Result<u8> {
+    match cmd {
+        PluginCommand::New {
+            name,
+            lang,
+            dir,
+            kit,
+        } => {
+            let root = crate::authoring::new_project(&name, lang, &dir, kit.as_deref())?;
+            println!("created {}", root.display());
+            println!(
+                "next: cd {} and follow its README (build, then `tollgate plugin test`)",
+                root.display()
+            );
+            Ok(0)
+        }
+        PluginCommand::Inspect { file, format } => {
+            let sandbox = Sandbox::new(Limits::default()).map_err(anyhow::Error::msg)?;
+            let v = crate::authoring::inspect(&sandbox, &file)?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&v)?),
+                Format::Table => {
+                    println!(
+                        "file:      {} ({} bytes)",
+                        v["file"].as_str().unwrap_or(""),
+                        v["size"]
+                    );
+                    println!("sha256:    {}", v["sha256"].as_str().unwrap_or(""));
+                    println!(
+                        "plugin:    {} {}",
+                        v["name"].as_str().unwrap_or(""),
+                        v["version"].as_str().unwrap_or("")
+                    );
+                    println!(
+                        "contract:  exports {} (host implements {})",
+                        v["contract"].as_str().unwrap_or("?"),
+                        tollgate_runtime::CONTRACT
+                    );
+                    let imports: Vec<&str> = v["imports"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+                        .unwrap_or_default();
+                    println!(
+                        "imports:   {}",
+                        if imports.is_empty() {
+                            "none".to_string()
+                        } else {
+                            format!("{} (all denied by the sandbox)", imports.join(", "))
+                        }
+                    );
+                    println!("settings:  {}", v["settings_help"].as_str().unwrap_or(""));
+                    println!("checks:");
+                    for c in v["checks"].as_array().into_iter().flatten() {
+                        println!(
+                            "  {:<8} {:<8} {:<50} kinds: {}",
+                            c["id"].as_str().unwrap_or(""),
+                            c["severity"].as_str().unwrap_or(""),
+                            c["title"].as_str().unwrap_or(""),
+                            c["kinds"]
+                                .as_array()
+                                .map(|k| k
+                                    .iter()
+                                    .filter_map(|x| x.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(","))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
+            }
+            Ok(0)
+        }
+        PluginCommand::Test {
+            file,
+            examples,
+            settings,
+        } => plugin_test(&file, &examples, settings),
+    }
+}
+
+fn plugin_test(file: &Path, examples: &[PathBuf], settings: Option<String>) -> Result<u8> {
+    let mut args = PluginArgs {
+        plugins: vec![file.display().to_string()],
+        plugin_dir: None,
+        no_builtin: true,
+        settings: vec![],
+        config: None,
+        no_config: true,
+        time_limit: None,
+        no_cache: false,
+        memory_limit: None,
+    };
+    let setup0 = {
+        let sandbox = Sandbox::new(Limits::default()).map_err(anyhow::Error::msg)?;
+        tollgate_runtime::Plugin::load(&sandbox, file, None)?
+    };
+    if let Some(s) = settings {
+        args.settings.push(format!("{}={s}", setup0.info.name));
+    }
+    let setup = load_plugins(&args)?;
+    if let Some(e) = setup.errors.first() {
+        bail!("{e}");
+    }
+    let ids: Vec<String> = setup
+        .active
+        .iter()
+        .flat_map(|p| p.checks().iter().map(|c| c.id.clone()))
+        .collect();
+    let (expect, problems) = crate::authoring::expectations(examples, &ids)?;
+    if expect.is_empty() {
+        bail!(
+            "no example declares an expected outcome in {}: annotate manifests with {}: \"fail: ID\" or \"pass: ID\"",
+            examples.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            crate::authoring::EXPECT
+        );
+    }
+    let mut builder = report::Builder::new(&setup.active, SeverityFilter::default(), &[]);
+    let mut collect = report::Collect::default();
+    let tail = pipeline::scan(
+        examples,
+        &setup.active,
+        &pipeline::Options::default(),
+        &mut builder,
+        &mut collect,
+        &|_| {},
+    )?;
+    let (diffs, n) = crate::authoring::compare(&expect, &collect.resources);
+    for d in &diffs {
+        println!("{d}\n");
+    }
+    for p in &problems {
+        println!("error: {p}");
+    }
+    for e in &tail.errors {
+        println!("error: {}: {}", e.file, e.message);
+    }
+    println!(
+        "{}: {} of {n} expectations met{}",
+        setup
+            .active
+            .first()
+            .map(|p| p.plugin.name())
+            .unwrap_or("plugin"),
+        n - diffs.len(),
+        if diffs.is_empty() {
+            String::new()
+        } else {
+            format!(", {} not met", diffs.len())
+        }
+    );
+    Ok(if !problems.is_empty() || !tail.errors.is_empty() {
+        2
+    } else if diffs.is_empty() {
+        0
+    } else {
+        1
+    })
 }

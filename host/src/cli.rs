@@ -38,6 +38,46 @@ pub enum Command {
     /// Validate or show the configuration file (tollgate.yaml).
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Write, inspect and test policy plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Write a ready-to-build plugin project: the WIT contract, one example check, a
+    /// passing and a failing example manifest, and a README with the build command.
+    New {
+        /// Plugin name (lower-case letters, digits, '-').
+        name: String,
+        #[arg(long, value_enum, default_value_t = crate::authoring::Lang::Rust)]
+        lang: crate::authoring::Lang,
+        /// Where to create the project directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Path to the tollgate-kit crate (plugins/kit of a tollgate checkout), for Rust.
+        #[arg(long)]
+        kit: Option<PathBuf>,
+    },
+    /// Show what a plugin file is: name, version, contract, sha256, checks, imports.
+    Inspect {
+        file: PathBuf,
+        #[arg(long, short, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Run a plugin on example manifests that declare their expected outcome (the
+    /// annotation tollgate.dev/expect: "fail: ID" or "pass: ID"; or pass*.yaml and
+    /// fail*.yaml files in a directory named after the check id). Exit status 1 on a
+    /// mismatch, with a readable diff.
+    Test {
+        file: PathBuf,
+        /// Example manifests (files or directories).
+        #[arg(default_value = "examples")]
+        examples: Vec<PathBuf>,
+        /// Settings for the plugin, as JSON.
+        #[arg(long, value_name = "JSON")]
+        settings: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

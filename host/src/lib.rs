@@ -6,6 +6,7 @@
 //! [`report`] (one data model, one module per format). [`app`] wires them to the CLI.
 
 pub mod app;
+pub mod authoring;
 pub mod cli;
 pub mod compliance;
 pub mod config;

@@ -148,6 +148,8 @@ pub struct Plugin {
     pub info: PluginInfo,
     /// Names of the component's imports (WASI interfaces it may call; all denied).
     pub imports: Vec<String>,
+    /// Names of the component's exports (the contract interface among them).
+    pub exports: Vec<String>,
     pub(crate) pre: PluginPre<State>,
     pub(crate) sandbox: Sandbox,
 }
@@ -264,6 +266,7 @@ impl Plugin {
                 checks: vec![],
             },
             imports,
+            exports,
             pre,
             sandbox: sandbox.clone(),
         };
