@@ -259,7 +259,7 @@ pub fn compare(expect: &Expectations, resources: &[ResourceEntry]) -> (Vec<Strin
                 // A check that does not apply to the kind cannot fail.
                 None if !*should_fail => {}
                 None => diffs.push(format!("{who}\n  {id}: expected {}, but the check did not run (unknown id, disabled, or its kinds do not include {})", word(*should_fail), r.kind)),
-                Some(c) if (!c.success) != *should_fail => {
+                Some(c) if c.success == *should_fail => {
                     let mut d = format!("{who}\n  {id}: expected {}, got {}", word(*should_fail), word(!c.success));
                     for m in &c.messages {
                         d.push_str(&format!("\n    - {m}"));
