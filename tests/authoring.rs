@@ -195,3 +195,83 @@ fn the_catalogue_examples_meet_their_expectations() {
         );
     }
 }
+
+#[test]
+fn python_and_javascript_templates_build_and_pass_their_examples() {
+    // The toolchains `cargo xtask polyglot` installed into the target dir.
+    let tools = tollgate_e2e::target_profile_dir()
+        .parent()
+        .unwrap()
+        .join("tools");
+    let py = tools.join("py");
+    let qjs = tools.join("node/node_modules/.bin/componentize-qjs");
+    assert!(
+        py.join("bin/componentize-py").exists() && qjs.exists(),
+        "run `cargo xtask polyglot` (cargo xtask test does)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (lang, name) in [("python", "owner-py"), ("js", "owner-js")] {
+        let new = output(
+            tollgate()
+                .current_dir(dir.path())
+                .args(["plugin", "new", name, "--lang", lang])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(new.code, 0, "{}", new.stderr);
+        let project = dir.path().join(name);
+        let wasm = format!("{}.wasm", name.replace('-', "_"));
+        let built = if lang == "python" {
+            Command::new(py.join("bin/componentize-py"))
+                .env("PYTHONPATH", &py)
+                .current_dir(&project)
+                .args([
+                    "-d",
+                    "wit",
+                    "-w",
+                    "plugin",
+                    "componentize",
+                    "app",
+                    "-o",
+                    &wasm,
+                ])
+                .output()
+                .unwrap()
+        } else {
+            Command::new(&qjs)
+                .current_dir(&project)
+                .args([
+                    "--wit",
+                    "wit",
+                    "--world",
+                    "plugin",
+                    "--sync",
+                    "--stub-wasi",
+                    "--js",
+                    "policy.js",
+                    "-o",
+                    &wasm,
+                ])
+                .output()
+                .unwrap()
+        };
+        assert!(
+            built.status.success(),
+            "{lang}: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        let test = output(
+            tollgate()
+                .current_dir(&project)
+                .args(["plugin", "test", &wasm, "examples"])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(test.code, 0, "{lang}: {}{}", test.stdout, test.stderr);
+        assert!(
+            test.stdout.contains("2 of 2 expectations met"),
+            "{}",
+            test.stdout
+        );
+    }
+}

@@ -66,7 +66,7 @@ pub fn new_project(name: &str, lang: Lang, dir: &Path, kit: Option<&Path>) -> Re
             format!("{krate}.wasm"),
         ),
         Lang::Js => (
-            format!("npm install componentize-qjs && npx componentize-qjs --wit wit --world-name plugin --sync --stub-wasi -o {krate}.wasm policy.js"),
+            format!("npm install componentize-qjs && npx componentize-qjs --wit wit --world plugin --sync --stub-wasi --js policy.js -o {krate}.wasm"),
             format!("{krate}.wasm"),
         ),
     };

@@ -33,8 +33,10 @@ fn main() -> Result<()> {
         "build" => build(),
         "test" => {
             build()?;
+            polyglot()?;
             test(rest)
         }
+        "polyglot" => polyglot(),
         "plugins" => build_plugins(),
         "fuzz" => fuzz(rest),
         "bench" => {
@@ -53,6 +55,8 @@ fn main() -> Result<()> {
                  commands:\n  build    build the plugins (wasm32-wasip2) and the host (release)\n  \
                  test     build, then run every test of the workspace (extra args go to cargo test)\n  \
                  plugins  build only the plugins and copy them beside the binary\n  \
+                 polyglot install componentize-py and componentize-qjs (into target/tools) and build \
+                 the Python and JavaScript recommended-labels plugins\n  \
                  fuzz     run the cargo-fuzz targets (manifest, plugin_input) for a bounded time: \
                  fuzz [SECONDS] (default 60 each)\n  \
                  bench    build, then benchmark the sandboxed host against the native checks \
@@ -266,4 +270,60 @@ fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// Builds the Python and JavaScript versions of the recommended-labels plugin. The
+/// toolchains come from PyPI and npm into target/tools, once.
+fn polyglot() -> Result<()> {
+    let tools = target_dir().join("tools");
+    let py = tools.join("py");
+    let node = tools.join("node");
+    let componentize_py = py.join("bin").join("componentize-py");
+    if !componentize_py.exists() {
+        let mut c = Command::new("python3");
+        c.args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+        ])
+        .arg(&py)
+        .arg("componentize-py==0.25.1");
+        run(c)?;
+    }
+    let qjs = node
+        .join("node_modules")
+        .join(".bin")
+        .join("componentize-qjs");
+    if !qjs.exists() {
+        std::fs::create_dir_all(&node)?;
+        let mut c = Command::new("npm");
+        c.args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&node)
+            .arg("componentize-qjs@0.4.5");
+        run(c)?;
+    }
+    let out = target_dir().join("release").join("extra-plugins");
+    std::fs::create_dir_all(&out)?;
+    let examples = root().join("plugins").join("examples");
+    let wit = root().join("wit");
+    let mut c = Command::new(&componentize_py);
+    c.env("PYTHONPATH", &py)
+        .arg("-d")
+        .arg(&wit)
+        .args(["-w", "plugin", "componentize", "-p"])
+        .arg(examples.join("recommended-labels-py"))
+        .args(["app", "-o"])
+        .arg(out.join("recommended-labels-py.wasm"));
+    run(c)?;
+    let mut c = Command::new(&qjs);
+    c.arg("--wit")
+        .arg(&wit)
+        .args(["--world", "plugin", "--sync", "--stub-wasi", "--js"])
+        .arg(examples.join("recommended-labels-js").join("policy.js"))
+        .arg("-o")
+        .arg(out.join("recommended-labels-js.wasm"));
+    run(c)
 }

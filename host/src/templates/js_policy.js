@@ -1,5 +1,5 @@
 // {{NAME}}: a tollgate policy plugin in JavaScript.
-// Build: npx componentize-qjs --wit wit --world-name plugin --sync --stub-wasi -o {{CRATE}}.wasm policy.js
+// Build: npx componentize-qjs --wit wit --world plugin --sync --stub-wasi --js policy.js -o {{CRATE}}.wasm
 // Test:  tollgate plugin test {{CRATE}}.wasm examples
 let label = "team";
 

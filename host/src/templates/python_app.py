@@ -5,14 +5,14 @@ Test:  tollgate plugin test {{CRATE}}.wasm examples
 """
 import json
 
-import wit_world
+from componentize_py_types import Err, Ok
+from wit_world import exports
 from wit_world.exports import policy as p
-from componentize_py_types import Err
 
 LABEL = ["team"]
 
 
-class Policy(wit_world.exports.Policy):
+class Policy(exports.Policy):
     def describe(self) -> p.PluginInfo:
         check = p.CheckInfo(
             id="{{ID}}", aliases=[], title="Workload has no owner label",
@@ -41,5 +41,5 @@ class Policy(wit_world.exports.Policy):
             if LABEL[0] not in labels:
                 name = (obj.get("metadata") or {}).get("name", "(unnamed)")
                 findings.append(p.Finding(message=f"{obj.get('kind')} '{name}' has no '{LABEL[0]}' label", path="metadata.labels"))
-            out.append(wit_world.Ok([p.CheckResult(check=i, findings=findings) for i in req.checks]))
+            out.append(Ok([p.CheckResult(check=i, findings=findings) for i in req.checks]))
         return out
