@@ -152,15 +152,8 @@ fn by_name(
     ok: impl Fn(&Container) -> bool,
     why: impl Fn(&Container) -> String,
 ) -> Vec<Finding> {
-    let good: Vec<Option<&str>> = o
-        .containers()
-        .iter()
-        .filter(|c| ok(c))
-        .map(|c| c.name)
-        .collect();
-    o.containers()
-        .iter()
-        .filter(|c| !good.contains(&c.name))
+    o.failing_by_name(ok)
+        .into_iter()
         .map(|c| Finding::at(format!("{} {}", c.describe(o), why(c)), &c.path))
         .collect()
 }

@@ -51,16 +51,6 @@ fn per_container(o: &Object, bad: impl Fn(&Container) -> Option<String>) -> Vec<
         .collect()
 }
 
-/// Names of containers (containers and init containers) that satisfy `ok`: trivy matches
-/// some checks by container name, so a same-named container that passes makes all pass.
-fn names_where<'a>(o: &Object<'a>, ok: impl Fn(&Container) -> bool) -> Vec<Option<&'a str>> {
-    o.containers()
-        .iter()
-        .filter(|c| ok(c))
-        .map(|c| c.name)
-        .collect()
-}
-
 fn resource_key(o: &Object, section: &str, key: &str) -> Vec<Finding> {
     per_container(o, |c| {
         let s = c.get("resources").and_then(|r| r.get(section));
@@ -83,11 +73,18 @@ fn drops_all(c: &Container) -> bool {
 }
 
 fn drop_all(o: &Object) -> Vec<Finding> {
-    let good = names_where(o, drops_all);
-    per_container(o, |c| {
-        (!good.contains(&c.name))
-            .then(|| "should add 'ALL' to securityContext.capabilities.drop".into())
-    })
+    o.failing_by_name(drops_all)
+        .into_iter()
+        .map(|c| {
+            Finding::at(
+                format!(
+                    "{} should add 'ALL' to securityContext.capabilities.drop",
+                    c.describe(o)
+                ),
+                &c.path,
+            )
+        })
+        .collect()
 }
 
 fn read_only_root(o: &Object) -> Vec<Finding> {

@@ -246,6 +246,22 @@ impl<'a> Object<'a> {
         })
     }
 
+    /// Containers that fail a per-container test the way trivy matches them: by name. A
+    /// container passes when any container (or init container) with the same name
+    /// passes, so same-named containers share one verdict.
+    pub fn failing_by_name(&self, ok: impl Fn(&Container) -> bool) -> Vec<&Container<'a>> {
+        let good: Vec<Option<&str>> = self
+            .containers()
+            .iter()
+            .filter(|c| ok(c))
+            .map(|c| c.name)
+            .collect();
+        self.containers()
+            .iter()
+            .filter(|c| !good.contains(&c.name))
+            .collect()
+    }
+
     /// The pod spec a container belongs to (for object-level containers: the object).
     pub fn pod_of(&self, c: &Container<'a>) -> Option<&PodSpec<'a>> {
         c.pod.and_then(|i| self.pod_specs().get(i))

@@ -83,15 +83,8 @@ fn volume_types(o: &Object) -> Vec<Finding> {
 /// Per-container findings matched by name: a container passes when any container of
 /// the same name passes (trivy's semantics).
 fn by_name(o: &Object, ok: impl Fn(&Container) -> bool, why: &str) -> Vec<Finding> {
-    let good: Vec<Option<&str>> = o
-        .containers()
-        .iter()
-        .filter(|c| ok(c))
-        .map(|c| c.name)
-        .collect();
-    o.containers()
-        .iter()
-        .filter(|c| !good.contains(&c.name))
+    o.failing_by_name(ok)
+        .into_iter()
         .map(|c| Finding::at(format!("{} {why}", c.describe(o)), &c.path))
         .collect()
 }
