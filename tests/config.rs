@@ -45,6 +45,134 @@ fn ksv013(report: &Value) -> Value {
         .clone()
 }
 
+/// Every output format of one scan.
+struct Formats {
+    code: i32,
+    json: Value,
+    sarif: Value,
+    junit: String,
+    k8s: Value,
+    table: String,
+}
+
+fn all_formats(dir: &Path) -> Formats {
+    let f = |n: &str| dir.join(n).display().to_string();
+    let out = scan(
+        dir,
+        &[
+            "-f",
+            "table",
+            "-f",
+            &format!("json={}", f("r.json")),
+            "-f",
+            &format!("sarif={}", f("r.sarif")),
+            "-f",
+            &format!("junit={}", f("r.xml")),
+            "-f",
+            &format!("k8s-reports-json={}", f("r.k8s.json")),
+        ],
+    );
+    let read = |n: &str| fs::read_to_string(dir.join(n)).unwrap();
+    Formats {
+        code: out.code,
+        json: serde_json::from_str(&read("r.json")).unwrap(),
+        sarif: serde_json::from_str(&read("r.sarif")).unwrap(),
+        junit: read("r.xml"),
+        k8s: serde_json::from_str(&read("r.k8s.json")).unwrap(),
+        table: out.stdout,
+    }
+}
+
+/// KSV013 on the one resource is accepted (`reason` given) or counted, in every format.
+fn assert_ksv013(f: &Formats, accepted: Option<&str>) {
+    let c = ksv013(&f.json);
+    let sarif = f.sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "KSV013")
+        .unwrap()
+        .clone();
+    let k8s = f.k8s["items"][0]["report"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["checkID"] == "KSV013")
+        .unwrap()
+        .clone();
+    let junit_case = &f.junit[f.junit.find("name=\"KSV013 ").unwrap()..];
+    let junit_case = &junit_case[..junit_case.find("</testcase>").unwrap()];
+    assert_eq!(c["success"], false, "the finding stays in the JSON report");
+    match accepted {
+        Some(reason) => {
+            assert_eq!(f.code, 0, "an exempted finding does not count: {}", f.table);
+            assert_eq!(c["exempted"]["reason"], reason);
+            assert!(sarif["suppressions"][0]["justification"]
+                .as_str()
+                .unwrap()
+                .contains(reason));
+            assert!(
+                junit_case.contains("<skipped message=\"exempted: "),
+                "{junit_case}"
+            );
+            assert_eq!(k8s["success"], true);
+            assert!(k8s["messages"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("exempted ("));
+            assert!(
+                f.table.contains("0 failed checks") && f.table.contains("1 exempted"),
+                "{}",
+                f.table
+            );
+        }
+        None => {
+            assert_eq!(f.code, 1, "{}", f.table);
+            assert!(c["exempted"].is_null());
+            assert!(sarif.get("suppressions").is_none());
+            assert!(junit_case.contains("<failure "), "{junit_case}");
+            assert_eq!(k8s["success"], false);
+            assert!(
+                f.table.contains("1 failed checks") && f.table.contains("0 exempted"),
+                "{}",
+                f.table
+            );
+        }
+    }
+}
+
+#[test]
+fn every_exemption_path_in_every_format() {
+    // Config exemption: accepted everywhere.
+    let cfg = "exemptions:\n  - checks: [KSV-0013]\n    name: web\n    reason: pinned at deploy\n";
+    let dir = workspace(&latest(), cfg);
+    assert_ksv013(&all_formats(dir.path()), Some("pinned at deploy"));
+    // Annotation exemption: accepted everywhere.
+    let annotated = latest().replace(
+        "metadata: {name: web, namespace: shop}",
+        "metadata: {name: web, namespace: shop, annotations: {tollgate.dev/exempt: 'KSV013: pinned by the pipeline'}}",
+    );
+    let dir = workspace(&annotated, "{}\n");
+    assert_ksv013(&all_formats(dir.path()), Some("pinned by the pipeline"));
+    // Expired: counted everywhere, and the report says so.
+    let dir = workspace(&latest(), "exemptions:\n  - checks: [KSV013]\n    reason: until the migration\n    expires: 2001-01-01\n");
+    let f = all_formats(dir.path());
+    assert_ksv013(&f, None);
+    assert_eq!(f.json["exemptions"][0]["status"], "expired");
+    assert!(f
+        .table
+        .contains("expired on 2001-01-01 and no longer applies"));
+    // Stale: counted everywhere, and the report says the exemption matched nothing.
+    let dir = workspace(
+        &latest(),
+        "exemptions:\n  - checks: [KSV013]\n    name: api\n    reason: other app\n",
+    );
+    let f = all_formats(dir.path());
+    assert_ksv013(&f, None);
+    assert_eq!(f.json["exemptions"][0]["status"], "stale");
+    assert!(f.table.contains("matched nothing in this scan (stale)"));
+}
+
 #[test]
 fn config_exemption_accepts_a_finding_in_every_format() {
     // Without an exemption: KSV013 fails, exit 1.

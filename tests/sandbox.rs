@@ -203,7 +203,8 @@ fn broken_plugin_files_are_refused_with_their_reason() {
     let text = dir.path().join("text.wasm");
     fs::write(&text, "#!/bin/sh\necho not wasm\n").unwrap();
     let v2 = extra_plugin("contract-v2");
-    let cases: [(&Path, &str, &[&str]); 4] = [
+    let other = extra_plugin("other-world");
+    let cases: [(&Path, &str, &[&str]); 5] = [
         (
             &truncated,
             "not-component",
@@ -219,6 +220,14 @@ fn broken_plugin_files_are_refused_with_their_reason() {
             &v2,
             "contract",
             &["tollgate:policy@0.2.0", "tollgate:policy@0.1.0"],
+        ),
+        (
+            &other,
+            "contract",
+            &[
+                "it exports `greet`",
+                "this host expects `tollgate:policy/policy@0.1.0`",
+            ],
         ),
     ];
     for (file, class, texts) in cases {

@@ -22,6 +22,7 @@ const EXTRA: &[(&str, &str)] = &[
     ("tollgate-recommended-labels", "recommended-labels"),
     ("tollgate-hostile", "hostile"),
     ("tollgate-contract-v2", "contract-v2"),
+    ("tollgate-other-world", "other-world"),
 ];
 const TARGET: &str = "wasm32-wasip2";
 
