@@ -463,3 +463,39 @@ fn compliance_figures_match_the_per_check_report() {
         .stderr
         .contains("unknown compliance specification 'k8s-foo'"));
 }
+
+#[test]
+fn table_colours_a_terminal_and_respects_no_color() {
+    // `script` gives the command a terminal; skip where util-linux's script is absent.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping: `script` (util-linux) is not installed");
+        return;
+    }
+    let cmd = format!(
+        "{} scan {}",
+        tollgate_e2e::binary().display(),
+        root().join("examples/web.yaml").display()
+    );
+    let on_terminal = |no_color: bool| {
+        let mut c = std::process::Command::new("script");
+        c.args(["-qc", &cmd, "/dev/null"]).env_remove("NO_COLOR");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
+    };
+    let coloured = on_terminal(false);
+    assert!(
+        coloured.contains("\u{1b}[1;31mHIGH"),
+        "HIGH in red on a terminal: {coloured:?}"
+    );
+    let plain = on_terminal(true);
+    assert!(
+        plain.contains("HIGH") && !plain.contains('\u{1b}'),
+        "NO_COLOR: {plain:?}"
+    );
+}
