@@ -14,7 +14,9 @@ Every policy is a WebAssembly component loaded at run time: the built-in bundle 
 `plugins/` beside the binary, and `--plugin FILE` adds your own. Plugins run in a sandbox \
 with no files, network, environment or clock, under time and memory limits.",
     after_help = "Examples:\n  tollgate scan ./manifests\n  kubectl get deploy -A -o yaml | tollgate scan -\n  \
-helm template ./chart | tollgate scan --format json - > report.json\n  tollgate checks"
+helm template ./chart | tollgate scan --format json - > report.json\n  \
+tollgate scan -f table -f sarif=results.sarif --fail-on HIGH ./manifests\n  \
+tollgate compliance k8s-pss-restricted-0.1 ./manifests\n  tollgate checks\n  tollgate plugin new my-policy"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -25,8 +27,9 @@ pub struct Cli {
 pub enum Command {
     /// Scan files, directories (recursively: *.yaml, *.yml, *.json) or stdin (`-`).
     ///
-    /// Exit status: 0 when no check failed, 1 when a check failed, 2 on usage, input
-    /// or plugin errors (the other results are still reported).
+    /// Exit status: 0 when no check failed, 1 when a check failed at or above --fail-on
+    /// (exempted findings do not count), 2 on usage, input, configuration or plugin
+    /// errors (the other results are still reported).
     Scan(ScanArgs),
     /// List the checks the loaded plugins declare: id, severity, category, title, kinds,
     /// and whether they run by default.
