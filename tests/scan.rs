@@ -488,3 +488,45 @@ fn output_is_byte_identical_whatever_the_jobs_window_and_batch() {
         reference
     );
 }
+
+#[test]
+fn a_big_list_is_split_into_windows_without_changing_the_output() {
+    // `kubectl get -A -o json` prints one List: its items are evaluated in slices of
+    // --window resources, and the report is the same whatever the slicing.
+    let dir = tempfile::tempdir().unwrap();
+    let items: Vec<String> = (0..300)
+        .map(|i| format!(r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p{i}","namespace":"ns{}"}},"spec":{{"containers":[{{"name":"c","image":"nginx:{}"}}]}}}}"#, i % 7, if i % 3 == 0 { "latest" } else { "1.25" }))
+        .collect();
+    let file = dir.path().join("dump.json");
+    fs::write(
+        &file,
+        format!(
+            r#"{{"apiVersion":"v1","kind":"List","items":[{}]}}"#,
+            items.join(",")
+        ),
+    )
+    .unwrap();
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan".to_string(), "-f".into(), "json".into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.push(file.display().to_string());
+        run(&args)
+    };
+    let reference = scan(&[]);
+    assert_eq!(reference.code, 1);
+    let r = reference.json();
+    assert_eq!(r["resources"].as_array().unwrap().len(), 300);
+    assert_eq!(r["resources"][299]["item"], 299);
+    assert_eq!(
+        check(&r, "dump.json", 0, "KSV013").unwrap()["success"],
+        false,
+        "p0 uses :latest"
+    );
+    for extra in [
+        &["--window", "7"][..],
+        &["--window", "50", "--jobs", "2", "--batch", "3"],
+        &["--jobs", "1"],
+    ] {
+        assert_eq!(scan(extra).stdout, reference.stdout, "{extra:?}");
+    }
+}

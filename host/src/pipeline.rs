@@ -1,9 +1,9 @@
 //! The scan pipeline: files are read and split on the calling thread, documents are
-//! gathered into a bounded window, and `jobs` workers parse and evaluate chunks of the
-//! window in parallel, each with its own plugin instances, while the calling thread
-//! reports the previous window. Results are handed to the report in input order, so the
-//! output is the same byte for byte whatever `jobs`, `window` or `batch` are. At most two
-//! windows of documents are in memory at once.
+//! gathered into a bounded window, `jobs` workers parse the window's documents in
+//! parallel, then evaluate its resources in slices of at most `window` resources, each
+//! with its own plugin instances, while the calling thread reports the previous slice.
+//! Results are handed to the report in input order, so the output is the same byte for
+//! byte whatever `jobs`, `window` or `batch` are.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,13 +52,7 @@ impl Default for Options {
     }
 }
 
-/// What one worker made of one chunk of documents.
-struct ChunkOut {
-    loaded: Loaded,
-    eval: Evaluation,
-}
-
-fn work(docs: &[RawDoc], plugins: &[ActivePlugin], pool: &mut Pool, opts: &Options) -> ChunkOut {
+fn parse(docs: &[RawDoc], opts: &Options) -> Loaded {
     let mut loaded = Loaded::default();
     for d in docs {
         input::parse_doc(d, &opts.input, &mut loaded);
@@ -68,8 +62,154 @@ fn work(docs: &[RawDoc], plugins: &[ActivePlugin], pool: &mut Pool, opts: &Optio
         loaded.resources.retain(|r| admitted(r, opts));
         loaded.filtered = before - loaded.resources.len();
     }
-    let eval = evaluate::evaluate(plugins, pool, &loaded.resources, opts.batch);
-    ChunkOut { loaded, eval }
+    loaded
+}
+
+/// Runs `f` on every item with `pools.len()` workers, each with its own pool; results
+/// in item order.
+fn parallel<T: Sync, R: Send>(
+    pools: &mut [Pool],
+    items: &[T],
+    f: impl Fn(&T, &mut Pool) -> R + Sync,
+) -> Vec<R> {
+    if pools.len() == 1 || items.len() <= 1 {
+        let pool = &mut pools[0];
+        return items.iter().map(|t| f(t, pool)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for pool in pools.iter_mut() {
+            let (next, slots, f) = (&next, &slots, &f);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(t) = items.get(i) else { break };
+                let out = f(t, pool);
+                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(out);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .expect("every item was processed")
+        })
+        .collect()
+}
+
+/// Resources evaluated, waiting to be reported.
+struct Evaluated {
+    resources: Vec<input::Resource>,
+    eval: Evaluation,
+}
+
+/// The scan's moving parts: the documents gathered so far and the evaluated resources
+/// waiting to be reported.
+struct Flow<'a> {
+    plugins: &'a [ActivePlugin],
+    opts: &'a Options,
+    pools: Vec<Pool>,
+    pending: Option<Evaluated>,
+}
+
+impl Flow<'_> {
+    /// Parses a window of documents (in parallel), then evaluates its resources in
+    /// slices of at most `window` resources, each while the previous one is reported:
+    /// one document can hold a whole cluster (`kind: List`), and memory stays bounded.
+    fn window(
+        &mut self,
+        docs: &[RawDoc],
+        builder: &mut Builder,
+        sink: &mut dyn Sink,
+    ) -> std::io::Result<()> {
+        let batch = self.opts.batch.max(1);
+        let chunks: Vec<&[RawDoc]> = docs.chunks(batch).collect();
+        let opts = self.opts;
+        let parsed = parallel(&mut self.pools, &chunks, |c, _| parse(c, opts));
+        let mut resources = Vec::new();
+        for l in parsed {
+            builder.summary.filtered += l.filtered;
+            for e in &l.errors {
+                builder.input_error(e);
+            }
+            for s in &l.skipped {
+                builder.skipped(s);
+            }
+            resources.extend(l.resources);
+        }
+        while !resources.is_empty() {
+            let rest = resources.split_off(resources.len().min(opts.window.max(1)));
+            let slice = std::mem::replace(&mut resources, rest);
+            self.evaluate(slice, builder, sink)?;
+        }
+        Ok(())
+    }
+
+    /// Evaluates `resources` on the workers while this thread reports the previous slice.
+    fn evaluate(
+        &mut self,
+        resources: Vec<input::Resource>,
+        builder: &mut Builder,
+        sink: &mut dyn Sink,
+    ) -> std::io::Result<()> {
+        let previous = self.pending.take();
+        let (plugins, opts) = (self.plugins, self.opts);
+        let pools = &mut self.pools;
+        let (emitted, evaluated) = std::thread::scope(|s| {
+            let workers = s.spawn(|| {
+                let batch = opts.batch.max(1);
+                let chunks: Vec<&[input::Resource]> = resources.chunks(batch).collect();
+                let evals = parallel(pools, &chunks, |c, pool| {
+                    evaluate::evaluate(plugins, pool, c, batch)
+                });
+                let mut eval = Evaluation::default();
+                for (k, e) in evals.into_iter().enumerate() {
+                    eval.verdicts.extend(e.verdicts);
+                    eval.errors.extend(e.errors.into_iter().map(|mut x| {
+                        x.resource += k * batch;
+                        x
+                    }));
+                }
+                eval
+            });
+            let emitted = match previous {
+                Some(p) => emit(p, builder, sink),
+                None => Ok(()),
+            };
+            let eval = match workers.join() {
+                Ok(e) => e,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            (emitted, eval)
+        });
+        emitted?;
+        self.pending = Some(Evaluated {
+            resources,
+            eval: evaluated,
+        });
+        Ok(())
+    }
+
+    fn finish(&mut self, builder: &mut Builder, sink: &mut dyn Sink) -> std::io::Result<()> {
+        match self.pending.take() {
+            Some(p) => emit(p, builder, sink),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Hands evaluated resources to the report, in input order.
+fn emit(done: Evaluated, builder: &mut Builder, sink: &mut dyn Sink) -> std::io::Result<()> {
+    for e in &done.eval.errors {
+        builder.eval_error(&done.resources[e.resource], e.plugin, &e.error);
+    }
+    for (r, v) in done.resources.iter().zip(&done.eval.verdicts) {
+        let entry = builder.resource(r, v);
+        sink.resource(&entry)?;
+    }
+    Ok(())
 }
 
 /// Scans `paths`, feeding every entry to `builder` and `sink` in input order.
@@ -89,10 +229,13 @@ pub fn scan(
     }
     sink.begin(&builder.context())?;
     let jobs = opts.jobs.max(1);
-    let mut pools: Vec<Pool> = (0..jobs).map(|_| Pool::new(plugins.len())).collect();
+    let mut flow = Flow {
+        plugins,
+        opts,
+        pools: (0..jobs).map(|_| Pool::new(plugins.len())).collect(),
+        pending: None,
+    };
     let mut window: Vec<RawDoc> = Vec::with_capacity(opts.window.min(1 << 16));
-    // Results of the previous window, reported while the workers evaluate the next one.
-    let mut pending: Option<Vec<ChunkOut>> = None;
     let mut done = 0usize;
     for f in files {
         match input::read_file(&f, &opts.input) {
@@ -101,15 +244,7 @@ pub fn scan(
                     window.push(d);
                     if window.len() >= opts.window.max(1) {
                         done += window.len();
-                        pending = Some(overlapped(
-                            &window,
-                            plugins,
-                            &mut pools,
-                            opts,
-                            pending.take(),
-                            builder,
-                            sink,
-                        )?);
+                        flow.window(&window, builder, sink)?;
                         window.clear();
                         progress(done);
                     }
@@ -120,104 +255,11 @@ pub fn scan(
     }
     if !window.is_empty() {
         done += window.len();
-        pending = Some(overlapped(
-            &window,
-            plugins,
-            &mut pools,
-            opts,
-            pending.take(),
-            builder,
-            sink,
-        )?);
+        flow.window(&window, builder, sink)?;
     }
-    if let Some(outs) = pending {
-        emit(outs, builder, sink)?;
-    }
+    flow.finish(builder, sink)?;
     progress(done);
     let tail = builder.finish();
     sink.finish(&tail)?;
     Ok(tail)
-}
-
-/// Evaluates `window` on the workers while this thread reports `previous`.
-fn overlapped(
-    window: &[RawDoc],
-    plugins: &[ActivePlugin],
-    pools: &mut [Pool],
-    opts: &Options,
-    previous: Option<Vec<ChunkOut>>,
-    builder: &mut Builder,
-    sink: &mut dyn Sink,
-) -> std::io::Result<Vec<ChunkOut>> {
-    std::thread::scope(|s| {
-        let workers = s.spawn(|| compute(window, plugins, pools, opts));
-        let emitted = match previous {
-            Some(outs) => emit(outs, builder, sink),
-            None => Ok(()),
-        };
-        let outs = match workers.join() {
-            Ok(outs) => outs,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        emitted.map(|()| outs)
-    })
-}
-
-fn compute(
-    window: &[RawDoc],
-    plugins: &[ActivePlugin],
-    pools: &mut [Pool],
-    opts: &Options,
-) -> Vec<ChunkOut> {
-    // Chunks small enough to balance the workers, large enough to batch plugin calls.
-    let chunks: Vec<&[RawDoc]> = window.chunks(opts.batch.max(1)).collect();
-    if pools.len() == 1 || chunks.len() == 1 {
-        let pool = &mut pools[0];
-        return chunks
-            .iter()
-            .map(|c| work(c, plugins, pool, opts))
-            .collect();
-    }
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<ChunkOut>>> = chunks.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for pool in pools.iter_mut() {
-            let (next, slots, chunks) = (&next, &slots, &chunks);
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(c) = chunks.get(i) else { break };
-                let out = work(c, plugins, pool, opts);
-                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(out);
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .unwrap_or_else(|p| p.into_inner())
-                .expect("every chunk was processed")
-        })
-        .collect()
-}
-
-/// Hands a window's results to the report, in input order.
-fn emit(outs: Vec<ChunkOut>, builder: &mut Builder, sink: &mut dyn Sink) -> std::io::Result<()> {
-    for out in outs {
-        builder.summary.filtered += out.loaded.filtered;
-        for e in &out.loaded.errors {
-            builder.input_error(e);
-        }
-        for s in &out.loaded.skipped {
-            builder.skipped(s);
-        }
-        for e in &out.eval.errors {
-            builder.eval_error(&out.loaded.resources[e.resource], e.plugin, &e.error);
-        }
-        for (r, v) in out.loaded.resources.iter().zip(&out.eval.verdicts) {
-            let entry = builder.resource(r, v);
-            sink.resource(&entry)?;
-        }
-    }
-    Ok(())
 }

@@ -262,17 +262,230 @@ pub fn load_bytes(file: &str, bytes: Vec<u8>, json: bool, limits: &InputLimits) 
 pub fn parse_doc(doc: &RawDoc, limits: &InputLimits, out: &mut Loaded) {
     let text = doc.text();
     let parsed = if doc.json {
-        serde_json::from_str::<Value>(text).map_err(|e| format!("invalid JSON: {e}"))
+        let mut de = serde_json::Deserializer::from_str(text);
+        serde::de::Deserializer::deserialize_any(&mut de, DocVisitor)
+            .and_then(|d| de.end().map(|()| d))
+            .map_err(|e| format!("invalid JSON: {e}"))
     } else {
         parse_yaml(text, limits).map_err(|m| format!("invalid YAML: {m}"))
     };
     match parsed {
-        Ok(v) => accept(&doc.file, doc.index, Some(doc.line), v, limits, out),
+        Ok(d) => accept_doc(&doc.file, doc.index, Some(doc.line), d, limits, out),
         Err(message) => out.errors.push(InputError {
             file: doc.file.to_string(),
             document: Some(doc.index),
             message,
         }),
+    }
+}
+
+/// A parsed document. A mapping's `items` array is kept as one JSON text per element
+/// instead of a tree: a `kubectl get -A -o yaml` List of 100,000 objects then costs the
+/// size of its text, not gigabytes of parsed values.
+pub enum Doc {
+    Map {
+        fields: serde_json::Map<String, Value>,
+        items: Option<Vec<String>>,
+    },
+    Other(Value),
+}
+
+struct DocVisitor;
+
+impl<'de> serde::de::Visitor<'de> for DocVisitor {
+    type Value = Doc;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a YAML or JSON document")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Doc, A::Error> {
+        let mut fields = serde_json::Map::new();
+        let mut items = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "items" {
+                match map.next_value_seed(ItemsSeed)? {
+                    Ok(list) => {
+                        fields.remove("items");
+                        items = Some(list);
+                    }
+                    Err(other) => {
+                        items = None;
+                        fields.insert(key, other);
+                    }
+                }
+            } else {
+                let v: Value = map.next_value()?;
+                fields.insert(key, v);
+            }
+        }
+        Ok(Doc::Map { fields, items })
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Doc, A::Error> {
+        use serde::Deserialize;
+        Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(Doc::Other)
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Doc, E> {
+        Ok(Doc::Other(Value::String(v.into())))
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Doc, E> {
+        Ok(Doc::Other(Value::Bool(v)))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Doc, E> {
+        Ok(Doc::Other(Value::from(v)))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Doc, E> {
+        Ok(Doc::Other(Value::from(v)))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Doc, E> {
+        Ok(Doc::Other(Value::from(v)))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Doc, E> {
+        Ok(Doc::Other(Value::Null))
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<Doc, E> {
+        Ok(Doc::Other(Value::Null))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Doc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Doc, D::Error> {
+        d.deserialize_any(DocVisitor)
+    }
+}
+
+/// `items`: an array becomes one JSON text per element; anything else stays a value.
+struct ItemsSeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for ItemsSeed {
+    type Value = Result<Vec<String>, Value>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        match d.deserialize_any(DocVisitorItems)? {
+            Items::List(l) => Ok(Ok(l)),
+            Items::Other(v) => Ok(Err(v)),
+        }
+    }
+}
+
+enum Items {
+    List(Vec<String>),
+    Other(Value),
+}
+
+struct DocVisitorItems;
+
+impl<'de> serde::de::Visitor<'de> for DocVisitorItems {
+    type Value = Items;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of objects")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Items, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element::<Value>()? {
+            out.push(serde_json::to_string(&v).map_err(serde::de::Error::custom)?);
+        }
+        Ok(Items::List(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Items, A::Error> {
+        use serde::Deserialize;
+        Value::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Items::Other)
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Items, E> {
+        Ok(Items::Other(Value::String(v.into())))
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Items, E> {
+        Ok(Items::Other(Value::Bool(v)))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Items, E> {
+        Ok(Items::Other(Value::from(v)))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Items, E> {
+        Ok(Items::Other(Value::from(v)))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Items, E> {
+        Ok(Items::Other(Value::from(v)))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Items, E> {
+        Ok(Items::Other(Value::Null))
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<Items, E> {
+        Ok(Items::Other(Value::Null))
+    }
+}
+
+/// A parsed document into resources: a List's items one by one, anything else whole.
+fn accept_doc(
+    file: &Arc<str>,
+    document: usize,
+    line: Option<usize>,
+    d: Doc,
+    limits: &InputLimits,
+    out: &mut Loaded,
+) {
+    let (fields, items) = match d {
+        Doc::Other(v) => return accept(file, document, line, v, limits, out),
+        Doc::Map { fields, items } => (fields, items),
+    };
+    let kind = fields.get("kind").and_then(Value::as_str).unwrap_or("");
+    let is_list = kind == "List" || (kind.ends_with("List") && items.is_some());
+    match items {
+        Some(items) if is_list => {
+            for (i, text) in items.into_iter().enumerate() {
+                let item: Value = match serde_json::from_str(&text) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        out.errors.push(InputError {
+                            file: file.to_string(),
+                            document: Some(document),
+                            message: format!("item {i} of the List: {e}"),
+                        });
+                        continue;
+                    }
+                };
+                if depth(&item) + 2 > limits.max_depth {
+                    out.errors.push(InputError {
+                        file: file.to_string(),
+                        document: Some(document),
+                        message: format!(
+                            "item {i} of the List is nested deeper than {} levels",
+                            limits.max_depth
+                        ),
+                    });
+                    continue;
+                }
+                let nested = item
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| k.ends_with("List"))
+                    && item.get("items").is_some();
+                if nested {
+                    out.skipped.push(Skipped {
+                        file: file.to_string(),
+                        document,
+                        item: Some(i),
+                        reason: "a List nested in a List is not expanded".into(),
+                    });
+                    continue;
+                }
+                accept_object(file, document, Some(i), line, item, Some(text), out);
+            }
+        }
+        items => {
+            // Not a List after all: put `items` back where it was.
+            let mut fields = fields;
+            if let Some(items) = items {
+                let values = items
+                    .iter()
+                    .map(|t| serde_json::from_str(t).unwrap_or(Value::Null))
+                    .collect();
+                fields.insert("items".into(), Value::Array(values));
+            }
+            accept(file, document, line, Value::Object(fields), limits, out)
+        }
     }
 }
 
@@ -352,7 +565,7 @@ pub fn split_documents(text: &str) -> Vec<DocText<'_>> {
     docs
 }
 
-fn parse_yaml(text: &str, limits: &InputLimits) -> Result<Value, String> {
+fn parse_yaml(text: &str, limits: &InputLimits) -> Result<Doc, String> {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = limits.max_depth;
     let mut options = serde_saphyr::Options::default();
@@ -362,7 +575,7 @@ fn parse_yaml(text: &str, limits: &InputLimits) -> Result<Value, String> {
     // would parse ~40% faster, but would drop real manifests.
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
     options.with_snippet = false;
-    serde_saphyr::from_str_with_options::<Value>(text, options).map_err(|e| {
+    serde_saphyr::from_str_with_options::<Doc>(text, options).map_err(|e| {
         // The library's advice to its own callers means nothing to a user.
         one_line(&e.to_string()).replace(", set DuplicateKeyPolicy in Options if acceptable", "")
     })
@@ -445,11 +658,11 @@ fn accept(
                 });
                 continue;
             }
-            accept_object(file, document, Some(i), line, item, out);
+            accept_object(file, document, Some(i), line, item, None, out);
         }
         return;
     }
-    accept_object(file, document, None, line, v, out);
+    accept_object(file, document, None, line, v, None, out);
 }
 
 fn accept_object(
@@ -458,6 +671,7 @@ fn accept_object(
     item: Option<usize>,
     line: Option<usize>,
     v: Value,
+    json: Option<String>,
     out: &mut Loaded,
 ) {
     let skip = |reason: &str, out: &mut Loaded| {
@@ -484,7 +698,7 @@ fn accept_object(
     };
     // trivy evaluates objects without apiVersion (its own tests have some), so only a
     // missing kind disqualifies a document.
-    let json = serde_json::to_string(&v).unwrap_or_default();
+    let json = json.unwrap_or_else(|| serde_json::to_string(&v).unwrap_or_default());
     out.resources.push(Resource {
         file: file.clone(),
         document,
