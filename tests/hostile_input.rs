@@ -88,6 +88,12 @@ fn hostile_manifests_end_in_clear_errors_or_correct_results() {
     let (code, r, took) = scan_dir(d, &[]);
     assert_eq!(code, 2);
     assert!(took < Duration::from_secs(30), "bounded time: {took:?}");
+    // Errors and skipped documents are listed in input order whatever the slicing.
+    let (_, sliced, _) = scan_dir(d, &["--window", "1", "--jobs", "2", "--batch", "1"]);
+    assert_eq!(
+        (&sliced["errors"], &sliced["skipped"]),
+        (&r["errors"], &r["skipped"])
+    );
     for (file, text) in [
         ("alias-bomb.yaml", "invalid YAML"),
         ("deep-flow.yaml", "invalid YAML"),

@@ -223,6 +223,7 @@ pub fn scan(
 ) -> std::io::Result<Tail> {
     let mut errors = Vec::new();
     let files = input::discover(paths, &mut errors);
+    builder.set_files(&files);
     builder.summary.files = files.len();
     for e in &errors {
         builder.input_error(e);

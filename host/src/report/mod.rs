@@ -172,6 +172,8 @@ pub struct Builder<'a> {
     plugins: &'a [ActivePlugin],
     filter: SeverityFilter,
     policy: Policy,
+    /// Position of each scanned file, to list errors in input order.
+    file_order: std::collections::HashMap<String, usize>,
     pub summary: Summary,
     pub errors: Vec<ErrorEntry>,
     pub skipped: Vec<SkippedEntry>,
@@ -187,6 +189,7 @@ impl<'a> Builder<'a> {
             plugins,
             filter,
             policy: Policy::default(),
+            file_order: Default::default(),
             summary: Summary::default(),
             errors: Vec::new(),
             skipped: Vec::new(),
@@ -202,6 +205,15 @@ impl<'a> Builder<'a> {
             });
         }
         b
+    }
+
+    /// The files of the scan, in the order they are read.
+    pub fn set_files(&mut self, files: &[std::path::PathBuf]) {
+        self.file_order = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.display().to_string(), i))
+            .collect();
     }
 
     pub fn with_policy(mut self, policy: Policy) -> Self {
@@ -359,6 +371,19 @@ impl<'a> Builder<'a> {
 
     /// Final counts; call after the last resource.
     pub fn finish(&mut self) -> Tail {
+        // Errors in input order (plugin errors first), whatever the windows and threads.
+        let order = &self.file_order;
+        let key = |e: &ErrorEntry| {
+            (
+                order.get(&e.file).copied().map_or(0, |i| i + 1),
+                e.document,
+                e.item,
+                e.plugin.clone(),
+            )
+        };
+        self.errors.sort_by_key(key);
+        self.skipped
+            .sort_by_key(|s| (order.get(&s.file).copied().unwrap_or(0), s.document, s.item));
         self.summary.skipped = self.skipped.len();
         self.summary.errors = self.errors.len();
         Tail {
