@@ -499,3 +499,52 @@ fn table_colours_a_terminal_and_respects_no_color() {
         "NO_COLOR: {plain:?}"
     );
 }
+
+#[test]
+fn progress_bar_on_a_terminal_for_long_scans_only() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping: `script` (util-linux) is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("many.yaml");
+    let docs: Vec<String> = (0..60_000)
+        .map(|i| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\n"))
+        .collect();
+    std::fs::write(&big, docs.join("---\n")).unwrap();
+    let bin = tollgate_e2e::binary();
+    // One job: at least a couple of seconds, well past the bar's 0.8 s delay.
+    let cmd = format!("{} scan --jobs 1 -q {}", bin.display(), big.display());
+    let out = std::process::Command::new("script")
+        .args(["-qc", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        screen.contains("60,000 documents scanned"),
+        "progress bar on stderr: {screen:?}"
+    );
+    // Not on a pipe, and not for a short scan on a terminal.
+    let piped = run([
+        "scan".as_ref(),
+        "--jobs".as_ref(),
+        "1".as_ref(),
+        "-q".as_ref(),
+        big.as_os_str(),
+    ]);
+    assert!(!piped.stderr.contains("documents scanned"));
+    let short = format!(
+        "{} scan {}",
+        bin.display(),
+        root().join("examples/web.yaml").display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qc", &short, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("documents scanned"));
+}
