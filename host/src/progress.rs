@@ -25,7 +25,7 @@ impl Progress {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} {human_pos} documents scanned ({per_sec}, {elapsed})",
+                    "{spinner} {human_pos} documents scanned ({elapsed})",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
