@@ -24,10 +24,8 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} {human_pos} documents scanned ({elapsed})",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                ProgressStyle::with_template("{spinner} {human_pos} documents scanned ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             bar
         });
