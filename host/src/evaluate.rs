@@ -3,6 +3,8 @@
 //! instance away, and the batch is re-run one resource at a time on fresh instances so
 //! that only the resource that caused it loses its result from that plugin.
 
+use std::collections::HashMap;
+
 use tollgate_runtime::{CheckOutcome, PluginError, Request};
 
 use crate::input::Resource;
@@ -35,13 +37,13 @@ pub struct Evaluation {
     pub errors: Vec<ResourceError>,
 }
 
-/// The check indices of `plugin` that apply to `resource`.
-pub fn applicable(plugin: &ActivePlugin, resource: &Resource) -> Vec<u32> {
+/// The check indices of `plugin` that apply to a resource of `kind`.
+pub fn applicable(plugin: &ActivePlugin, kind: &str) -> Vec<u32> {
     plugin
         .checks()
         .iter()
         .enumerate()
-        .filter(|(i, c)| plugin.enabled[*i] && c.applies_to(&resource.kind))
+        .filter(|(i, c)| plugin.enabled[*i] && c.applies_to(kind))
         .map(|(i, _)| i as u32)
         .collect()
 }
@@ -55,34 +57,34 @@ pub fn evaluate(
 ) -> Evaluation {
     let mut verdicts: Vec<Vec<Verdict>> = vec![Vec::new(); resources.len()];
     let mut errors = Vec::new();
+    let batch = batch.max(1);
     for (pi, plugin) in plugins.iter().enumerate() {
-        let work: Vec<(usize, Request)> = resources
-            .iter()
-            .enumerate()
-            .filter_map(|(ri, r)| {
-                let checks = applicable(plugin, r);
-                (!checks.is_empty()).then(|| {
-                    (
-                        ri,
-                        Request {
-                            resource: r.json.clone(),
-                            checks,
-                        },
-                    )
-                })
-            })
-            .collect();
-        for chunk in work.chunks(batch.max(1)) {
-            let requests: Vec<Request> = chunk.iter().map(|(_, r)| r.clone()).collect();
-            match run_batch(pool, pi, plugin, &requests) {
+        // Dispatch is decided once per kind, not once per resource.
+        let mut by_kind: HashMap<&str, Vec<u32>> = HashMap::new();
+        let mut index = Vec::new();
+        let mut requests = Vec::new();
+        for (ri, r) in resources.iter().enumerate() {
+            let checks = by_kind
+                .entry(r.kind.as_str())
+                .or_insert_with(|| applicable(plugin, &r.kind));
+            if !checks.is_empty() {
+                index.push(ri);
+                requests.push(Request {
+                    resource: &r.json,
+                    checks: checks.clone(),
+                });
+            }
+        }
+        for (ris, reqs) in index.chunks(batch).zip(requests.chunks(batch)) {
+            match run_batch(pool, pi, plugin, reqs) {
                 Ok(results) => {
-                    for ((ri, _), result) in chunk.iter().zip(results) {
+                    for (ri, result) in ris.iter().zip(results) {
                         record(pi, *ri, result, &mut verdicts, &mut errors);
                     }
                 }
-                Err(_) if chunk.len() > 1 => {
+                Err(_) if reqs.len() > 1 => {
                     // Find the culprit: one resource per call, fresh instance after a trap.
-                    for (ri, req) in chunk {
+                    for (ri, req) in ris.iter().zip(reqs) {
                         match run_batch(pool, pi, plugin, std::slice::from_ref(req)) {
                             Ok(mut results) => {
                                 let result = results.pop().unwrap_or_else(|| Ok(vec![]));
@@ -97,7 +99,7 @@ pub fn evaluate(
                     }
                 }
                 Err(error) => errors.push(ResourceError {
-                    resource: chunk[0].0,
+                    resource: ris[0],
                     plugin: pi,
                     error,
                 }),
@@ -113,7 +115,7 @@ fn run_batch(
     pool: &mut Pool,
     pi: usize,
     plugin: &ActivePlugin,
-    requests: &[Request],
+    requests: &[Request<'_>],
 ) -> Result<BatchResult, PluginError> {
     let mut instance = pool.take(pi, plugin)?;
     let result = instance.evaluate(requests);

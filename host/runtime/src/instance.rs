@@ -78,13 +78,13 @@ impl Instance {
     /// limit); the inner results are per resource, in request order.
     pub fn evaluate(
         &mut self,
-        batch: &[Request],
+        batch: &[Request<'_>],
     ) -> Result<Vec<Result<Vec<CheckOutcome>, PluginError>>, PluginError> {
         self.arm();
         let requests: Vec<wit::Request> = batch
             .iter()
             .map(|r| wit::Request {
-                object: r.resource.clone(),
+                object: r.resource.to_string(),
                 checks: r.checks.clone(),
             })
             .collect();
@@ -119,7 +119,7 @@ impl Instance {
     fn convert_results(
         &self,
         results: Vec<wit::CheckResult>,
-        req: &Request,
+        req: &Request<'_>,
     ) -> Result<Vec<CheckOutcome>, PluginError> {
         let mut bytes = 0usize;
         let mut out = Vec::with_capacity(results.len());

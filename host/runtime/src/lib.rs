@@ -22,10 +22,11 @@ pub use limits::Limits;
 pub use plugin::{CheckInfo, Plugin, PluginInfo, Severity, CONTRACT};
 pub use wasmtime::Engine;
 
-/// One evaluation request: a resource as JSON text and the indices of the checks to run.
+/// One evaluation request: a resource as JSON text (borrowed: the host keeps one copy
+/// per resource, whatever the number of plugins) and the indices of the checks to run.
 #[derive(Debug, Clone)]
-pub struct Request {
-    pub resource: String,
+pub struct Request<'a> {
+    pub resource: &'a str,
     pub checks: Vec<u32>,
 }
 

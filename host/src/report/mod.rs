@@ -172,6 +172,8 @@ pub struct Builder<'a> {
     plugins: &'a [ActivePlugin],
     filter: SeverityFilter,
     policy: Policy,
+    /// Every loaded check, to resolve the aliases an annotation names.
+    catalogue: Vec<&'a tollgate_runtime::CheckInfo>,
     /// Position of each scanned file, to list errors in input order.
     file_order: std::collections::HashMap<String, usize>,
     pub summary: Summary,
@@ -189,6 +191,7 @@ impl<'a> Builder<'a> {
             plugins,
             filter,
             policy: Policy::default(),
+            catalogue: plugins.iter().flat_map(|p| p.checks()).collect(),
             file_order: Default::default(),
             summary: Summary::default(),
             errors: Vec::new(),
@@ -291,8 +294,6 @@ impl<'a> Builder<'a> {
 
     /// The entry of one resource with every applied check that the filter counts.
     pub fn resource(&mut self, r: &Resource, verdicts: &[Verdict]) -> ResourceEntry {
-        let catalogue: Vec<&tollgate_runtime::CheckInfo> =
-            self.plugins.iter().flat_map(|p| p.checks()).collect();
         let mut checks = Vec::with_capacity(verdicts.len());
         let mut annotation_error = None;
         for v in verdicts {
@@ -314,7 +315,7 @@ impl<'a> Builder<'a> {
             if success {
                 self.summary.checks_passed += 1;
             } else {
-                match self.policy.exemptions.find(r, &info.id, &catalogue) {
+                match self.policy.exemptions.find(r, &info.id, &self.catalogue) {
                     Ok(Some(applied)) => exempted = Some(applied),
                     Ok(None) => {}
                     Err(e) => annotation_error = Some(e),
