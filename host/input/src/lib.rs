@@ -279,15 +279,42 @@ pub fn parse_doc(doc: &RawDoc, limits: &InputLimits, out: &mut Loaded) {
     }
 }
 
-/// A parsed document. A mapping's `items` array is kept as one JSON text per element
-/// instead of a tree: a `kubectl get -A -o yaml` List of 100,000 objects then costs the
-/// size of its text, not gigabytes of parsed values.
-pub enum Doc {
+/// A parsed document. A mapping's `items` array is kept as one reduced [`Item`] (JSON
+/// text and identity) per element instead of a tree: a `kubectl get -A -o yaml` List of
+/// 100,000 objects then costs the size of its text, not gigabytes of parsed values.
+enum Doc {
     Map {
         fields: serde_json::Map<String, Value>,
-        items: Option<Vec<String>>,
+        items: Option<Vec<Item>>,
     },
     Other(Value),
+}
+
+/// Scalars become a plain `Value`, for both visitors below.
+macro_rules! plain_values {
+    ($wrap:path) => {
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok($wrap(Value::String(v.into())))
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok($wrap(Value::Bool(v)))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok($wrap(Value::from(v)))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok($wrap(Value::from(v)))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok($wrap(Value::from(v)))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok($wrap(Value::Null))
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok($wrap(Value::Null))
+        }
+    };
 }
 
 struct DocVisitor;
@@ -305,11 +332,11 @@ impl<'de> serde::de::Visitor<'de> for DocVisitor {
         while let Some(key) = map.next_key::<String>()? {
             if key == "items" {
                 match map.next_value_seed(ItemsSeed)? {
-                    Ok(list) => {
+                    Items::List(list) => {
                         fields.remove("items");
                         items = Some(list);
                     }
-                    Err(other) => {
+                    Items::Other(other) => {
                         items = None;
                         fields.insert(key, other);
                     }
@@ -322,31 +349,13 @@ impl<'de> serde::de::Visitor<'de> for DocVisitor {
         Ok(Doc::Map { fields, items })
     }
 
+    // Anything but a mapping is not a Kubernetes object; it is kept whole to say so.
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Doc, A::Error> {
         use serde::Deserialize;
         Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(Doc::Other)
     }
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Doc, E> {
-        Ok(Doc::Other(Value::String(v.into())))
-    }
-    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Doc, E> {
-        Ok(Doc::Other(Value::Bool(v)))
-    }
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Doc, E> {
-        Ok(Doc::Other(Value::from(v)))
-    }
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Doc, E> {
-        Ok(Doc::Other(Value::from(v)))
-    }
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Doc, E> {
-        Ok(Doc::Other(Value::from(v)))
-    }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Doc, E> {
-        Ok(Doc::Other(Value::Null))
-    }
-    fn visit_none<E: serde::de::Error>(self) -> Result<Doc, E> {
-        Ok(Doc::Other(Value::Null))
-    }
+
+    plain_values!(Doc::Other);
 }
 
 impl<'de> serde::Deserialize<'de> for Doc {
@@ -355,28 +364,26 @@ impl<'de> serde::Deserialize<'de> for Doc {
     }
 }
 
-/// `items`: an array becomes one JSON text per element; anything else stays a value.
+/// `items`: an array becomes one reduced [`Item`] per element, each element's value
+/// dropped as soon as it is reduced; anything else stays a value.
 struct ItemsSeed;
 
-impl<'de> serde::de::DeserializeSeed<'de> for ItemsSeed {
-    type Value = Result<Vec<String>, Value>;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        match d.deserialize_any(DocVisitorItems)? {
-            Items::List(l) => Ok(Ok(l)),
-            Items::Other(v) => Ok(Err(v)),
-        }
-    }
-}
-
 enum Items {
-    List(Vec<String>),
+    List(Vec<Item>),
     Other(Value),
 }
 
-struct DocVisitorItems;
+impl<'de> serde::de::DeserializeSeed<'de> for ItemsSeed {
+    type Value = Items;
 
-impl<'de> serde::de::Visitor<'de> for DocVisitorItems {
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Items, D::Error> {
+        d.deserialize_any(ItemsVisitor)
+    }
+}
+
+struct ItemsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ItemsVisitor {
     type Value = Items;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -386,34 +393,49 @@ impl<'de> serde::de::Visitor<'de> for DocVisitorItems {
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Items, A::Error> {
         let mut out = Vec::new();
         while let Some(v) = seq.next_element::<Value>()? {
-            out.push(serde_json::to_string(&v).map_err(serde::de::Error::custom)?);
+            out.push(Item::from_value(&v));
         }
         Ok(Items::List(out))
     }
+
     fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Items, A::Error> {
         use serde::Deserialize;
         Value::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Items::Other)
     }
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Items, E> {
-        Ok(Items::Other(Value::String(v.into())))
-    }
-    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Items, E> {
-        Ok(Items::Other(Value::Bool(v)))
-    }
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Items, E> {
-        Ok(Items::Other(Value::from(v)))
-    }
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Items, E> {
-        Ok(Items::Other(Value::from(v)))
-    }
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Items, E> {
-        Ok(Items::Other(Value::from(v)))
-    }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Items, E> {
-        Ok(Items::Other(Value::Null))
-    }
-    fn visit_none<E: serde::de::Error>(self) -> Result<Items, E> {
-        Ok(Items::Other(Value::Null))
+
+    plain_values!(Items::Other);
+}
+
+/// One object reduced to what a [`Resource`] needs, computed once while its parsed value
+/// is at hand.
+struct Item {
+    json: String,
+    is_object: bool,
+    depth: usize,
+    kind: Option<String>,
+    api_version: Option<String>,
+    namespace: Option<String>,
+    name: Option<String>,
+    exempt_annotation: Option<String>,
+    /// A List with items, inside a List.
+    nested_list: bool,
+}
+
+impl Item {
+    fn from_value(v: &Value) -> Item {
+        let kind = str_field(v, &["kind"]);
+        Item {
+            json: serde_json::to_string(v).unwrap_or_default(),
+            is_object: v.is_object(),
+            depth: depth(v),
+            nested_list: kind.as_deref().is_some_and(|k| k.ends_with("List"))
+                && v.get("items").is_some(),
+            kind,
+            api_version: str_field(v, &["apiVersion"]),
+            namespace: str_field(v, &["metadata", "namespace"]),
+            name: str_field(v, &["metadata", "name"]),
+            exempt_annotation: str_field(v, &["metadata", "annotations", "tollgate.dev/exempt"]),
+        }
     }
 }
 
@@ -426,67 +448,110 @@ fn accept_doc(
     limits: &InputLimits,
     out: &mut Loaded,
 ) {
+    let error = |message: String, out: &mut Loaded| {
+        out.errors.push(InputError {
+            file: file.to_string(),
+            document: Some(document),
+            message,
+        })
+    };
     let (fields, items) = match d {
-        Doc::Other(v) => return accept(file, document, line, v, limits, out),
+        Doc::Other(Value::Null) => return,
+        Doc::Other(v) => {
+            return accept_object(file, document, None, line, Item::from_value(&v), out)
+        }
         Doc::Map { fields, items } => (fields, items),
     };
     let kind = fields.get("kind").and_then(Value::as_str).unwrap_or("");
     let is_list = kind == "List" || (kind.ends_with("List") && items.is_some());
     match items {
         Some(items) if is_list => {
-            for (i, text) in items.into_iter().enumerate() {
-                let item: Value = match serde_json::from_str(&text) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        out.errors.push(InputError {
-                            file: file.to_string(),
-                            document: Some(document),
-                            message: format!("item {i} of the List: {e}"),
-                        });
-                        continue;
-                    }
-                };
-                if depth(&item) + 2 > limits.max_depth {
-                    out.errors.push(InputError {
-                        file: file.to_string(),
-                        document: Some(document),
-                        message: format!(
+            for (i, item) in items.into_iter().enumerate() {
+                if item.depth + 2 > limits.max_depth {
+                    error(
+                        format!(
                             "item {i} of the List is nested deeper than {} levels",
                             limits.max_depth
                         ),
-                    });
-                    continue;
-                }
-                let nested = item
-                    .get("kind")
-                    .and_then(Value::as_str)
-                    .is_some_and(|k| k.ends_with("List"))
-                    && item.get("items").is_some();
-                if nested {
+                        out,
+                    );
+                } else if item.nested_list {
                     out.skipped.push(Skipped {
                         file: file.to_string(),
                         document,
                         item: Some(i),
                         reason: "a List nested in a List is not expanded".into(),
                     });
-                    continue;
+                } else {
+                    accept_object(file, document, Some(i), line, item, out);
                 }
-                accept_object(file, document, Some(i), line, item, Some(text), out);
             }
         }
+        None if kind == "List" && fields.get("items").is_some_and(|v| !v.is_null()) => {
+            error("`items` of a List must be an array".into(), out)
+        }
+        None if kind == "List" => {}
         items => {
-            // Not a List after all: put `items` back where it was.
+            // Not a List after all: put `items` back where it was (rare).
             let mut fields = fields;
             if let Some(items) = items {
                 let values = items
                     .iter()
-                    .map(|t| serde_json::from_str(t).unwrap_or(Value::Null))
+                    .map(|t| serde_json::from_str(&t.json).unwrap_or(Value::Null))
                     .collect();
                 fields.insert("items".into(), Value::Array(values));
             }
-            accept(file, document, line, Value::Object(fields), limits, out)
+            let v = Value::Object(fields);
+            if depth(&v) > limits.max_depth {
+                return error(
+                    format!("nested deeper than {} levels", limits.max_depth),
+                    out,
+                );
+            }
+            accept_object(file, document, None, line, Item::from_value(&v), out)
         }
     }
+}
+
+fn accept_object(
+    file: &Arc<str>,
+    document: usize,
+    item: Option<usize>,
+    line: Option<usize>,
+    it: Item,
+    out: &mut Loaded,
+) {
+    let skip = |reason: &str, out: &mut Loaded| {
+        out.skipped.push(Skipped {
+            file: file.to_string(),
+            document,
+            item,
+            reason: reason.into(),
+        })
+    };
+    if !it.is_object {
+        return skip(
+            "not a Kubernetes object (the document is not a mapping)",
+            out,
+        );
+    }
+    // trivy evaluates objects without apiVersion (its own tests have some), so only a
+    // missing kind disqualifies a document.
+    let Some(kind) = it.kind.filter(|k| !k.is_empty()) else {
+        return skip("not a Kubernetes object (no `kind`)", out);
+    };
+    out.resources.push(Resource {
+        file: file.clone(),
+        document,
+        item,
+        line,
+        api_version: it.api_version,
+        namespace: it.namespace,
+        name: it.name,
+        exempt_annotation: it.exempt_annotation,
+        kind,
+        json: it.json,
+    });
 }
 
 /// One `---`-separated part of a YAML stream.
@@ -604,120 +669,6 @@ fn str_field(v: &Value, path: &[&str]) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Turns one parsed document into resources (expanding `kind: List`), or records why not.
-fn accept(
-    file: &Arc<str>,
-    document: usize,
-    line: Option<usize>,
-    v: Value,
-    limits: &InputLimits,
-    out: &mut Loaded,
-) {
-    if v.is_null() {
-        return;
-    }
-    if depth(&v) > limits.max_depth {
-        out.errors.push(InputError {
-            file: file.to_string(),
-            document: Some(document),
-            message: format!("nested deeper than {} levels", limits.max_depth),
-        });
-        return;
-    }
-    let is_list = v.get("kind").and_then(Value::as_str) == Some("List")
-        || (v
-            .get("kind")
-            .and_then(Value::as_str)
-            .is_some_and(|k| k.ends_with("List"))
-            && v.get("items").is_some_and(Value::is_array));
-    if is_list {
-        let items = match v.get("items") {
-            Some(Value::Array(items)) => items.clone(),
-            Some(Value::Null) | None => vec![],
-            Some(_) => {
-                out.errors.push(InputError {
-                    file: file.to_string(),
-                    document: Some(document),
-                    message: "`items` of a List must be an array".into(),
-                });
-                return;
-            }
-        };
-        for (i, item) in items.into_iter().enumerate() {
-            let nested = item
-                .get("kind")
-                .and_then(Value::as_str)
-                .is_some_and(|k| k.ends_with("List"))
-                && item.get("items").is_some();
-            if nested {
-                out.skipped.push(Skipped {
-                    file: file.to_string(),
-                    document,
-                    item: Some(i),
-                    reason: "a List nested in a List is not expanded".into(),
-                });
-                continue;
-            }
-            accept_object(file, document, Some(i), line, item, None, out);
-        }
-        return;
-    }
-    accept_object(file, document, None, line, v, None, out);
-}
-
-fn accept_object(
-    file: &Arc<str>,
-    document: usize,
-    item: Option<usize>,
-    line: Option<usize>,
-    v: Value,
-    json: Option<String>,
-    out: &mut Loaded,
-) {
-    let skip = |reason: &str, out: &mut Loaded| {
-        out.skipped.push(Skipped {
-            file: file.to_string(),
-            document,
-            item,
-            reason: reason.into(),
-        })
-    };
-    if !v.is_object() {
-        return skip(
-            "not a Kubernetes object (the document is not a mapping)",
-            out,
-        );
-    }
-    let kind = v.get("kind").and_then(Value::as_str).map(str::to_string);
-    let api_version = v
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let Some(kind) = kind.filter(|k| !k.is_empty()) else {
-        return skip("not a Kubernetes object (no `kind`)", out);
-    };
-    // trivy evaluates objects without apiVersion (its own tests have some), so only a
-    // missing kind disqualifies a document.
-    let json = json.unwrap_or_else(|| serde_json::to_string(&v).unwrap_or_default());
-    out.resources.push(Resource {
-        file: file.clone(),
-        document,
-        item,
-        line,
-        api_version,
-        namespace: str_field(&v, &["metadata", "namespace"]),
-        name: str_field(&v, &["metadata", "name"]),
-        exempt_annotation: v
-            .get("metadata")
-            .and_then(|m| m.get("annotations"))
-            .and_then(|a| a.get("tollgate.dev/exempt"))
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        kind,
-        json,
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -743,14 +694,31 @@ mod tests {
 
     #[test]
     fn list_is_expanded_and_garbage_skipped() {
-        let mut out = Loaded::default();
-        let f: Arc<str> = Arc::from("f");
-        let v = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [
-            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}}, {"foo": 1}]});
-        accept(&f, 0, Some(1), v, &InputLimits::default(), &mut out);
+        let list = r#"{"apiVersion": "v1", "items": [
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "x"}}, {"foo": 1},
+            {"kind": "List", "items": []}], "kind": "List"}"#;
+        for json in [true, false] {
+            let out = load_bytes("f", list.as_bytes().to_vec(), json, &InputLimits::default());
+            assert_eq!(out.resources.len(), 1);
+            let r = &out.resources[0];
+            assert_eq!(
+                (r.item, r.namespace.as_deref(), r.name.as_deref()),
+                (Some(0), Some("x"), Some("a"))
+            );
+            assert_eq!(out.skipped.len(), 2, "no kind; nested List");
+        }
+    }
+
+    #[test]
+    fn items_of_other_kinds_stay_in_the_object() {
+        let doc = "apiVersion: v1\nkind: Thing\nmetadata: {name: t}\nitems: [{a: 1}, {b: 2}]\n";
+        let out = load_bytes("f", doc.as_bytes().to_vec(), false, &InputLimits::default());
         assert_eq!(out.resources.len(), 1);
-        assert_eq!(out.resources[0].item, Some(0));
-        assert_eq!(out.skipped.len(), 1);
+        let v: Value = serde_json::from_str(&out.resources[0].json).unwrap();
+        assert_eq!(v["items"], serde_json::json!([{"a": 1}, {"b": 2}]));
+        let bad = "apiVersion: v1\nkind: List\nitems: {a: 1}\n";
+        let out = load_bytes("f", bad.as_bytes().to_vec(), false, &InputLimits::default());
+        assert!(out.errors[0].message.contains("must be an array"));
     }
 
     #[test]
