@@ -197,6 +197,26 @@ fn the_catalogue_examples_meet_their_expectations() {
 }
 
 #[test]
+fn plugin_test_refuses_settings_the_plugin_rejects() {
+    let out = tollgate_e2e::run([
+        "plugin".as_ref(),
+        "test".as_ref(),
+        tollgate_e2e::bundle_plugin("advanced").as_os_str(),
+        root().join("policies/advanced").as_os_str(),
+        "--settings".as_ref(),
+        r#"{"KSV032":{"enabled":"yes"}}"#.as_ref(),
+    ]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains(
+            "advanced.wasm: rejected its settings: 'KSV032.enabled' must be true or false"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn python_and_javascript_templates_build_and_pass_their_examples() {
     // The toolchains `cargo xtask polyglot` installed into the target dir.
     let tools = tollgate_e2e::target_profile_dir()

@@ -634,7 +634,7 @@ fn plugin_command(cmd: PluginCommand) -> Result<u8> {
 }
 
 fn plugin_test(file: &Path, examples: &[PathBuf], settings: Option<String>) -> Result<u8> {
-    let mut args = PluginArgs {
+    let args = PluginArgs {
         plugins: vec![file.display().to_string()],
         plugin_dir: None,
         no_builtin: true,
@@ -645,16 +645,14 @@ fn plugin_test(file: &Path, examples: &[PathBuf], settings: Option<String>) -> R
         no_cache: false,
         memory_limit: None,
     };
-    let setup0 = {
-        let sandbox = Sandbox::new(Limits::default()).map_err(anyhow::Error::msg)?;
-        tollgate_runtime::Plugin::load(&sandbox, file, None)?
-    };
-    if let Some(s) = settings {
-        args.settings.push(format!("{}={s}", setup0.info.name));
-    }
-    let setup = load_plugins(&args)?;
+    let mut setup = load_plugins(&args)?;
     if let Some(e) = setup.errors.first() {
         bail!("{e}");
+    }
+    if let Some(s) = settings {
+        // The plugin is loaded once; only its configuration changes.
+        let p = setup.active.pop().context("no plugin loaded")?;
+        setup.active.push(ActivePlugin::configured(p.plugin, s)?);
     }
     let ids: Vec<String> = setup
         .active

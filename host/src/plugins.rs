@@ -43,6 +43,23 @@ impl ActivePlugin {
         &self.plugin.info.checks
     }
 
+    /// A plugin configured with `settings`: refused settings are an error now, not
+    /// during the scan.
+    pub fn configured(plugin: Plugin, settings: String) -> Result<ActivePlugin, PluginError> {
+        let enabled_ids = plugin.instantiate()?.configure(&settings)?;
+        let enabled = plugin
+            .info
+            .checks
+            .iter()
+            .map(|c| enabled_ids.iter().any(|id| c.is_named(id)))
+            .collect();
+        Ok(ActivePlugin {
+            plugin,
+            settings,
+            enabled,
+        })
+    }
+
     /// A new, configured instance.
     pub fn instance(&self) -> Result<Instance, PluginError> {
         let mut i = self.plugin.instantiate()?;
@@ -143,31 +160,10 @@ pub fn activate(
         loaded_names.push((plugin.file.clone(), plugin.name().to_string()));
         let settings_json = settings(plugin.name()).unwrap_or_else(|| "{}".to_string());
         // Configure once up front: bad settings are reported before any scanning.
-        let mut instance = match plugin.instantiate() {
-            Ok(i) => i,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let enabled_ids = match instance.configure(&settings_json) {
-            Ok(ids) => ids,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let enabled = plugin
-            .info
-            .checks
-            .iter()
-            .map(|c| enabled_ids.iter().any(|id| c.is_named(id)))
-            .collect();
-        active.push(ActivePlugin {
-            plugin,
-            settings: settings_json,
-            enabled,
-        });
+        match ActivePlugin::configured(plugin, settings_json) {
+            Ok(p) => active.push(p),
+            Err(e) => errors.push(e),
+        }
     }
     active
 }
