@@ -62,7 +62,7 @@ impl Setup {
         let mut severity = std::collections::HashMap::new();
         for (id, sev) in &self.config.severity {
             if let (Some(p), Some(s)) = (
-                exempt::primary_id(catalogue.iter().copied(), id),
+                plugins::primary_id(catalogue.iter().copied(), id),
                 Severity::parse(sev),
             ) {
                 severity.insert(p, s);

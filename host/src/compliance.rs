@@ -134,12 +134,7 @@ pub struct Outcome {
 /// Evaluates a specification over scan results.
 pub fn evaluate(spec: &Spec, ctx: &Context, resources: &[ResourceEntry]) -> Outcome {
     // Spec ids (KSV-0012) resolve to loaded checks through ids and aliases.
-    let resolve = |want: &str| {
-        ctx.checks
-            .values()
-            .find(|c| c.is_named(want))
-            .map(|c| c.id.clone())
-    };
+    let resolve = |want: &str| crate::plugins::primary_id(ctx.checks.values(), want);
     let mut controls = Vec::new();
     let mut per_resource: Vec<ResourceControls> = resources
         .iter()

@@ -10,6 +10,7 @@ use tollgate_runtime::CheckInfo;
 
 use crate::config::{glob, parse_date, today, Exemption};
 use crate::input::Resource;
+use crate::plugins::primary_id;
 
 /// The annotation that exempts checks on one resource: `"KSV013, KSV011: why"`.
 pub const ANNOTATION: &str = "tollgate.dev/exempt";
@@ -49,12 +50,6 @@ struct Rule {
 
 pub struct Exemptions {
     rules: Vec<Rule>,
-}
-
-/// Resolves any alias to the primary id of a loaded check.
-pub fn primary_id<'a>(checks: impl Iterator<Item = &'a CheckInfo>, name: &str) -> Option<String> {
-    let mut checks = checks;
-    checks.find(|c| c.is_named(name)).map(|c| c.id.clone())
 }
 
 impl Exemptions {

@@ -5,6 +5,15 @@ use std::path::{Path, PathBuf};
 
 use tollgate_runtime::{CheckInfo, Instance, Plugin, PluginError, Sandbox};
 
+/// Resolves any id or alias (KSV011, KSV-0011, AVD-KSV-0011, ...) to the primary id of
+/// a loaded check.
+pub fn primary_id<'a>(
+    mut checks: impl Iterator<Item = &'a CheckInfo>,
+    name: &str,
+) -> Option<String> {
+    checks.find(|c| c.is_named(name)).map(|c| c.id.clone())
+}
+
 /// A plugin file to load, optionally pinned by sha256.
 #[derive(Debug, Clone)]
 pub struct PluginSpec {

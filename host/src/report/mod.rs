@@ -16,17 +16,6 @@ use crate::plugins::ActivePlugin;
 pub const SCHEMA: &str = "tollgate.report/v1";
 
 #[derive(Debug, Serialize)]
-pub struct Report {
-    pub schema: &'static str,
-    pub tool: Tool,
-    pub plugins: Vec<PluginEntry>,
-    pub resources: Vec<ResourceEntry>,
-    pub errors: Vec<ErrorEntry>,
-    pub skipped: Vec<SkippedEntry>,
-    pub summary: Summary,
-}
-
-#[derive(Debug, Serialize)]
 pub struct Tool {
     pub name: &'static str,
     pub version: &'static str,
@@ -450,7 +439,7 @@ impl Sink for Tee {
     }
 }
 
-/// Collects the whole report in memory (for formats that need all of it at once).
+/// Collects every entry in memory (compliance views and `plugin test` need them all).
 #[derive(Default)]
 pub struct Collect {
     pub plugins: Vec<PluginEntry>,
@@ -468,22 +457,5 @@ impl Sink for Collect {
     }
     fn finish(&mut self, _tail: &Tail) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-impl Collect {
-    pub fn into_report(self, tail: Tail) -> Report {
-        Report {
-            schema: SCHEMA,
-            tool: Tool {
-                name: "tollgate",
-                version: env!("CARGO_PKG_VERSION"),
-            },
-            plugins: self.plugins,
-            resources: self.resources,
-            errors: tail.errors,
-            skipped: tail.skipped,
-            summary: tail.summary,
-        }
     }
 }
