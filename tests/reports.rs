@@ -464,36 +464,40 @@ fn compliance_figures_match_the_per_check_report() {
         .contains("unknown compliance specification 'k8s-foo'"));
 }
 
-#[test]
-fn table_colours_a_terminal_and_respects_no_color() {
-    // `script` gives the command a terminal; skip where util-linux's script is absent.
+/// Runs a shell command on a terminal (util-linux `script`) and returns the screen, or
+/// None where `script` is absent.
+fn on_terminal(cmd: &str, no_color: bool) -> Option<String> {
     if std::process::Command::new("script")
         .arg("--version")
         .output()
         .is_err()
     {
         eprintln!("skipping: `script` (util-linux) is not installed");
-        return;
+        return None;
     }
+    let mut c = std::process::Command::new("script");
+    c.args(["-qc", cmd, "/dev/null"]).env_remove("NO_COLOR");
+    if no_color {
+        c.env("NO_COLOR", "1");
+    }
+    Some(String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned())
+}
+
+#[test]
+fn table_colours_a_terminal_and_respects_no_color() {
     let cmd = format!(
         "{} scan {}",
         tollgate_e2e::binary().display(),
         root().join("examples/web.yaml").display()
     );
-    let on_terminal = |no_color: bool| {
-        let mut c = std::process::Command::new("script");
-        c.args(["-qc", &cmd, "/dev/null"]).env_remove("NO_COLOR");
-        if no_color {
-            c.env("NO_COLOR", "1");
-        }
-        String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
+    let Some(coloured) = on_terminal(&cmd, false) else {
+        return;
     };
-    let coloured = on_terminal(false);
     assert!(
         coloured.contains("\u{1b}[1;31mHIGH"),
         "HIGH in red on a terminal: {coloured:?}"
     );
-    let plain = on_terminal(true);
+    let plain = on_terminal(&cmd, true).unwrap();
     assert!(
         plain.contains("HIGH") && !plain.contains('\u{1b}'),
         "NO_COLOR: {plain:?}"
@@ -502,14 +506,6 @@ fn table_colours_a_terminal_and_respects_no_color() {
 
 #[test]
 fn progress_bar_on_a_terminal_for_long_scans_only() {
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipping: `script` (util-linux) is not installed");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("many.yaml");
     let docs: Vec<String> = (0..60_000)
@@ -518,12 +514,12 @@ fn progress_bar_on_a_terminal_for_long_scans_only() {
     std::fs::write(&big, docs.join("---\n")).unwrap();
     let bin = tollgate_e2e::binary();
     // One job: at least a couple of seconds, well past the bar's 0.8 s delay.
-    let cmd = format!("{} scan --jobs 1 -q {}", bin.display(), big.display());
-    let out = std::process::Command::new("script")
-        .args(["-qc", &cmd, "/dev/null"])
-        .output()
-        .unwrap();
-    let screen = String::from_utf8_lossy(&out.stdout);
+    let Some(screen) = on_terminal(
+        &format!("{} scan --jobs 1 -q {}", bin.display(), big.display()),
+        false,
+    ) else {
+        return;
+    };
     assert!(
         screen.contains("60,000 documents scanned"),
         "progress bar on stderr: {screen:?}"
@@ -537,14 +533,14 @@ fn progress_bar_on_a_terminal_for_long_scans_only() {
         big.as_os_str(),
     ]);
     assert!(!piped.stderr.contains("documents scanned"));
-    let short = format!(
-        "{} scan {}",
-        bin.display(),
-        root().join("examples/web.yaml").display()
-    );
-    let out = std::process::Command::new("script")
-        .args(["-qc", &short, "/dev/null"])
-        .output()
-        .unwrap();
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("documents scanned"));
+    let short = on_terminal(
+        &format!(
+            "{} scan {}",
+            bin.display(),
+            root().join("examples/web.yaml").display()
+        ),
+        false,
+    )
+    .unwrap();
+    assert!(!short.contains("documents scanned"));
 }

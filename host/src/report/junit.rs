@@ -75,40 +75,28 @@ impl<W: Write> Sink for JunitSink<W> {
             r.name.as_deref().unwrap_or("unnamed")
         ));
         for c in &r.checks {
-            let case = format!("{} {}", c.id, c.title);
-            if let Some(x) = &c.exempted {
-                writeln!(
-                    self.out,
-                    "    <testcase classname=\"{classname}\" name=\"{}\">",
-                    escape(&case)
-                )?;
-                writeln!(
-                    self.out,
-                    "      <skipped message=\"exempted: {} ({})\"/>",
+            let name = escape(&format!("{} {}", c.id, c.title));
+            // What goes inside the testcase: nothing for a pass.
+            let body = match &c.exempted {
+                Some(x) => Some(format!(
+                    "<skipped message=\"exempted: {} ({})\"/>",
                     escape(&x.reason),
                     escape(&x.source)
-                )?;
-                writeln!(self.out, "    </testcase>")?;
-            } else if c.success {
-                writeln!(
-                    self.out,
-                    "    <testcase classname=\"{classname}\" name=\"{}\"/>",
-                    escape(&case)
-                )?;
-            } else {
-                writeln!(
-                    self.out,
-                    "    <testcase classname=\"{classname}\" name=\"{}\">",
-                    escape(&case)
-                )?;
-                writeln!(
-                    self.out,
-                    "      <failure type=\"{}\" message=\"{}\">{}</failure>",
+                )),
+                None if c.success => None,
+                None => Some(format!(
+                    "<failure type=\"{}\" message=\"{}\">{}</failure>",
                     c.severity.as_str(),
                     escape(c.messages.first().map(String::as_str).unwrap_or(&c.title)),
                     escape(&c.messages.join("\n"))
-                )?;
-                writeln!(self.out, "    </testcase>")?;
+                )),
+            };
+            match body {
+                None => writeln!(self.out, "    <testcase classname=\"{classname}\" name=\"{name}\"/>")?,
+                Some(b) => writeln!(
+                    self.out,
+                    "    <testcase classname=\"{classname}\" name=\"{name}\">\n      {b}\n    </testcase>"
+                )?,
             }
         }
         writeln!(self.out, "  </testsuite>")
