@@ -418,7 +418,7 @@ fn checks(args: ChecksArgs) -> Result<u8> {
                     n += 1;
                     let kinds = if c.kinds.iter().any(|k| k == "*") {
                         "*".to_string()
-                    } else if c.kinds.len() >= 9 {
+                    } else if is_workload_set(&c.kinds) {
                         "Workload".to_string()
                     } else {
                         c.kinds.join(",")
@@ -708,4 +708,21 @@ fn plugin_test(file: &Path, examples: &[PathBuf], settings: Option<String>) -> R
     } else {
         1
     })
+}
+
+/// trivy-operator's "Workload" kinds, shown as one word in the checks table.
+const WORKLOAD: [&str; 9] = [
+    "Pod",
+    "ReplicaSet",
+    "ReplicationController",
+    "Deployment",
+    "DeploymentConfig",
+    "StatefulSet",
+    "DaemonSet",
+    "CronJob",
+    "Job",
+];
+
+fn is_workload_set(kinds: &[String]) -> bool {
+    kinds.len() == WORKLOAD.len() && WORKLOAD.iter().all(|w| kinds.iter().any(|k| k == w))
 }

@@ -13,9 +13,16 @@ use crate::wasi::{self, State};
 use crate::{Instance, Limits, PluginError};
 
 /// The contract this host implements: the WIT package and the interface plugins export.
-pub const CONTRACT: &str = "tollgate:policy@0.1.0";
+// One version literal for all the names derived from it; it must match wit/policy.wit.
+macro_rules! contract_version {
+    () => {
+        "0.1.0"
+    };
+}
+pub const CONTRACT: &str = concat!("tollgate:policy@", contract_version!());
+const CONTRACT_VERSION: &str = contract_version!();
 const EXPORT_PREFIX: &str = "tollgate:policy/policy@";
-const EXPORT: &str = "tollgate:policy/policy@0.1.0";
+const EXPORT: &str = concat!("tollgate:policy/policy@", contract_version!());
 
 /// A wasmtime engine with the limits all plugins run under, and the deny-all linker.
 #[derive(Clone)]
@@ -319,8 +326,6 @@ fn check_exports(exports: &[String]) -> Result<(), String> {
         "it exports {listed}, but this host expects `{EXPORT}` (world tollgate:policy/plugin)"
     ))
 }
-
-const CONTRACT_VERSION: &str = "0.1.0";
 
 fn validate_info(info: &PluginInfo) -> Result<(), String> {
     if info.name.trim().is_empty() {
