@@ -538,3 +538,31 @@ fn a_big_list_is_split_into_windows_without_changing_the_output() {
         assert_eq!(scan(extra).stdout, reference.stdout, "{extra:?}");
     }
 }
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    // `tollgate checks | head -1`: no error message, no panic.
+    use std::io::{BufRead, BufReader};
+    let mut child = tollgate_e2e::tollgate()
+        .args([
+            "scan",
+            "-f",
+            "json",
+            &root().join("examples").display().to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first.trim(), "{");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("Broken pipe") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}

@@ -1,6 +1,13 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // Rust ignores SIGPIPE, which turns `tollgate checks | head` into an error (or a
+    // panic in println!); a command-line tool should just stop, as cat and grep do.
+    #[cfg(unix)]
+    // SAFETY: called before any thread starts; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = tollgate::cli::Cli::parse();
     match tollgate::app::run(cli) {
         Ok(code) => std::process::ExitCode::from(code),
