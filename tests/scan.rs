@@ -541,14 +541,18 @@ fn a_big_list_is_split_into_windows_without_changing_the_output() {
 
 #[test]
 fn a_closed_pipe_ends_the_output_quietly() {
-    // `tollgate checks | head -1`: no error message, no panic.
+    // `tollgate scan -f json big.yaml | head -1`: no error message, no panic. The output
+    // (megabytes) is far larger than a pipe's buffer, so the writer does hit the closed pipe.
     use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let web = fs::read_to_string(root().join("examples/web.yaml")).unwrap();
+    fs::write(dir.path().join("big.yaml"), vec![web; 500].join("---\n")).unwrap();
     let mut child = tollgate_e2e::tollgate()
         .args([
             "scan",
             "-f",
             "json",
-            &root().join("examples").display().to_string(),
+            &dir.path().join("big.yaml").display().to_string(),
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
