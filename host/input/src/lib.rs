@@ -8,6 +8,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+mod transcode;
+
+use transcode::Outcome;
+
+/// The annotation that exempts an object from checks.
+const EXEMPT_ANNOTATION: &str = "tollgate.dev/exempt";
+
 /// Parsing limits for untrusted manifests.
 #[derive(Debug, Clone)]
 pub struct InputLimits {
@@ -261,6 +268,25 @@ pub fn load_bytes(file: &str, bytes: Vec<u8>, json: bool, limits: &InputLimits) 
 /// Parses one document into resources, skipped documents or errors, appended to `out`.
 pub fn parse_doc(doc: &RawDoc, limits: &InputLimits, out: &mut Loaded) {
     let text = doc.text();
+    if !doc.json {
+        if let Ok(outcome) = transcode::document(text, limits) {
+            return accept_outcome(&doc.file, doc.index, Some(doc.line), outcome, limits, out);
+        }
+    }
+    parse_doc_reference(doc, limits, out)
+}
+
+/// Whether a YAML document takes the fast path (for tests: most real manifests must).
+#[doc(hidden)]
+pub fn transcodes(doc: &RawDoc, limits: &InputLimits) -> bool {
+    !doc.json && transcode::document(doc.text(), limits).is_ok()
+}
+
+/// [`parse_doc`] with serde-saphyr for YAML: the path for every document the fast
+/// transcoder leaves, and the oracle it is tested against.
+#[doc(hidden)]
+pub fn parse_doc_reference(doc: &RawDoc, limits: &InputLimits, out: &mut Loaded) {
+    let text = doc.text();
     let parsed = if doc.json {
         let mut de = serde_json::Deserializer::from_str(text);
         serde::de::Deserializer::deserialize_any(&mut de, DocVisitor)
@@ -434,7 +460,7 @@ impl Item {
             api_version: str_field(v, &["apiVersion"]),
             namespace: str_field(v, &["metadata", "namespace"]),
             name: str_field(v, &["metadata", "name"]),
-            exempt_annotation: str_field(v, &["metadata", "annotations", "tollgate.dev/exempt"]),
+            exempt_annotation: str_field(v, &["metadata", "annotations", EXEMPT_ANNOTATION]),
         }
     }
 }
@@ -448,6 +474,57 @@ fn accept_doc(
     limits: &InputLimits,
     out: &mut Loaded,
 ) {
+    match outcome(d, limits) {
+        Ok(o) => accept_outcome(file, document, line, o, limits, out),
+        Err(message) => out.errors.push(InputError {
+            file: file.to_string(),
+            document: Some(document),
+            message,
+        }),
+    }
+}
+
+fn outcome(d: Doc, limits: &InputLimits) -> Result<Outcome, String> {
+    let (fields, items) = match d {
+        Doc::Other(Value::Null) => return Ok(Outcome::Empty),
+        Doc::Other(v) => return Ok(Outcome::Whole(Item::from_value(&v))),
+        Doc::Map { fields, items } => (fields, items),
+    };
+    let kind = fields.get("kind").and_then(Value::as_str).unwrap_or("");
+    let is_list = kind == "List" || (kind.ends_with("List") && items.is_some());
+    Ok(match items {
+        Some(items) if is_list => Outcome::List(items),
+        None if kind == "List" && fields.get("items").is_some_and(|v| !v.is_null()) => {
+            Outcome::ItemsNotArray
+        }
+        None if kind == "List" => Outcome::EmptyList,
+        items => {
+            // Not a List after all: put `items` back where it was (rare).
+            let mut fields = fields;
+            if let Some(items) = items {
+                let values = items
+                    .iter()
+                    .map(|t| serde_json::from_str(&t.json).unwrap_or(Value::Null))
+                    .collect();
+                fields.insert("items".into(), Value::Array(values));
+            }
+            let v = Value::Object(fields);
+            if depth(&v) > limits.max_depth {
+                return Err(format!("nested deeper than {} levels", limits.max_depth));
+            }
+            Outcome::Whole(Item::from_value(&v))
+        }
+    })
+}
+
+fn accept_outcome(
+    file: &Arc<str>,
+    document: usize,
+    line: Option<usize>,
+    o: Outcome,
+    limits: &InputLimits,
+    out: &mut Loaded,
+) {
     let error = |message: String, out: &mut Loaded| {
         out.errors.push(InputError {
             file: file.to_string(),
@@ -455,17 +532,11 @@ fn accept_doc(
             message,
         })
     };
-    let (fields, items) = match d {
-        Doc::Other(Value::Null) => return,
-        Doc::Other(v) => {
-            return accept_object(file, document, None, line, Item::from_value(&v), out)
-        }
-        Doc::Map { fields, items } => (fields, items),
-    };
-    let kind = fields.get("kind").and_then(Value::as_str).unwrap_or("");
-    let is_list = kind == "List" || (kind.ends_with("List") && items.is_some());
-    match items {
-        Some(items) if is_list => {
+    match o {
+        Outcome::Empty | Outcome::EmptyList => {}
+        Outcome::ItemsNotArray => error("`items` of a List must be an array".into(), out),
+        Outcome::Whole(item) => accept_object(file, document, None, line, item, out),
+        Outcome::List(items) => {
             for (i, item) in items.into_iter().enumerate() {
                 if item.depth + 2 > limits.max_depth {
                     error(
@@ -486,29 +557,6 @@ fn accept_doc(
                     accept_object(file, document, Some(i), line, item, out);
                 }
             }
-        }
-        None if kind == "List" && fields.get("items").is_some_and(|v| !v.is_null()) => {
-            error("`items` of a List must be an array".into(), out)
-        }
-        None if kind == "List" => {}
-        items => {
-            // Not a List after all: put `items` back where it was (rare).
-            let mut fields = fields;
-            if let Some(items) = items {
-                let values = items
-                    .iter()
-                    .map(|t| serde_json::from_str(&t.json).unwrap_or(Value::Null))
-                    .collect();
-                fields.insert("items".into(), Value::Array(values));
-            }
-            let v = Value::Object(fields);
-            if depth(&v) > limits.max_depth {
-                return error(
-                    format!("nested deeper than {} levels", limits.max_depth),
-                    out,
-                );
-            }
-            accept_object(file, document, None, line, Item::from_value(&v), out)
         }
     }
 }
@@ -631,6 +679,19 @@ pub fn split_documents(text: &str) -> Vec<DocText<'_>> {
 }
 
 fn parse_yaml(text: &str, limits: &InputLimits) -> Result<Doc, String> {
+    serde_saphyr::from_str_with_options::<Doc>(text, saphyr_options(limits)).map_err(|e| {
+        // The library's advice to its own callers means nothing to a user.
+        one_line(&e.to_string()).replace(", set DuplicateKeyPolicy in Options if acceptable", "")
+    })
+}
+
+/// One plain scalar typed exactly as in [`parse_yaml`]: the transcoder's resolver for
+/// spellings it does not know by heart.
+fn parse_value(scalar: &str) -> Result<Value, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options::<Value>(scalar, saphyr_options(&InputLimits::default()))
+}
+
+fn saphyr_options(limits: &InputLimits) -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = limits.max_depth;
     let mut options = serde_saphyr::Options::default();
@@ -640,10 +701,7 @@ fn parse_yaml(text: &str, limits: &InputLimits) -> Result<Doc, String> {
     // would parse ~40% faster, but would drop real manifests.
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
     options.with_snippet = false;
-    serde_saphyr::from_str_with_options::<Doc>(text, options).map_err(|e| {
-        // The library's advice to its own callers means nothing to a user.
-        one_line(&e.to_string()).replace(", set DuplicateKeyPolicy in Options if acceptable", "")
-    })
+    options
 }
 
 fn one_line(s: &str) -> String {

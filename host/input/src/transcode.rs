@@ -1,0 +1,391 @@
+//! YAML documents straight to the JSON text plugins receive, from the parser's events.
+//!
+//! serde-saphyr's generic deserializer spends ~70% of a document's parse time in its
+//! serde layer (events replayed, keys fingerprinted, every scalar turned into a
+//! `serde_json::Value`). Kubernetes manifests use a small part of YAML, so this module
+//! reads the same parser's events (granit-parser, same options) into a light tree of
+//! borrowed text and writes JSON from it. Whatever it is not certain to treat exactly as
+//! serde-saphyr does — anchors, aliases, tags, merge keys, directives, non-string keys,
+//! parse errors, anything near a budget — makes it give up with [`Bail`], and the caller
+//! parses that document with serde-saphyr instead. Scalars that might be numbers,
+//! booleans or nulls in some spelling are resolved by serde-saphyr itself, so both paths
+//! type every scalar identically; `tests/` checks the two paths agree on the corpus.
+//!
+//! A `kind: List`'s `items` are reduced one by one while parsed, and the node budget
+//! applies per item, so a `kubectl get -A -o yaml` dump of any size parses in bounded
+//! memory.
+
+use std::borrow::Cow;
+
+use granit_parser::{Event, Options, Parser, ScalarStyle, StrInput};
+use serde_json::Value;
+
+use crate::{InputLimits, Item};
+
+/// This document needs the reference (serde-saphyr) path.
+#[derive(Debug)]
+pub(crate) struct Bail;
+
+/// Nodes per object (a document, or one List item) before the reference path, and its
+/// budget error, take over. serde-saphyr's own default budget.
+const MAX_NODES: usize = 250_000;
+
+/// What one YAML document turned out to be.
+pub(crate) enum Outcome {
+    /// Null document: nothing to report.
+    Empty,
+    /// One object (or a non-mapping, which the caller skips).
+    Whole(Item),
+    /// A List's items, reduced.
+    List(Vec<Item>),
+    /// `kind: List` without items.
+    EmptyList,
+    /// `kind: List` whose `items` is not an array.
+    ItemsNotArray,
+}
+
+enum Node<'a> {
+    Null,
+    Bool(bool),
+    Str(Cow<'a, str>),
+    /// A number, already written as serde_json writes it.
+    Number(String),
+    Seq(Vec<Node<'a>>),
+    Map(Vec<(Cow<'a, str>, Node<'a>)>),
+}
+
+impl<'a> Node<'a> {
+    /// The value of `key`: the last occurrence wins, as when a map is built.
+    fn get(&self, key: &str) -> Option<&Node<'a>> {
+        match self {
+            Node::Map(pairs) => pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Node::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn str_at(&self, path: &[&str]) -> Option<String> {
+        path.iter()
+            .try_fold(self, |cur, k| cur.get(k))?
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// JSON text, byte for byte what `serde_json::to_string` gives for the same value:
+    /// keys sorted (serde_json's map is a BTreeMap), a repeated key's last value.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Node::Null => out.extend_from_slice(b"null"),
+            Node::Bool(true) => out.extend_from_slice(b"true"),
+            Node::Bool(false) => out.extend_from_slice(b"false"),
+            Node::Number(n) => out.extend_from_slice(n.as_bytes()),
+            Node::Str(s) => write_str(out, s),
+            Node::Seq(items) => {
+                out.push(b'[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    v.write_json(out);
+                }
+                out.push(b']');
+            }
+            Node::Map(pairs) => {
+                let mut order: Vec<usize> = (0..pairs.len()).collect();
+                // Stable: among equal keys the last stays last, and is the one kept.
+                order.sort_by(|&a, &b| pairs[a].0.as_bytes().cmp(pairs[b].0.as_bytes()));
+                out.push(b'{');
+                let mut first = true;
+                for (n, &i) in order.iter().enumerate() {
+                    let key = &pairs[i].0;
+                    if order.get(n + 1).is_some_and(|&j| pairs[j].0 == *key) {
+                        continue;
+                    }
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    write_str(out, key);
+                    out.push(b':');
+                    pairs[i].1.write_json(out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail; serde_json's escaping keeps the text identical.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// A finished node with its nesting depth (containers count one, scalars zero).
+struct Built<'a> {
+    node: Node<'a>,
+    depth: usize,
+}
+
+struct Reader<'a> {
+    events: Parser<'a, StrInput<'a>>,
+    limits: &'a InputLimits,
+    nodes: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn next(&mut self) -> Result<Event<'a>, Bail> {
+        match self.events.next() {
+            Some(Ok((event, _))) => Ok(event),
+            _ => Err(Bail),
+        }
+    }
+
+    /// One node starting with `first`, at nesting `level` (the document root is 0).
+    fn node(&mut self, first: Event<'a>, level: usize) -> Result<Built<'a>, Bail> {
+        self.nodes += 1;
+        // Leave the reference path to report budgets, with a margin so that both agree
+        // on which documents are too deep.
+        if self.nodes > MAX_NODES || level + 3 > self.limits.max_depth {
+            return Err(Bail);
+        }
+        match first {
+            Event::Scalar(text, style, 0, None) => Ok(Built {
+                node: scalar(text, style)?,
+                depth: 0,
+            }),
+            Event::SequenceStart(_, 0, None) => {
+                let mut items = Vec::new();
+                let mut depth = 0;
+                loop {
+                    match self.next()? {
+                        Event::SequenceEnd => break,
+                        e => {
+                            let b = self.node(e, level + 1)?;
+                            depth = depth.max(b.depth);
+                            items.push(b.node);
+                        }
+                    }
+                }
+                Ok(Built {
+                    node: Node::Seq(items),
+                    depth: depth + 1,
+                })
+            }
+            Event::MappingStart(_, 0, None) => {
+                let mut pairs = Vec::new();
+                let mut depth = 0;
+                loop {
+                    let key = match self.next()? {
+                        Event::MappingEnd => break,
+                        Event::Scalar(text, style, 0, None) => key(text, style)?,
+                        _ => return Err(Bail),
+                    };
+                    let first = self.next()?;
+                    let b = self.node(first, level + 1)?;
+                    depth = depth.max(b.depth);
+                    pairs.push((key, b.node));
+                }
+                Ok(Built {
+                    node: Node::Map(pairs),
+                    depth: depth + 1,
+                })
+            }
+            // Anchors, aliases, tags, comments: the reference path knows them.
+            _ => Err(Bail),
+        }
+    }
+
+    /// The document's root mapping, whose `items` array, if any, is reduced item by item.
+    fn root_map(&mut self) -> Result<(Node<'a>, usize, Option<Vec<Item>>), Bail> {
+        let mut pairs = Vec::new();
+        let mut depth = 0;
+        let mut items = None;
+        self.nodes += 1;
+        loop {
+            let key = match self.next()? {
+                Event::MappingEnd => break,
+                Event::Scalar(text, style, 0, None) => key(text, style)?,
+                _ => return Err(Bail),
+            };
+            let first = self.next()?;
+            if key == "items" {
+                if items.is_some() || pairs.iter().any(|(k, _)| k == "items") {
+                    return Err(Bail);
+                }
+                if let Event::SequenceStart(_, 0, None) = first {
+                    items = Some(self.items()?);
+                    depth = depth.max(2);
+                    continue;
+                }
+            }
+            let b = self.node(first, 1)?;
+            depth = depth.max(b.depth);
+            pairs.push((key, b.node));
+        }
+        Ok((Node::Map(pairs), depth + 1, items))
+    }
+
+    fn items(&mut self) -> Result<Vec<Item>, Bail> {
+        let mut out = Vec::new();
+        let outer = self.nodes;
+        loop {
+            let first = match self.next()? {
+                Event::SequenceEnd => break,
+                e => e,
+            };
+            self.nodes = outer;
+            let b = self.node(first, 2)?;
+            out.push(item(&b.node, b.depth));
+        }
+        self.nodes = outer + 1;
+        Ok(out)
+    }
+}
+
+/// A key: a string as serde-saphyr would give it, else [`Bail`].
+fn key<'a>(text: Cow<'a, str>, style: ScalarStyle) -> Result<Cow<'a, str>, Bail> {
+    if style != ScalarStyle::Plain {
+        return Ok(text);
+    }
+    match scalar(text, style)? {
+        // `<<` is a merge key, which the reference path expands.
+        Node::Str(s) if s != "<<" => Ok(s),
+        _ => Err(Bail),
+    }
+}
+
+/// A scalar without tag or anchor, typed as serde-saphyr types it for an untyped value.
+fn scalar<'a>(text: Cow<'a, str>, style: ScalarStyle) -> Result<Node<'a>, Bail> {
+    if style != ScalarStyle::Plain {
+        return Ok(Node::Str(text));
+    }
+    let s: &str = &text;
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Ok(Node::Null),
+        "true" => return Ok(Node::Bool(true)),
+        "false" => return Ok(Node::Bool(false)),
+        _ => {}
+    }
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let plain_decimal = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    if plain_decimal {
+        let number = if s.starts_with('-') {
+            s.parse::<i64>().ok().map(|n| n.to_string())
+        } else {
+            s.parse::<u64>().ok().map(|n| n.to_string())
+        };
+        if let Some(n) = number {
+            return Ok(Node::Number(n));
+        }
+    }
+    if !could_be_typed(s) {
+        return Ok(Node::Str(text));
+    }
+    // A number, boolean or null in a rarer spelling (0x1F, 1e3, .inf, Yes, 0755, ...):
+    // serde-saphyr's own resolution, on the scalar alone.
+    match crate::parse_value(s) {
+        Ok(Value::Null) => Ok(Node::Null),
+        Ok(Value::Bool(b)) => Ok(Node::Bool(b)),
+        Ok(v @ Value::Number(_)) => Ok(Node::Number(v.to_string())),
+        Ok(Value::String(resolved)) if resolved == s => Ok(Node::Str(text)),
+        _ => Err(Bail),
+    }
+}
+
+/// Whether a plain scalar might resolve to anything but a string. Every typed spelling
+/// (YAML 1.1 booleans, nulls, decimal/hex/octal/binary integers, floats, .inf, .nan)
+/// is made of these bytes and starts with a sign, a digit, a dot, `~` or one of the
+/// words below; anything else is certainly a string.
+fn could_be_typed(s: &str) -> bool {
+    let Some(&first) = s.as_bytes().first() else {
+        return true;
+    };
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.' | b'_' | b':' | b'~'))
+    {
+        return false;
+    }
+    if first.is_ascii_alphabetic() {
+        const WORDS: [&str; 12] = [
+            "y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf", "infinity",
+        ];
+        return WORDS.iter().any(|w| s.eq_ignore_ascii_case(w));
+    }
+    true
+}
+
+/// Reduces one object's tree to what a resource needs.
+fn item(node: &Node, depth: usize) -> Item {
+    let mut json = Vec::with_capacity(512);
+    node.write_json(&mut json);
+    let kind = node.str_at(&["kind"]);
+    Item {
+        // The writer emits UTF-8 only (input text and serde_json's escapes).
+        json: String::from_utf8(json).unwrap_or_default(),
+        is_object: matches!(node, Node::Map(_)),
+        depth,
+        nested_list: kind.as_deref().is_some_and(|k| k.ends_with("List"))
+            && node.get("items").is_some(),
+        kind,
+        api_version: node.str_at(&["apiVersion"]),
+        namespace: node.str_at(&["metadata", "namespace"]),
+        name: node.str_at(&["metadata", "name"]),
+        exempt_annotation: node.str_at(&["metadata", "annotations", crate::EXEMPT_ANNOTATION]),
+    }
+}
+
+/// Parses one YAML document (the text between two `---`), or says it needs the
+/// reference path.
+pub(crate) fn document(text: &str, limits: &InputLimits) -> Result<Outcome, Bail> {
+    let mut options = Options::default();
+    options.set_emit_comments(false);
+    let mut r = Reader {
+        events: Parser::with_options(StrInput::new(text), options),
+        limits,
+        nodes: 0,
+    };
+    if !matches!(r.next()?, Event::StreamStart) {
+        return Err(Bail);
+    }
+    // A directive (%YAML 1.1, %TAG) changes how scalars resolve: reference path.
+    let first = match r.next()? {
+        Event::DocumentStart(_, None) => r.next()?,
+        _ => return Err(Bail),
+    };
+    let outcome = if let Event::MappingStart(_, 0, None) = first {
+        let (map, depth, items) = r.root_map()?;
+        let kind = map.get("kind").and_then(Node::as_str).unwrap_or("");
+        let is_list = kind == "List" || (kind.ends_with("List") && items.is_some());
+        match items {
+            Some(items) if is_list => Outcome::List(items),
+            // `items` was an array but this is no List: put back together by the
+            // reference path (rare).
+            Some(_) => return Err(Bail),
+            None if kind == "List" => match map.get("items") {
+                Some(Node::Null) | None => Outcome::EmptyList,
+                Some(_) => Outcome::ItemsNotArray,
+            },
+            None => Outcome::Whole(item(&map, depth)),
+        }
+    } else {
+        let b = r.node(first, 0)?;
+        match b.node {
+            Node::Null => Outcome::Empty,
+            node => Outcome::Whole(item(&node, b.depth)),
+        }
+    };
+    // Exactly one document, then the end of the stream.
+    match (r.next()?, r.next()?) {
+        (Event::DocumentEnd, Event::StreamEnd) => Ok(outcome),
+        _ => Err(Bail),
+    }
+}
