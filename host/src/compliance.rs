@@ -159,14 +159,18 @@ pub fn evaluate(spec: &Spec, ctx: &Context, resources: &[ResourceEntry]) -> Outc
         }
         let (mut pass, mut fail) = (0, 0);
         for (i, r) in resources.iter().enumerate() {
-            let applied: Vec<_> = r.checks.iter().filter(|k| checks.contains(&k.id)).collect();
+            let applied: Vec<_> = r
+                .checks
+                .iter()
+                .filter(|k| checks.iter().any(|c: &String| **c == *k.id))
+                .collect();
             if applied.is_empty() {
                 continue;
             }
             let failed: Vec<String> = applied
                 .iter()
                 .filter(|k| !k.success)
-                .map(|k| k.id.clone())
+                .map(|k| k.id.to_string())
                 .collect();
             if failed.is_empty() {
                 pass += 1;

@@ -148,7 +148,7 @@ pub fn report_object(r: &ResourceEntry, ctx: &Context, now: &str) -> Value {
                     Severity::Low => 3,
                 }] += 1;
             }
-            let info = ctx.checks.get(&c.id);
+            let info = ctx.checks.get(&*c.id);
             json!({
                 "checkID": c.id,
                 "title": c.title,

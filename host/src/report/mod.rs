@@ -6,6 +6,8 @@ pub mod k8s;
 pub mod sarif;
 pub mod table;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use tollgate_runtime::{PluginError, Severity};
 
@@ -46,17 +48,26 @@ pub struct ResourceEntry {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckEntry {
-    pub id: String,
-    pub aliases: Vec<String>,
-    pub title: String,
+    pub id: Arc<str>,
+    pub aliases: Arc<[String]>,
+    pub title: Arc<str>,
     pub severity: Severity,
-    pub category: String,
-    pub plugin: String,
+    pub category: Arc<str>,
+    pub plugin: Arc<str>,
     pub success: bool,
     pub messages: Vec<String>,
     /// Set when the check failed but an exemption accepts the finding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exempted: Option<crate::exempt::Applied>,
+}
+
+#[derive(Debug, Clone)]
+struct SharedMeta {
+    id: Arc<str>,
+    aliases: Arc<[String]>,
+    title: Arc<str>,
+    category: Arc<str>,
+    plugin: Arc<str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -163,6 +174,9 @@ pub struct Builder<'a> {
     policy: Policy,
     /// Every loaded check, to resolve the aliases an annotation names.
     catalogue: Vec<&'a tollgate_runtime::CheckInfo>,
+    /// Per plugin, per check: the entry fields every resource repeats, shared rather
+    /// than copied (a 100k-object scan writes millions of entries).
+    shared: Vec<Vec<SharedMeta>>,
     /// Position of each scanned file, to list errors in input order.
     file_order: std::collections::HashMap<String, usize>,
     pub summary: Summary,
@@ -181,6 +195,22 @@ impl<'a> Builder<'a> {
             filter,
             policy: Policy::default(),
             catalogue: plugins.iter().flat_map(|p| p.checks()).collect(),
+            shared: plugins
+                .iter()
+                .map(|p| {
+                    let plugin: Arc<str> = Arc::from(p.plugin.name());
+                    p.checks()
+                        .iter()
+                        .map(|c| SharedMeta {
+                            id: Arc::from(c.id.as_str()),
+                            aliases: Arc::from(c.aliases.as_slice()),
+                            title: Arc::from(c.title.as_str()),
+                            category: Arc::from(c.category.as_str()),
+                            plugin: plugin.clone(),
+                        })
+                        .collect()
+                })
+                .collect(),
             file_order: Default::default(),
             summary: Summary::default(),
             errors: Vec::new(),
@@ -287,7 +317,9 @@ impl<'a> Builder<'a> {
         let mut annotation_error = None;
         for v in verdicts {
             let p = &self.plugins[v.plugin];
-            let Some(info) = p.checks().get(v.check) else {
+            let (Some(info), Some(shared)) =
+                (p.checks().get(v.check), self.shared[v.plugin].get(v.check))
+            else {
                 continue;
             };
             let severity = self
@@ -320,12 +352,12 @@ impl<'a> Builder<'a> {
                 }
             }
             checks.push(CheckEntry {
-                id: info.id.clone(),
-                aliases: info.aliases.clone(),
-                title: info.title.clone(),
+                id: shared.id.clone(),
+                aliases: shared.aliases.clone(),
+                title: shared.title.clone(),
                 severity,
-                category: info.category.clone(),
-                plugin: p.plugin.name().to_string(),
+                category: shared.category.clone(),
+                plugin: shared.plugin.clone(),
                 success,
                 messages: v.findings.iter().map(|f| f.message.clone()).collect(),
                 exempted,

@@ -128,7 +128,7 @@ impl<W: Write> Sink for SarifSink<W> {
                 }
                 let result: Value = json!({
                     "ruleId": c.id,
-                    "ruleIndex": self.rule_index.get(&c.id).copied().unwrap_or(0),
+                    "ruleIndex": self.rule_index.get(&*c.id).copied().unwrap_or(0),
                     "level": level(c.severity),
                     "message": {"text": m},
                     "locations": [{
