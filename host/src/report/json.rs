@@ -51,8 +51,7 @@ impl<W: Write> Sink for JsonSink<W> {
         self.out
             .write_all(if self.first { b"\n    " } else { b",\n    " })?;
         self.first = false;
-        serde_json::to_writer(&mut self.out, entry)?;
-        Ok(())
+        write_entry(&mut self.out, entry)
     }
 
     fn finish(&mut self, tail: &Tail) -> std::io::Result<()> {
@@ -66,5 +65,138 @@ impl<W: Write> Sink for JsonSink<W> {
         field(&mut self.out, "summary", &tail.summary)?;
         writeln!(self.out, "\n}}")?;
         self.out.flush()
+    }
+}
+
+/// The identity fields of a resource entry, in the order `ResourceEntry` declares them.
+#[derive(Serialize)]
+struct Head<'a> {
+    file: &'a str,
+    document: usize,
+    item: Option<usize>,
+    line: Option<usize>,
+    #[serde(rename = "apiVersion")]
+    api_version: Option<&'a str>,
+    kind: &'a str,
+    namespace: Option<&'a str>,
+    name: Option<&'a str>,
+}
+
+/// What `serde_json::to_writer(entry)` writes, byte for byte, with each check's
+/// constant fields copied from their pre-rendered JSON: the JSON report of a large scan
+/// writes millions of check entries, and this is the thread everything else waits on.
+fn write_entry<W: Write>(out: &mut W, e: &ResourceEntry) -> std::io::Result<()> {
+    let mut head = serde_json::to_vec(&Head {
+        file: &e.file,
+        document: e.document,
+        item: e.item,
+        line: e.line,
+        api_version: e.api_version.as_deref(),
+        kind: &e.kind,
+        namespace: e.namespace.as_deref(),
+        name: e.name.as_deref(),
+    })?;
+    head.pop(); // the closing brace: "checks" follows
+    out.write_all(&head)?;
+    out.write_all(b",\"checks\":[")?;
+    for (i, c) in e.checks.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        out.write_all(&c.json.head)?;
+        serde_json::to_writer(&mut *out, &c.severity)?;
+        out.write_all(&c.json.mid)?;
+        out.write_all(if c.success { b"true" } else { b"false" })?;
+        out.write_all(b",\"messages\":")?;
+        serde_json::to_writer(&mut *out, &c.messages)?;
+        if let Some(x) = &c.exempted {
+            out.write_all(b",\"exempted\":")?;
+            serde_json::to_writer(&mut *out, x)?;
+        }
+        out.write_all(b"}")?;
+    }
+    out.write_all(b"]}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::{CheckEntry, JsonParts, SharedMeta};
+    use super::*;
+    use tollgate_runtime::Severity;
+
+    fn check(id: &str, success: bool, exempted: Option<crate::exempt::Applied>) -> CheckEntry {
+        let mut m = SharedMeta {
+            id: Arc::from(id),
+            aliases: Arc::from(vec![format!("AVD-{id}"), "quote\"d \\ ünï".to_string()]),
+            title: Arc::from("A \"title\"\n with escapes\u{1}"),
+            category: Arc::from("General"),
+            plugin: Arc::from("general"),
+            json: Default::default(),
+        };
+        m.json = Arc::new(JsonParts::new(&m));
+        CheckEntry {
+            id: m.id.clone(),
+            aliases: m.aliases.clone(),
+            title: m.title.clone(),
+            severity: Severity::High,
+            category: m.category.clone(),
+            plugin: m.plugin.clone(),
+            success,
+            messages: if success {
+                vec![]
+            } else {
+                vec!["bad \"x\"".into(), "2".into()]
+            },
+            exempted,
+            json: m.json.clone(),
+        }
+    }
+
+    #[test]
+    fn hand_written_entries_are_what_serde_writes() {
+        let exempt = crate::exempt::Applied {
+            reason: "accepted".into(),
+            source: "annotation tollgate.dev/exempt".into(),
+            expires: None,
+        };
+        for (item, line, ns) in [(None, None, None), (Some(3), Some(12), Some("prod"))] {
+            let entry = ResourceEntry {
+                file: "dir/a \"b\".yaml".into(),
+                document: 2,
+                item,
+                line,
+                api_version: Some("apps/v1".into()),
+                kind: "Deployment".into(),
+                namespace: ns.map(String::from),
+                name: None,
+                checks: vec![
+                    check("KSV001", true, None),
+                    check("KSV002", false, None),
+                    check("KSV003", false, Some(exempt.clone())),
+                ],
+            };
+            let mut out = Vec::new();
+            write_entry(&mut out, &entry).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&entry).unwrap()
+            );
+        }
+        let empty = ResourceEntry {
+            file: "f".into(),
+            document: 0,
+            item: None,
+            line: None,
+            api_version: None,
+            kind: "ConfigMap".into(),
+            namespace: None,
+            name: Some("n".into()),
+            checks: vec![],
+        };
+        let mut out = Vec::new();
+        write_entry(&mut out, &empty).unwrap();
+        assert_eq!(out, serde_json::to_vec(&empty).unwrap());
     }
 }

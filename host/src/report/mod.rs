@@ -59,6 +59,45 @@ pub struct CheckEntry {
     /// Set when the check failed but an exemption accepts the finding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exempted: Option<crate::exempt::Applied>,
+    /// This entry's constant fields already written as JSON, for the JSON report.
+    #[serde(skip)]
+    pub(crate) json: Arc<JsonParts>,
+}
+
+/// The JSON of the fields a check's entries repeat, rendered once per scan: `head` is
+/// `{"id":..,"aliases":..,"title":..,"severity":` and `mid` is
+/// `,"category":..,"plugin":..,"success":`, the order serde writes them in.
+#[derive(Debug, Default)]
+pub(crate) struct JsonParts {
+    pub head: Box<[u8]>,
+    pub mid: Box<[u8]>,
+}
+
+impl JsonParts {
+    fn new(m: &SharedMeta) -> Self {
+        JsonParts {
+            head: format!(
+                "{{\"id\":{},\"aliases\":{},\"title\":{},\"severity\":",
+                text(&*m.id),
+                text(&*m.aliases),
+                text(&*m.title)
+            )
+            .into_bytes()
+            .into(),
+            mid: format!(
+                ",\"category\":{},\"plugin\":{},\"success\":",
+                text(&*m.category),
+                text(&*m.plugin)
+            )
+            .into_bytes()
+            .into(),
+        }
+    }
+}
+
+/// A string or list of strings as JSON text (cannot fail).
+fn text<T: Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +107,7 @@ struct SharedMeta {
     title: Arc<str>,
     category: Arc<str>,
     plugin: Arc<str>,
+    json: Arc<JsonParts>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -201,12 +241,17 @@ impl<'a> Builder<'a> {
                     let plugin: Arc<str> = Arc::from(p.plugin.name());
                     p.checks()
                         .iter()
-                        .map(|c| SharedMeta {
-                            id: Arc::from(c.id.as_str()),
-                            aliases: Arc::from(c.aliases.as_slice()),
-                            title: Arc::from(c.title.as_str()),
-                            category: Arc::from(c.category.as_str()),
-                            plugin: plugin.clone(),
+                        .map(|c| {
+                            let mut m = SharedMeta {
+                                id: Arc::from(c.id.as_str()),
+                                aliases: Arc::from(c.aliases.as_slice()),
+                                title: Arc::from(c.title.as_str()),
+                                category: Arc::from(c.category.as_str()),
+                                plugin: plugin.clone(),
+                                json: Default::default(),
+                            };
+                            m.json = Arc::new(JsonParts::new(&m));
+                            m
                         })
                         .collect()
                 })
@@ -361,6 +406,7 @@ impl<'a> Builder<'a> {
                 success,
                 messages: v.findings.iter().map(|f| f.message.clone()).collect(),
                 exempted,
+                json: shared.json.clone(),
             });
         }
         if let Some(message) = annotation_error {
