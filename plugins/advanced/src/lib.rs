@@ -154,7 +154,7 @@ fn by_name(
 ) -> Vec<Finding> {
     o.failing_by_name(ok)
         .into_iter()
-        .map(|c| Finding::at(format!("{} {}", c.describe(o), why(c)), &c.path))
+        .map(|c| Finding::at(c.describe(o) + " " + &why(c), &c.path))
         .collect()
 }
 

@@ -47,7 +47,7 @@ impl Policy for General {
 fn per_container(o: &Object, bad: impl Fn(&Container) -> Option<String>) -> Vec<Finding> {
     o.containers()
         .iter()
-        .filter_map(|c| bad(c).map(|why| Finding::at(format!("{} {why}", c.describe(o)), &c.path)))
+        .filter_map(|c| bad(c).map(|why| Finding::at(c.describe(o) + " " + &why, &c.path)))
         .collect()
 }
 

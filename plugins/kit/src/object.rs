@@ -109,10 +109,26 @@ impl<'a> Container<'a> {
 
     /// "Container 'web' of Deployment 'shop'".
     pub fn describe(&self, object: &Object) -> String {
-        let label = self.label();
-        let mut chars = label.chars();
-        let first = chars.next().map(|c| c.to_ascii_uppercase()).unwrap_or(' ');
-        format!("{first}{} of {}", chars.as_str(), object.describe())
+        // Written piece by piece: every finding message starts with this, and nested
+        // format! calls were a quarter of a plugin's evaluation time.
+        let mut s = String::with_capacity(96);
+        let what = match (self.init, self.name.is_some()) {
+            (false, true) => "Container '",
+            (true, true) => "Init container '",
+            (false, false) => "Unnamed container at ",
+            (true, false) => "Unnamed init container at ",
+        };
+        s.push_str(what);
+        match self.name {
+            Some(n) => {
+                s.push_str(n);
+                s.push('\'');
+            }
+            None => s.push_str(&self.path),
+        }
+        s.push_str(" of ");
+        object.describe_into(&mut s);
+        s
     }
 }
 
@@ -173,9 +189,20 @@ impl<'a> Object<'a> {
 
     /// "Deployment 'shop'" (or "Deployment (unnamed)").
     pub fn describe(&self) -> String {
+        let mut s = String::with_capacity(64);
+        self.describe_into(&mut s);
+        s
+    }
+
+    fn describe_into(&self, s: &mut String) {
+        s.push_str(self.kind());
         match self.name() {
-            Some(n) => format!("{} '{}'", self.kind(), n),
-            None => format!("{} (unnamed)", self.kind()),
+            Some(n) => {
+                s.push_str(" '");
+                s.push_str(n);
+                s.push('\'');
+            }
+            None => s.push_str(" (unnamed)"),
         }
     }
 
@@ -360,5 +387,25 @@ mod tests {
         assert!(Object::new(&v).pod_specs().is_empty());
         let v = json!({"kind": "DeploymentConfig", "apiVersion": "apps.openshift.io/v1", "spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}});
         assert_eq!(Object::new(&v).containers().len(), 1);
+    }
+
+    #[test]
+    fn containers_describe_themselves_and_their_object() {
+        let v = json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {
+            "containers": [{"name": "web"}, {"image": "x"}],
+            "initContainers": [{"name": "setup"}, {"image": "y"}]}});
+        let o = Object::new(&v);
+        let d: Vec<String> = o.containers().iter().map(|c| c.describe(&o)).collect();
+        assert_eq!(
+            d,
+            [
+                "Container 'web' of Pod 'p'",
+                "Unnamed container at spec.containers[1] of Pod 'p'",
+                "Init container 'setup' of Pod 'p'",
+                "Unnamed init container at spec.initContainers[1] of Pod 'p'",
+            ]
+        );
+        let anon = json!({"kind": "Job"});
+        assert_eq!(Object::new(&anon).describe(), "Job (unnamed)");
     }
 }

@@ -85,7 +85,7 @@ fn volume_types(o: &Object) -> Vec<Finding> {
 fn by_name(o: &Object, ok: impl Fn(&Container) -> bool, why: &str) -> Vec<Finding> {
     o.failing_by_name(ok)
         .into_iter()
-        .map(|c| Finding::at(format!("{} {why}", c.describe(o)), &c.path))
+        .map(|c| Finding::at(c.describe(o) + " " + why, &c.path))
         .collect()
 }
 
