@@ -1,8 +1,5 @@
 use clap::Parser;
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     // Rust ignores SIGPIPE, which turns `tollgate checks | head` into an error (or a
     // panic in println!); a command-line tool should just stop, as cat and grep do.
