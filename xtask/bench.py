@@ -17,6 +17,7 @@ if not os.path.isabs(TARGET):
     TARGET = os.path.join(ROOT, TARGET)
 TOLLGATE = os.path.join(TARGET, "release", "tollgate")
 NATIVE = os.path.join(TARGET, "release", "tollgate-native")
+BOUNDARY = os.path.join(TARGET, "release", "extra-plugins", "boundary.wasm")
 SHARED = os.environ.get("TOLLGATE_SHARED", os.path.join(ROOT, "..", "shared"))
 BENCH = os.path.join(ROOT, "bench")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
@@ -35,7 +36,7 @@ def corpus(n, label):
 
 
 def measure(cmd, first_marker=None):
-    """(wall seconds, time to first marker line or None, peak RSS MiB, stdout tail)"""
+    """(wall seconds, time to first marker line or None, peak RSS MiB, stdout tail, CPU seconds)"""
     start = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     first = None
@@ -49,7 +50,8 @@ def measure(cmd, first_marker=None):
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         sys.exit(f"bench: {' '.join(cmd)} exited {code}")
-    return wall, first, usage.ru_maxrss / 1024.0, tail.decode(errors="replace").strip()
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, first, usage.ru_maxrss / 1024.0, tail.decode(errors="replace").strip(), cpu
 
 
 def median_runs(cmd, marker=None, runs=RUNS):
@@ -62,6 +64,7 @@ def median_runs(cmd, marker=None, runs=RUNS):
         "first": statistics.median(firsts) if firsts else None,
         "rss": statistics.median(r[2] for r in rs),
         "tail": rs[-1][3],
+        "cpu": statistics.median(r[4] for r in rs),
     }
 
 
@@ -83,17 +86,30 @@ def main():
         native = median_runs([NATIVE, path])
         single = median_runs([TOLLGATE, "scan", "--format", "json", "--jobs", "1", "--plugin-settings", SETTINGS, path], b"    {", runs=max(1, RUNS // 2))
         batch1 = median_runs([TOLLGATE, "scan", "--format", "json", "--batch", "1", "--plugin-settings", SETTINGS, path], b"    {", runs=max(1, RUNS // 2))
-        rows.append((label, n, sandbox, native, single, batch1))
+        # The boundary, one job: the host alone (native build, parse only), then one
+        # plugin that crosses the boundary and finds nothing, without and with parsing
+        # the object's JSON in the guest (tests/plugins/boundary).
+        host = median_runs([NATIVE, "--jobs", "1", "--parse-only", path])
+        probe = lambda parse: median_runs([TOLLGATE, "scan", "--jobs", "1", "--no-builtin", "--plugin", BOUNDARY,
+                                           "--plugin-settings", f'boundary={{"parse":{parse}}}', path])
+        cross, parsed = probe("false"), probe("true")
+        rows.append((label, n, sandbox, native, single, batch1, (host, cross, parsed)))
     small = median_runs([TOLLGATE, "scan", os.path.join(ROOT, "examples", "web.yaml")], runs=max(RUNS, 10))
 
     print(f"{'corpus':<7} {'build':<22} {'objects/s':>10} {'wall s':>8} {'spread':>7} {'first out ms':>13} {'peak RSS MiB':>13}")
-    for label, n, s, nat, one, b1 in rows:
+    for label, n, s, nat, one, b1, boundary in rows:
         for name, r in [(f"sandbox, {jobs} jobs", s), ("sandbox, 1 job", one), (f"sandbox, batch 1", b1), (f"native, {jobs} jobs", nat)]:
             first = f"{r['first'] * 1000:.0f}" if r["first"] is not None else "-"
             print(f"{label:<7} {name:<22} {n / r['wall']:>10.0f} {r['wall']:>8.2f} {r['spread']:>6.0%} {first:>13} {r['rss']:>13.1f}")
         print(f"{label:<7} sandbox/native time ratio: {s['wall'] / nat['wall']:.2f}x; batch 32 vs 1 speed-up: {b1['wall'] / s['wall']:.2f}x; "
               f"{jobs} jobs vs 1: {one['wall'] / s['wall']:.2f}x")
         print(f"{label:<7} native says: {nat['tail']}")
+        host, cross, parsed = boundary
+        # CPU time (all threads), less noisy than wall time for differences this small.
+        us = lambda a, b: (a["cpu"] - b["cpu"]) / n * 1e6
+        print(f"{label:<7} boundary, 1 job, CPU per object and plugin call: crossing (JSON text in, results out) "
+              f"{us(cross, host):.1f} us; guest JSON parse {us(parsed, cross):.1f} us; "
+              f"for scale, all 53 checks in the sandbox {us(one, host):.1f} us per object")
     print(f"\nsingle small manifest (examples/web.yaml), process start to exit, warm cache: "
           f"{small['wall'] * 1000:.1f} ms median (spread {small['spread']:.0%}), peak RSS {small['rss']:.1f} MiB")
 

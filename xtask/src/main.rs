@@ -23,6 +23,7 @@ const EXTRA: &[(&str, &str)] = &[
     ("tollgate-hostile", "hostile"),
     ("tollgate-contract-v2", "contract-v2"),
     ("tollgate-other-world", "other-world"),
+    ("tollgate-boundary", "boundary"),
 ];
 const TARGET: &str = "wasm32-wasip2";
 
