@@ -1,9 +1,15 @@
 //! The manifest loader on arbitrary bytes, as YAML and as JSON: it must never panic,
 //! and everything it accepts must be a JSON object with a kind, the way plugins get it.
+//! For YAML it is also a differential test: the fast path (parser events straight to
+//! JSON text) must give exactly what the reference path (serde-saphyr) gives.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tollgate_input::{load_bytes, InputLimits};
+use tollgate_input::{load_bytes, parse_doc, parse_doc_reference, split_bytes, InputLimits, Loaded};
+
+fn outcome(l: &Loaded) -> String {
+    format!("{:?}\n{:?}\n{:?}", l.resources, l.skipped, l.errors)
+}
 
 fuzz_target!(|data: &[u8]| {
     let limits = InputLimits { max_file_bytes: 1 << 20, max_depth: 100 };
@@ -13,6 +19,14 @@ fuzz_target!(|data: &[u8]| {
             let v: serde_json::Value = serde_json::from_str(&r.json).expect("resource JSON re-parses");
             assert!(v.is_object());
             assert!(!r.kind.is_empty());
+        }
+    }
+    if let Ok(docs) = split_bytes("fuzz.yaml", data.to_vec(), false) {
+        for d in &docs {
+            let (mut fast, mut reference) = (Loaded::default(), Loaded::default());
+            parse_doc(d, &limits, &mut fast);
+            parse_doc_reference(d, &limits, &mut reference);
+            assert_eq!(outcome(&fast), outcome(&reference), "the two YAML paths disagree");
         }
     }
 });

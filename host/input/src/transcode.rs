@@ -291,8 +291,10 @@ fn scalar<'a>(text: Cow<'a, str>, style: ScalarStyle) -> Result<Node<'a>, Bail> 
     }
     // A number, boolean or null in a rarer spelling (0x1F, 1e3, .inf, Yes, 0755, ...):
     // serde-saphyr's own resolution, on the scalar alone.
+    // Alone, the text is a document of its own, where `---`, `...` or `-` are syntax:
+    // only a result the scalar could have in place is trusted. The null spellings were
+    // resolved above, so a null here is such a misreading.
     match crate::parse_value(s) {
-        Ok(Value::Null) => Ok(Node::Null),
         Ok(Value::Bool(b)) => Ok(Node::Bool(b)),
         Ok(v @ Value::Number(_)) => Ok(Node::Number(v.to_string())),
         Ok(Value::String(resolved)) if resolved == s => Ok(Node::Str(text)),
