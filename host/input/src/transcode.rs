@@ -146,6 +146,15 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The next key of a mapping, or None at its end.
+    fn next_key(&mut self) -> Result<Option<Cow<'a, str>>, Bail> {
+        match self.next()? {
+            Event::MappingEnd => Ok(None),
+            Event::Scalar(text, style, 0, None) => key(text, style).map(Some),
+            _ => Err(Bail),
+        }
+    }
+
     /// One node starting with `first`, at nesting `level` (the document root is 0).
     fn node(&mut self, first: Event<'a>, level: usize) -> Result<Built<'a>, Bail> {
         self.nodes += 1;
@@ -180,12 +189,7 @@ impl<'a> Reader<'a> {
             Event::MappingStart(_, 0, None) => {
                 let mut pairs = Vec::new();
                 let mut depth = 0;
-                loop {
-                    let key = match self.next()? {
-                        Event::MappingEnd => break,
-                        Event::Scalar(text, style, 0, None) => key(text, style)?,
-                        _ => return Err(Bail),
-                    };
+                while let Some(key) = self.next_key()? {
                     let first = self.next()?;
                     let b = self.node(first, level + 1)?;
                     depth = depth.max(b.depth);
@@ -207,12 +211,7 @@ impl<'a> Reader<'a> {
         let mut depth = 0;
         let mut items = None;
         self.nodes += 1;
-        loop {
-            let key = match self.next()? {
-                Event::MappingEnd => break,
-                Event::Scalar(text, style, 0, None) => key(text, style)?,
-                _ => return Err(Bail),
-            };
+        while let Some(key) = self.next_key()? {
             let first = self.next()?;
             if key == "items" {
                 if items.is_some() || pairs.iter().any(|(k, _)| k == "items") {
