@@ -1,7 +1,8 @@
 //! The scan pipeline: files are read and split on the calling thread, documents are
 //! gathered into a bounded window, `jobs` workers parse the window's documents in
 //! parallel, then evaluate its resources in slices of at most `window` resources, each
-//! with its own plugin instances, while the calling thread reports the previous slice.
+//! with its own plugin instances, while the calling thread reports the previous slice
+//! (during the parse, the previous window's last slice).
 //! Results are handed to the report in input order, so the output is the same byte for
 //! byte whatever `jobs`, `window` or `batch` are.
 
@@ -127,7 +128,22 @@ impl Flow<'_> {
         let batch = self.opts.batch.max(1);
         let chunks: Vec<&[RawDoc]> = docs.chunks(batch).collect();
         let opts = self.opts;
-        let parsed = parallel(&mut self.pools, &chunks, |c, _| parse(c, opts));
+        // The previous window's last slice is reported while this one is parsed, not
+        // after: the first results reach the output one window earlier.
+        let previous = self.pending.take();
+        let pools = &mut self.pools;
+        let (parsed, emitted) = std::thread::scope(|s| {
+            let workers = s.spawn(|| parallel(pools, &chunks, |c, _| parse(c, opts)));
+            let emitted = match previous {
+                Some(p) => emit(p, builder, sink),
+                None => Ok(()),
+            };
+            match workers.join() {
+                Ok(parsed) => (parsed, emitted),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        emitted?;
         let mut resources = Vec::new();
         for l in parsed {
             builder.summary.filtered += l.filtered;
