@@ -320,17 +320,18 @@ fn collect_containers<'a>(
         })
         .unwrap_or_default();
     let inherited = Value::Object(inherited);
+    let not_set = Value::Object(Map::new());
     for (field, init) in [("containers", false), ("initContainers", true)] {
         for (i, c) in items(spec.get(field)).iter().enumerate() {
             // A container's securityContext of null means "not set", as for Kubernetes.
             let own = match c.get("securityContext") {
-                Some(v @ Value::Object(_)) => v.clone(),
-                _ => Value::Object(Map::new()),
+                Some(v @ Value::Object(_)) => v,
+                _ => &not_set,
             };
             let container = Container {
                 value: c,
                 name: c.get("name").and_then(Value::as_str),
-                security_context: deep_merge(&inherited, &own),
+                security_context: deep_merge(&inherited, own),
                 path: join_path(base, &format!("spec.{field}[{i}]")),
                 init,
                 pod,
