@@ -13,7 +13,7 @@ use crate::input::Resource;
 use crate::plugins::primary_id;
 
 /// The annotation that exempts checks on one resource: `"KSV013, KSV011: why"`.
-pub const ANNOTATION: &str = "tollgate.dev/exempt";
+pub use crate::input::EXEMPT_ANNOTATION as ANNOTATION;
 
 /// Why a finding is not counted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

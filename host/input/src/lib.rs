@@ -12,8 +12,9 @@ mod transcode;
 
 use transcode::Outcome;
 
-/// The annotation that exempts an object from checks.
-const EXEMPT_ANNOTATION: &str = "tollgate.dev/exempt";
+/// The annotation that exempts an object from checks: read here, while the object is
+/// parsed, into [`Resource::exempt_annotation`]; interpreted by the host.
+pub const EXEMPT_ANNOTATION: &str = "tollgate.dev/exempt";
 
 /// Parsing limits for untrusted manifests.
 #[derive(Debug, Clone)]
