@@ -6,6 +6,19 @@ use std::fs;
 use serde_json::Value;
 use tollgate_e2e::{binary, bundle_plugin, check, extra_plugin, root, run, run_stdin};
 
+/// `tollgate scan --format json` of a directory holding one file.
+fn scan_one_file(name: &str, text: &str) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(name), text).unwrap();
+    run([
+        "scan".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        dir.path().as_os_str(),
+    ])
+    .json()
+}
+
 fn sha256_file(p: &std::path::Path) -> String {
     // The binary's identity, to prove nothing was rebuilt between steps.
     let bytes = fs::read(p).unwrap();
@@ -292,19 +305,10 @@ fn stdin_lists_and_documents_without_kind() {
 
 #[test]
 fn json_files_and_typed_lists() {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(
-        dir.path().join("pods.json"),
+    let r = scan_one_file(
+        "pods.json",
         r#"{"apiVersion":"v1","kind":"PodList","items":[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"j"},"spec":{"containers":[{"name":"c","image":"nginx"}]}}]}"#,
-    )
-    .unwrap();
-    let r = run([
-        "scan".as_ref(),
-        "--format".as_ref(),
-        "json".as_ref(),
-        dir.path().as_os_str(),
-    ])
-    .json();
+    );
     let j = check(&r, "pods.json", 0, "KSV013").unwrap();
     assert_eq!(j["success"], false);
     assert_eq!(r["resources"][0]["item"], 0);
@@ -314,19 +318,10 @@ fn json_files_and_typed_lists() {
 fn yaml_merge_keys_are_resolved() {
     // The deviation `yaml-merge-keys` in policies/: the worker inherits resources through
     // a merge key, so KSV011 passes for it (trivy would see no limits).
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(
-        dir.path().join("merge.yaml"),
+    let r = scan_one_file(
+        "merge.yaml",
         "apiVersion: v1\nkind: Pod\nmetadata: {name: m}\nspec:\n  containers:\n  - &app\n    name: app\n    image: 'a:1'\n    resources: {limits: {cpu: '1', memory: 1Gi}}\n  - <<: *app\n    name: worker\n",
-    )
-    .unwrap();
-    let r = run([
-        "scan".as_ref(),
-        "--format".as_ref(),
-        "json".as_ref(),
-        dir.path().as_os_str(),
-    ])
-    .json();
+    );
     let m = check(&r, "merge.yaml", 0, "KSV011").unwrap();
     assert_eq!(m["success"], true, "{m}");
 }
@@ -536,6 +531,72 @@ fn a_big_list_is_split_into_windows_without_changing_the_output() {
         &["--jobs", "1"],
     ] {
         assert_eq!(scan(extra).stdout, reference.stdout, "{extra:?}");
+    }
+}
+
+/// `kubectl get -A -o yaml` of a cluster is one YAML document: a List of every object.
+/// Past 250,000 nodes serde-saphyr's per-document budget refused it ("budget breached:
+/// Nodes"); the budget now applies per object and the whole dump is scanned.
+#[test]
+fn a_cluster_sized_yaml_list_is_scanned_whole() {
+    let n = 20_000;
+    let mut text = String::from("apiVersion: v1\nitems:\n");
+    for i in 0..n {
+        let image = if i % 2 == 0 {
+            "nginx:latest"
+        } else {
+            "nginx:1.25"
+        };
+        text.push_str(&format!(
+            "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n    namespace: ns{}\n  spec:\n    containers:\n    - name: c\n      image: {image}\n",
+            i % 5
+        ));
+    }
+    text.push_str("kind: List\nmetadata:\n  resourceVersion: \"\"\n");
+    let r = scan_one_file("cluster.yaml", &text);
+    assert_eq!(r["errors"], serde_json::json!([]), "{}", r["errors"]);
+    assert_eq!(r["summary"]["resources"], n);
+    let last = &r["resources"][n - 1];
+    assert_eq!(
+        (&last["item"], &last["name"]),
+        (&Value::from(n - 1), &Value::from(format!("p{}", n - 1)))
+    );
+    assert_eq!(
+        check(&r, "cluster.yaml", 0, "KSV013").unwrap()["success"],
+        false,
+        "p0 uses :latest"
+    );
+}
+
+/// The benchmark's boundary probe (tests/plugins/boundary) must load, run one check on
+/// every kind and find nothing, whether or not it parses the object: otherwise
+/// `cargo xtask bench` measures an error path.
+#[test]
+fn the_benchmark_boundary_probe_crosses_and_finds_nothing() {
+    let probe = extra_plugin("boundary");
+    let examples = root().join("examples");
+    for parse in ["false", "true"] {
+        let out = run([
+            "scan".as_ref(),
+            "--no-builtin".as_ref(),
+            "--plugin".as_ref(),
+            probe.as_os_str(),
+            "--plugin-settings".as_ref(),
+            format!(r#"boundary={{"parse":{parse}}}"#).as_ref(),
+            "-f".as_ref(),
+            "json".as_ref(),
+            examples.as_os_str(),
+        ]);
+        assert_eq!(out.code, 0, "parse={parse}: {}{}", out.stdout, out.stderr);
+        let r = out.json();
+        let resources = r["summary"]["resources"].as_u64().unwrap();
+        assert!(resources > 0);
+        assert_eq!(
+            r["summary"]["checks_passed"].as_u64(),
+            Some(resources),
+            "parse={parse}"
+        );
+        assert_eq!(r["errors"], serde_json::json!([]));
     }
 }
 
