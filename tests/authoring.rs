@@ -15,6 +15,17 @@ const STEPS: [&str; 5] = [
     "tollgate scan --plugin target/wasm32-wasip2/release/team_owner.wasm examples",
 ];
 
+/// `tollgate plugin test WASM examples`, run in the plugin's project directory.
+fn plugin_test(project: &std::path::Path, wasm: &str) -> tollgate_e2e::Run {
+    output(
+        tollgate()
+            .current_dir(project)
+            .args(["plugin", "test", wasm, "examples"])
+            .output()
+            .unwrap(),
+    )
+}
+
 fn fingerprint(p: &std::path::Path) -> Vec<u8> {
     fs::read(p).unwrap()
 }
@@ -71,13 +82,7 @@ fn the_tutorial_works_as_written() {
     let wasm = "target/wasm32-wasip2/release/team_owner.wasm";
     assert!(project.join(wasm).exists());
     // 4. tollgate plugin test ... examples
-    let test = output(
-        tollgate()
-            .current_dir(&project)
-            .args(["plugin", "test", wasm, "examples"])
-            .output()
-            .unwrap(),
-    );
+    let test = plugin_test(&project, wasm);
     assert_eq!(test.code, 0, "{}{}", test.stdout, test.stderr);
     assert!(
         test.stdout.contains("team-owner: 2 of 2 expectations met"),
@@ -149,13 +154,7 @@ fn the_tutorial_works_as_written() {
             .replace("pass: TEA001", "fail: TEA001"),
     )
     .unwrap();
-    let test = output(
-        tollgate()
-            .current_dir(&project)
-            .args(["plugin", "test", wasm, "examples"])
-            .output()
-            .unwrap(),
-    );
+    let test = plugin_test(&project, wasm);
     assert_eq!(test.code, 1);
     assert!(
         test.stdout
@@ -280,13 +279,7 @@ fn python_and_javascript_templates_build_and_pass_their_examples() {
             "{lang}: {}",
             String::from_utf8_lossy(&built.stderr)
         );
-        let test = output(
-            tollgate()
-                .current_dir(&project)
-                .args(["plugin", "test", &wasm, "examples"])
-                .output()
-                .unwrap(),
-        );
+        let test = plugin_test(&project, &wasm);
         assert_eq!(test.code, 0, "{lang}: {}{}", test.stdout, test.stderr);
         assert!(
             test.stdout.contains("2 of 2 expectations met"),
