@@ -9,9 +9,21 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub struct Progress {
     bar: Option<ProgressBar>,
     start: Instant,
+    delay: Duration,
 }
 
 const DELAY: Duration = Duration::from_millis(800);
+
+/// Overrides the delay before the bar appears, in milliseconds. Tests set it to 0: how long
+/// a scan takes depends on the machine, whether the bar appears must not.
+pub const DELAY_ENV: &str = "TOLLGATE_PROGRESS_DELAY_MS";
+
+fn delay() -> Duration {
+    std::env::var(DELAY_ENV)
+        .ok()
+        .and_then(|ms| ms.trim().parse().ok())
+        .map_or(DELAY, Duration::from_millis)
+}
 
 impl Default for Progress {
     fn default() -> Self {
@@ -32,13 +44,14 @@ impl Progress {
         Progress {
             bar,
             start: Instant::now(),
+            delay: delay(),
         }
     }
 
     /// `done` documents have been scanned so far.
     pub fn update(&self, done: usize) {
         if let Some(bar) = &self.bar {
-            if bar.is_hidden() && self.start.elapsed() >= DELAY {
+            if bar.is_hidden() && self.start.elapsed() >= self.delay {
                 bar.set_draw_target(ProgressDrawTarget::stderr());
             }
             bar.set_position(done as u64);
