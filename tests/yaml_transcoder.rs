@@ -6,22 +6,33 @@
 use std::path::{Path, PathBuf};
 
 use tollgate_e2e::{root, shared};
-use tollgate_input::{self as input, InputLimits, Loaded};
+use tollgate_input::{self as input, BlockScan, InputLimits, Loaded};
 
 fn outcome(l: &Loaded) -> String {
     format!("{:#?}\n{:#?}\n{:#?}", l.resources, l.skipped, l.errors)
 }
 
-/// Compares both paths on every document of one file's text; returns (documents,
-/// documents that took the fast path).
-fn compare(name: &str, text: &str) -> (usize, usize) {
+/// Compares both paths on every document of one file's text, and the block scanner's
+/// events with granit-parser's wherever the scanner accepts a document; returns
+/// (documents, documents that took the fast path, documents the block scanner read).
+fn compare(name: &str, text: &str) -> (usize, usize, usize) {
     let limits = InputLimits::default();
     let docs = match input::split_bytes(name, text.as_bytes().to_vec(), false) {
         Ok(d) => d,
-        Err(_) => return (0, 0),
+        Err(_) => return (0, 0, 0),
     };
     let mut fast_docs = 0;
+    let mut block_docs = 0;
     for d in &docs {
+        match input::block_scan(d, &limits) {
+            BlockScan::Different(diff) => panic!(
+                "{name} document {}: the block scanner and granit-parser disagree on\n{}\n{diff}",
+                d.index,
+                d.text()
+            ),
+            BlockScan::Same => block_docs += 1,
+            BlockScan::Unsupported => {}
+        }
         let mut fast = Loaded::default();
         input::parse_doc(d, &limits, &mut fast);
         let mut reference = Loaded::default();
@@ -35,7 +46,7 @@ fn compare(name: &str, text: &str) -> (usize, usize) {
         );
         fast_docs += usize::from(input::transcodes(d, &limits));
     }
-    (docs.len(), fast_docs)
+    (docs.len(), fast_docs, block_docs)
 }
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -65,17 +76,18 @@ fn both_paths_agree_on_every_real_manifest() {
         eprintln!("../shared is not present: comparing on the repository's own manifests only");
     }
     files.sort();
-    let (mut docs, mut fast) = (0, 0);
+    let (mut docs, mut fast, mut block) = (0, 0, 0);
     for f in &files {
         let Ok(text) = std::fs::read_to_string(f) else {
             continue;
         };
-        let (d, t) = compare(&f.display().to_string(), &text);
+        let (d, t, b) = compare(&f.display().to_string(), &text);
         docs += d;
         fast += t;
+        block += b;
     }
     eprintln!(
-        "{} files, {docs} documents, {fast} on the fast path",
+        "{} files, {docs} documents, {fast} on the fast path, {block} read by the block scanner",
         files.len()
     );
     assert!(docs > 300, "too few documents compared: {docs}");
@@ -359,4 +371,244 @@ fn a_cluster_sized_yaml_list_is_expanded() {
             (n - 1) % 7
         )
     );
+}
+
+/// Every shape the block scanner claims to read gives granit-parser's exact events, and
+/// every shape outside its subset is handed on (never read differently).
+#[test]
+fn the_block_scanner_reads_manifests_exactly_as_granit_does() {
+    let limits = InputLimits::default();
+    let scan = |text: &str| {
+        let docs = input::split_bytes("t.yaml", text.as_bytes().to_vec(), false).unwrap();
+        assert_eq!(docs.len(), 1, "{text}");
+        let result = input::block_scan(&docs[0], &limits);
+        if let BlockScan::Different(diff) = &result {
+            panic!("block scanner and granit-parser disagree on\n{text}\n{diff}");
+        }
+        // And the whole path still equals the reference.
+        compare("block", text);
+        result
+    };
+    let read = [
+        "kind: Pod\nmetadata:\n  name: a\n  labels: {}\nspec:\n  containers:\n  - name: c\n    image: nginx:1.25 # pinned\n    ports:\n    - containerPort: 80\n      protocol: TCP\n",
+        // sequences at their key's indentation and deeper, nested and compact
+        "kind: X\na:\n- 1\n- - 2\n  - 3\n-\n- x: 1\n  y:\n  - z\nb:\n    - deep\n",
+        "- a\n-   b: 1\n    c: 2\n- - x\n",
+        // a key with an empty value, followed by a sibling, a comment or the end
+        "kind: X\na:\nb:\n  # comment\nc:\n",
+        // quotes, escapes, flow sequences, empty flow collections
+        "kind: X\n\"q k\": 'it''s'\ns: \"tab\\there \\\"q\\\" \\u00e9 \\x41 \\\\ \\/\"\nf: [a, \"b c\", 'd', -1, 1.5, true, null]\ne: []\nm: { }\n",
+        "kind: X\ncmd: [\"sh\", \"-c\", \"echo hi; exit 0\"]\nurl: http://example.com/a#b\nhash: a#b\nwin: C:\\\\x\n",
+        // literal block scalars: clip and strip, blank lines inside and after, deeper text
+        "kind: X\ndata:\n  a: |\n    line 1\n\n      indented\n    # not a comment\n\n  b: |-\n    x\n  c: |\n\n    after a blank\n",
+        "kind: X\nitems:\n- |\n  in a sequence\n- k: |-\n    in a compact mapping\n  after: 1\n",
+        // comments everywhere, trailing spaces, odd but valid spacing
+        "# head\nkind: X   \nmetadata:    # c\n  name:    a  \n# between\n  namespace: n\n\n\n",
+        // plain scalars that look like other things
+        "kind: X\na: -x\nb: a - b\nc: 'x' \nd: x:y\ne: \"a: b\"\nf: ---x\ng: a,b[c]{d}\n",
+    ];
+    for text in read {
+        assert_eq!(
+            scan(text),
+            BlockScan::Same,
+            "not read by the block scanner:\n{text}"
+        );
+    }
+    let handed_on = [
+        "kind: X\nfold: >\n  a\n  b\n",
+        "kind: X\nkeep: |+\n  a\n\n",
+        "kind: X\nexplicit: |2\n    a\n",
+        "kind: X\nmulti: a\n  b\n",
+        "kind: X\nq: \"a\n  b\"\n",
+        "kind: X\na: &x 1\nb: *x\n",
+        "kind: X\nt: !!str 1\n",
+        "kind: X\nm: {a: 1}\n",
+        "kind: X\nf: [a, [b]]\n",
+        "kind: X\nf: [a,\n  b]\n",
+        "kind: X\n? a\n: b\n",
+        "kind: X\na:\tb\n",
+        "kind: X\r\na: b\r\n",
+        "kind: X\nname: caf\u{e9}\n",
+        "kind: X\na: b: c\n",
+        "kind: X\n  bad: indent\n",
+        "kind: X\na: 'x' y\n",
+        "kind: X\na:\n    b: 1\n  c: 2\n",
+        "just a scalar\n",
+        "kind: X\n...\n",
+    ];
+    for text in handed_on {
+        assert_eq!(
+            scan(text),
+            BlockScan::Unsupported,
+            "read by the block scanner:\n{text}"
+        );
+    }
+}
+
+/// Random documents built from the pieces manifests are made of — nesting at random
+/// indentations, compact and same-indentation sequences, scalars full of indicator
+/// characters, quotes, flow sequences, literal blocks, comments and blank lines at
+/// random places — and mutated line by line: wherever the block scanner accepts one,
+/// its events must be granit-parser's. Deterministic (fixed seed).
+#[test]
+fn the_block_scanner_agrees_with_granit_on_generated_documents() {
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn pick(&mut self, xs: &[&'static str]) -> &'static str {
+            xs[self.below(xs.len())]
+        }
+    }
+    // Scalars the scanner reads, and (one time in eight) ones it must hand on or read
+    // with care: indicators, broken quotes, nested flow, anchors.
+    const ATOMS: [&str; 24] = [
+        "a",
+        "name",
+        "x y",
+        "-1",
+        "0x1F",
+        "1.5",
+        "true",
+        "~",
+        "null",
+        "a:b",
+        "http://h/p#f",
+        "a #c",
+        "a#c",
+        "-a",
+        "a,b",
+        "'q'",
+        "'it''s'",
+        "\"d\"",
+        "\"a\\tb\"",
+        "\"\\u00e9\"",
+        "[a, b]",
+        "[a, 'b', \"c\"]",
+        "[]",
+        "{ }",
+    ];
+    const ODD: [&str; 16] = [
+        "a: b", "a:", "- a", "?a", ":a", "[a]x", "{a}", "a]", "\"\\q\"", "'open", "\"open", "[a,]",
+        "[a, [b]]", "&x a", "*x", "!t a",
+    ];
+    fn atom(r: &mut Rng) -> &'static str {
+        if r.below(8) == 0 {
+            r.pick(&ODD)
+        } else {
+            r.pick(&ATOMS)
+        }
+    }
+    fn node(r: &mut Rng, out: &mut String, indent: usize, depth: usize) {
+        let pad = |n: usize| " ".repeat(n);
+        let step = 1 + r.below(4);
+        // The root is a mapping, as in a manifest; deep down, scalars.
+        let shape = match depth {
+            0 => 0,
+            4.. => 2,
+            _ => r.below(3),
+        };
+        match shape {
+            0 => {
+                for _ in 0..1 + r.below(3) {
+                    let key = r.pick(&[
+                        "k", "key", "a-b", "\"q\"", "'s'", "k k", "-k", "k", "k", "k:",
+                    ]);
+                    out.push_str(&format!("{}{key}:", pad(indent)));
+                    match r.below(6) {
+                        0 => {
+                            out.push('\n');
+                            node(r, out, indent + step, depth + 1);
+                        }
+                        1 => {
+                            // a sequence at the key's own indentation
+                            out.push('\n');
+                            for _ in 0..1 + r.below(2) {
+                                out.push_str(&format!("{}- {}\n", pad(indent), atom(r)));
+                            }
+                        }
+                        2 => {
+                            let chomp = r.pick(&["", "-", "", "-", "+", "2"]);
+                            out.push_str(&format!(" |{chomp}\n"));
+                            let w = indent + step;
+                            for _ in 0..1 + r.below(3) {
+                                match r.below(4) {
+                                    0 => out.push('\n'),
+                                    1 => out.push_str(&format!("{}  more {}\n", pad(w), atom(r))),
+                                    _ => out.push_str(&format!("{}{}\n", pad(w), atom(r))),
+                                }
+                            }
+                        }
+                        _ => out.push_str(&format!(" {}\n", atom(r))),
+                    }
+                }
+            }
+            1 => {
+                for _ in 0..1 + r.below(3) {
+                    out.push_str(&format!("{}-", pad(indent)));
+                    match r.below(4) {
+                        0 => {
+                            out.push('\n');
+                            node(r, out, indent + step, depth + 1);
+                        }
+                        1 => {
+                            // compact: the node starts on the dash's line
+                            let mut inner = String::new();
+                            node(r, &mut inner, indent + 2, depth + 1);
+                            out.push(' ');
+                            out.push_str(inner.trim_start_matches(' '));
+                        }
+                        _ => out.push_str(&format!(" {}\n", atom(r))),
+                    }
+                }
+            }
+            _ => out.push_str(&format!("{}{}\n", pad(indent), atom(r))),
+        }
+    }
+    let limits = InputLimits::default();
+    let mut r = Rng(0x9E37_79B9_7F4A_7C15);
+    let (mut total, mut read) = (0, 0);
+    for _ in 0..100_000 {
+        let mut doc = String::new();
+        node(&mut r, &mut doc, 0, 0);
+        // Mutations: a comment, a blank line or a line shifted by one space.
+        let mut lines: Vec<String> = doc.lines().map(str::to_string).collect();
+        for _ in 0..r.below(3) {
+            let at = r.below(lines.len());
+            match r.below(4) {
+                0 => lines.insert(at, format!("{}# c", " ".repeat(r.below(6)))),
+                1 => lines.insert(at, " ".repeat(r.below(6))),
+                2 => lines[at].insert(0, ' '),
+                _ => {
+                    if lines[at].starts_with(' ') {
+                        lines[at].remove(0);
+                    }
+                }
+            }
+        }
+        let text = lines.join("\n") + "\n";
+        let Ok(docs) = input::split_bytes("g.yaml", text.as_bytes().to_vec(), false) else {
+            continue;
+        };
+        for d in &docs {
+            total += 1;
+            match input::block_scan(d, &limits) {
+                BlockScan::Different(diff) => {
+                    panic!("block scanner and granit-parser disagree on\n{text}\n{diff}")
+                }
+                BlockScan::Same => read += 1,
+                BlockScan::Unsupported => {}
+            }
+        }
+    }
+    eprintln!("{total} generated documents, {read} read by the block scanner");
+    // The generator must exercise the scanner, not only its refusals.
+    assert!(read * 3 >= total, "only {read} of {total} were read");
 }

@@ -1,11 +1,14 @@
 //! The manifest loader on arbitrary bytes, as YAML and as JSON: it must never panic,
 //! and everything it accepts must be a JSON object with a kind, the way plugins get it.
 //! For YAML it is also a differential test: the fast path (parser events straight to
-//! JSON text) must give exactly what the reference path (serde-saphyr) gives.
+//! JSON text) must give exactly what the reference path (serde-saphyr) gives, and the
+//! block scanner, wherever it accepts a document, exactly granit-parser's events.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tollgate_input::{load_bytes, parse_doc, parse_doc_reference, split_bytes, InputLimits, Loaded};
+use tollgate_input::{
+    block_scan, load_bytes, parse_doc, parse_doc_reference, split_bytes, BlockScan, InputLimits, Loaded,
+};
 
 fn outcome(l: &Loaded) -> String {
     format!("{:?}\n{:?}\n{:?}", l.resources, l.skipped, l.errors)
@@ -23,6 +26,9 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(docs) = split_bytes("fuzz.yaml", data.to_vec(), false) {
         for d in &docs {
+            if let BlockScan::Different(diff) = block_scan(d, &limits) {
+                panic!("block scanner and granit-parser disagree:\n{diff}");
+            }
             let (mut fast, mut reference) = (Loaded::default(), Loaded::default());
             parse_doc(d, &limits, &mut fast);
             parse_doc_reference(d, &limits, &mut reference);

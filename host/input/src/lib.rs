@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+mod block;
 mod transcode;
 
 use transcode::Outcome;
@@ -281,6 +282,38 @@ pub fn parse_doc(doc: &RawDoc, limits: &InputLimits, out: &mut Loaded) {
 #[doc(hidden)]
 pub fn transcodes(doc: &RawDoc, limits: &InputLimits) -> bool {
     !doc.json && transcode::document(doc.text(), limits).is_ok()
+}
+
+/// What the block scanner makes of one YAML document, next to granit-parser.
+#[doc(hidden)]
+#[derive(Debug, PartialEq)]
+pub enum BlockScan {
+    /// Outside the scanner's subset: granit-parser reads it.
+    Unsupported,
+    /// Accepted, with exactly granit-parser's events.
+    Same,
+    /// Accepted, with other events than granit-parser's: a bug (the two streams).
+    Different(String),
+}
+
+/// For tests and the fuzzer: checks the block scanner against granit-parser on `doc`.
+#[doc(hidden)]
+pub fn block_scan(doc: &RawDoc, limits: &InputLimits) -> BlockScan {
+    let Ok(ours) = block::events(doc.text(), limits.max_depth) else {
+        return BlockScan::Unsupported;
+    };
+    let mut theirs = Vec::new();
+    for event in transcode::granit(doc.text()) {
+        match event {
+            Ok((e, _)) => theirs.push(e),
+            Err(e) => return BlockScan::Different(format!("granit: {e}\nours: {ours:?}")),
+        }
+    }
+    if ours == theirs {
+        BlockScan::Same
+    } else {
+        BlockScan::Different(format!("ours:   {ours:?}\ngranit: {theirs:?}"))
+    }
 }
 
 /// [`parse_doc`] with serde-saphyr for YAML: the path for every document the fast

@@ -132,18 +132,35 @@ struct Built<'a> {
     depth: usize,
 }
 
-struct Reader<'a> {
-    events: Parser<'a, StrInput<'a>>,
+/// Where a document's events come from: the block scanner or granit-parser.
+trait Events<'a> {
+    fn next_event(&mut self) -> Option<Event<'a>>;
+}
+
+impl<'a> Events<'a> for Parser<'a, StrInput<'a>> {
+    fn next_event(&mut self) -> Option<Event<'a>> {
+        match self.next() {
+            Some(Ok((event, _))) => Some(event),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> Events<'a> for std::vec::IntoIter<Event<'a>> {
+    fn next_event(&mut self) -> Option<Event<'a>> {
+        self.next()
+    }
+}
+
+struct Reader<'a, E> {
+    events: E,
     limits: &'a InputLimits,
     nodes: usize,
 }
 
-impl<'a> Reader<'a> {
+impl<'a, E: Events<'a>> Reader<'a, E> {
     fn next(&mut self) -> Result<Event<'a>, Bail> {
-        match self.events.next() {
-            Some(Ok((event, _))) => Ok(event),
-            _ => Err(Bail),
-        }
+        self.events.next_event().ok_or(Bail)
     }
 
     /// The next key of a mapping, or None at its end.
@@ -347,13 +364,29 @@ fn item(node: &Node, depth: usize) -> Item {
 /// Parses one YAML document (the text between two `---`), or says it needs the
 /// reference path.
 pub(crate) fn document(text: &str, limits: &InputLimits) -> Result<Outcome, Bail> {
+    // The block scanner's events are granit's for every document it accepts.
+    match crate::block::events(text, limits.max_depth) {
+        Ok(events) => read(Reader {
+            events: events.into_iter(),
+            limits,
+            nodes: 0,
+        }),
+        Err(_) => read(Reader {
+            events: granit(text),
+            limits,
+            nodes: 0,
+        }),
+    }
+}
+
+/// granit-parser with the options serde-saphyr gives it.
+pub(crate) fn granit(text: &str) -> Parser<'_, StrInput<'_>> {
     let mut options = Options::default();
     options.set_emit_comments(false);
-    let mut r = Reader {
-        events: Parser::with_options(StrInput::new(text), options),
-        limits,
-        nodes: 0,
-    };
+    Parser::with_options(StrInput::new(text), options)
+}
+
+fn read<'a, E: Events<'a>>(mut r: Reader<'a, E>) -> Result<Outcome, Bail> {
     if !matches!(r.next()?, Event::StreamStart) {
         return Err(Bail);
     }
