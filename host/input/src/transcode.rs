@@ -49,7 +49,7 @@ enum Node<'a> {
     Bool(bool),
     Str(Cow<'a, str>),
     /// A number, already written as serde_json writes it.
-    Number(String),
+    Number(Cow<'a, str>),
     Seq(Vec<Node<'a>>),
     Map(Vec<(Cow<'a, str>, Node<'a>)>),
 }
@@ -96,6 +96,23 @@ impl<'a> Node<'a> {
                 }
                 out.push(b']');
             }
+            Node::Map(pairs)
+                if pairs
+                    .windows(2)
+                    .all(|w| w[0].0.as_bytes() < w[1].0.as_bytes()) =>
+            {
+                // Already in order without repeats, as in `kubectl get -o yaml` output.
+                out.push(b'{');
+                for (i, (key, value)) in pairs.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(out, key);
+                    out.push(b':');
+                    value.write_json(out);
+                }
+                out.push(b'}');
+            }
             Node::Map(pairs) => {
                 let mut order: Vec<usize> = (0..pairs.len()).collect();
                 // Stable: among equal keys the last stays last, and is the one kept.
@@ -122,6 +139,14 @@ impl<'a> Node<'a> {
 }
 
 fn write_str(out: &mut Vec<u8>, s: &str) {
+    // serde_json escapes control characters, quotes and backslashes, nothing else.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     // Writing to a Vec cannot fail; serde_json's escaping keeps the text identical.
     let _ = serde_json::to_writer(&mut *out, s);
 }
@@ -293,13 +318,15 @@ fn scalar<'a>(text: Cow<'a, str>, style: ScalarStyle) -> Result<Node<'a>, Bail> 
         && digits.bytes().all(|b| b.is_ascii_digit())
         && (digits == "0" || !digits.starts_with('0'));
     if plain_decimal {
-        let number = if s.starts_with('-') {
-            s.parse::<i64>().ok().map(|n| n.to_string())
+        // In range, such a spelling is exactly how serde_json writes the number, save
+        // for minus zero.
+        let in_range = if s.starts_with('-') {
+            s.parse::<i64>().is_ok()
         } else {
-            s.parse::<u64>().ok().map(|n| n.to_string())
+            s.parse::<u64>().is_ok()
         };
-        if let Some(n) = number {
-            return Ok(Node::Number(n));
+        if in_range {
+            return Ok(Node::Number(if s == "-0" { "0".into() } else { text }));
         }
     }
     if !could_be_typed(s) {
@@ -312,7 +339,7 @@ fn scalar<'a>(text: Cow<'a, str>, style: ScalarStyle) -> Result<Node<'a>, Bail> 
     // resolved above, so a null here is such a misreading.
     match crate::parse_value(s) {
         Ok(Value::Bool(b)) => Ok(Node::Bool(b)),
-        Ok(v @ Value::Number(_)) => Ok(Node::Number(v.to_string())),
+        Ok(v @ Value::Number(_)) => Ok(Node::Number(v.to_string().into())),
         Ok(Value::String(resolved)) if resolved == s => Ok(Node::Str(text)),
         _ => Err(Bail),
     }
@@ -321,7 +348,9 @@ fn scalar<'a>(text: Cow<'a, str>, style: ScalarStyle) -> Result<Node<'a>, Bail> 
 /// Whether a plain scalar might resolve to anything but a string. Every typed spelling
 /// (YAML 1.1 booleans, nulls, decimal/hex/octal/binary integers, floats, .inf, .nan)
 /// is made of these bytes and starts with a sign, a digit, a dot, `~` or one of the
-/// words below; anything else is certainly a string.
+/// words below, and the only letters in a number are hex digits, the base and exponent
+/// letters, or a spelling of infinity or not-a-number; anything else (`500m`, `128Mi`)
+/// is certainly a string.
 fn could_be_typed(s: &str) -> bool {
     let Some(&first) = s.as_bytes().first() else {
         return true;
@@ -338,7 +367,14 @@ fn could_be_typed(s: &str) -> bool {
         ];
         return WORDS.iter().any(|w| s.eq_ignore_ascii_case(w));
     }
-    true
+    let numeric_letters = s
+        .bytes()
+        .all(|b| !b.is_ascii_alphabetic() || b.is_ascii_hexdigit() || b"xXoObB".contains(&b));
+    let word = s.trim_start_matches(['+', '-', '.']);
+    numeric_letters
+        || ["inf", "infinity", "nan"]
+            .iter()
+            .any(|w| word.eq_ignore_ascii_case(w))
 }
 
 /// Reduces one object's tree to what a resource needs.
