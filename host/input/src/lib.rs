@@ -644,6 +644,10 @@ pub struct DocText<'a> {
     pub text: &'a str,
 }
 
+fn newlines(text: &str) -> usize {
+    memchr::memchr_iter(b'\n', text.as_bytes()).count()
+}
+
 fn is_separator(line: &str) -> bool {
     let l = line.trim_end_matches(['\r', '\n']);
     l == "---" || l.starts_with("--- ") || l.starts_with("---\t")
@@ -663,34 +667,44 @@ pub fn split_documents(text: &str) -> Vec<DocText<'_>> {
     let mut docs = Vec::new();
     let mut start = 0usize;
     let mut start_line = 1usize;
-    let mut pos = 0usize;
     let mut index = 0usize;
-    for (line_no, line) in (1usize..).zip(text.split_inclusive('\n')) {
-        if is_separator(line) {
-            let chunk = &text[start..pos];
-            if has_content(chunk) {
-                docs.push(DocText {
-                    index,
-                    line: start_line,
-                    text: chunk,
-                });
-                index += 1;
-            }
-            // Content after "--- " on the same line belongs to the next document.
-            let rest = line.trim_end_matches(['\r', '\n']);
-            let after = rest.strip_prefix("---").unwrap_or("");
-            start = if after.trim().is_empty() || after.trim_start().starts_with('#') {
-                pos + line.len()
-            } else {
-                pos + 3
-            };
-            start_line = if start == pos + 3 {
-                line_no
-            } else {
-                line_no + 1
-            };
+    // Lines are only looked at where one starts with `---`: a substring search instead of
+    // a walk over every line (the stream is split before anything runs in parallel).
+    let mut counted = 0usize;
+    let mut line_no = 1usize;
+    let candidates = std::iter::once(0)
+        .filter(|_| text.starts_with("---"))
+        .chain(memchr::memmem::find_iter(text.as_bytes(), b"\n---").map(|i| i + 1));
+    for pos in candidates {
+        let end = text[pos..].find('\n').map_or(text.len(), |i| pos + i + 1);
+        let line = &text[pos..end];
+        if !is_separator(line) {
+            continue;
         }
-        pos += line.len();
+        line_no += newlines(&text[counted..pos]);
+        counted = pos;
+        let chunk = &text[start..pos];
+        if has_content(chunk) {
+            docs.push(DocText {
+                index,
+                line: start_line,
+                text: chunk,
+            });
+            index += 1;
+        }
+        // Content after "--- " on the same line belongs to the next document.
+        let rest = line.trim_end_matches(['\r', '\n']);
+        let after = rest.strip_prefix("---").unwrap_or("");
+        start = if after.trim().is_empty() || after.trim_start().starts_with('#') {
+            end
+        } else {
+            pos + 3
+        };
+        start_line = if start == pos + 3 {
+            line_no
+        } else {
+            line_no + 1
+        };
     }
     let chunk = &text[start..];
     if has_content(chunk) {
@@ -771,6 +785,73 @@ mod tests {
             .filter(|d| has_content(d.text))
             .map(|d| (d.index, d.line))
             .collect()
+    }
+
+    /// The line-by-line splitter `split_documents` replaced: the oracle for its search.
+    fn split_line_by_line(text: &str) -> Vec<(usize, usize, &str)> {
+        let mut docs = Vec::new();
+        let (mut start, mut start_line, mut pos, mut index) = (0, 1, 0, 0);
+        for (line_no, line) in (1usize..).zip(text.split_inclusive('\n')) {
+            if is_separator(line) {
+                let chunk = &text[start..pos];
+                if has_content(chunk) {
+                    docs.push((index, start_line, chunk));
+                    index += 1;
+                }
+                let rest = line.trim_end_matches(['\r', '\n']);
+                let after = rest.strip_prefix("---").unwrap_or("");
+                start = if after.trim().is_empty() || after.trim_start().starts_with('#') {
+                    pos + line.len()
+                } else {
+                    pos + 3
+                };
+                start_line = if start == pos + 3 {
+                    line_no
+                } else {
+                    line_no + 1
+                };
+            }
+            pos += line.len();
+        }
+        if has_content(&text[start..]) {
+            docs.push((index, start_line, &text[start..]));
+        }
+        for d in &mut docs {
+            if let Some(off) = d.2.lines().position(|l| {
+                let t = l.trim();
+                !t.is_empty() && !t.starts_with('#')
+            }) {
+                d.1 += off;
+            }
+        }
+        docs
+    }
+
+    #[test]
+    fn the_splitter_finds_what_a_line_by_line_walk_finds() {
+        let pieces = [
+            "---", "--- ", "---\t", "--- # c", "--- a: 1", "--- |", "----", "---x", " ---", "a: 1",
+            "b: |", "  ---", "# c", "", "...", "\r", "k: v\r", "- x",
+        ];
+        let mut seed = 0x9E37_79B9u64;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 9) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+                if !seed.is_multiple_of(5) {
+                    text.push('\n');
+                }
+            }
+            seed = seed.wrapping_add(1);
+            let ours: Vec<_> = split_documents(&text)
+                .iter()
+                .map(|d| (d.index, d.line, d.text))
+                .collect();
+            assert_eq!(ours, split_line_by_line(&text), "{text:?}");
+        }
     }
 
     #[test]
