@@ -40,11 +40,21 @@ def measure(cmd, first_marker=None):
     start = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     first = None
-    tail = b""
-    for line in p.stdout:
-        if first is None and first_marker is not None and line.startswith(first_marker):
-            first = time.perf_counter() - start
-        tail = line
+    last = b""
+    # Line by line only until the first output; then in large chunks, so that reading
+    # hundreds of megabytes of report does not take CPU from the process measured.
+    if first_marker is not None:
+        for line in p.stdout:
+            last = line
+            if line.startswith(first_marker):
+                first = time.perf_counter() - start
+                break
+    while True:
+        chunk = p.stdout.read(1 << 20)
+        if not chunk:
+            break
+        last = (last + chunk)[-65536:]
+    tail = last.rstrip(b"\n").rsplit(b"\n", 1)[-1]
     _, status, usage = os.wait4(p.pid, 0)
     wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
