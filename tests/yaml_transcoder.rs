@@ -636,3 +636,26 @@ fn the_block_scanner_agrees_with_granit_on_generated_documents() {
     // The generator must exercise the scanner, not only its refusals.
     assert!(read * 3 >= total, "only {read} of {total} were read");
 }
+
+/// granit-parser stops at 255 nested blocks whatever depth the caller allows; the block
+/// scanner must hand such documents on rather than read them.
+#[test]
+fn the_block_scanner_stops_where_granit_does() {
+    let limits = InputLimits {
+        max_depth: 400,
+        ..InputLimits::default()
+    };
+    for depth in [250, 254, 255, 256, 300] {
+        let mut text = String::new();
+        for level in 0..depth {
+            text.push_str(&" ".repeat(level));
+            text.push_str("a:\n");
+        }
+        let docs = input::split_bytes("deep.yaml", text.into_bytes(), false).unwrap();
+        let scan = input::block_scan(&docs[0], &limits);
+        assert!(
+            !matches!(scan, BlockScan::Different(_)),
+            "depth {depth}: {scan:?}"
+        );
+    }
+}

@@ -29,6 +29,9 @@ type Scan<T = ()> = Result<T, Unsupported>;
 /// Longest implicit key YAML allows.
 const MAX_KEY: usize = 1024;
 
+/// granit-parser's default block nesting limit (`Options::block_nesting_limit`).
+const GRANIT_NESTING_LIMIT: usize = 255;
+
 /// The events of one document (the text between two `---` lines), or [`Unsupported`].
 /// `max_depth` bounds the nesting this scanner follows (deeper documents go to the
 /// parser that reports them).
@@ -54,7 +57,8 @@ pub(crate) fn events(text: &str, max_depth: usize) -> Scan<Vec<Event<'_>>> {
         line: 0,
         events: Vec::with_capacity(text.len() / 8),
         depth: 0,
-        max_depth,
+        // granit-parser refuses nesting beyond 255 levels whatever the caller's limit.
+        max_depth: max_depth.min(GRANIT_NESTING_LIMIT - 1),
     };
     s.events.push(Event::StreamStart);
     s.events.push(Event::DocumentStart(false, None));

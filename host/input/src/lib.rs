@@ -306,14 +306,26 @@ pub fn block_scan(doc: &RawDoc, limits: &InputLimits) -> BlockScan {
     for event in transcode::granit(doc.text()) {
         match event {
             Ok((e, _)) => theirs.push(e),
-            Err(e) => return BlockScan::Different(format!("granit: {e}\nours: {ours:?}")),
+            Err(e) => return BlockScan::Different(shorten(format!("granit: {e}\nours: {ours:?}"))),
         }
     }
     if ours == theirs {
         BlockScan::Same
     } else {
-        BlockScan::Different(format!("ours:   {ours:?}\ngranit: {theirs:?}"))
+        BlockScan::Different(shorten(format!("ours:   {ours:?}\ngranit: {theirs:?}")))
     }
+}
+
+fn shorten(mut text: String) -> String {
+    if text.len() > 4000 {
+        let cut = (0..=4000)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        text.truncate(cut);
+        text.push_str(" ...");
+    }
+    text
 }
 
 /// [`parse_doc`] with serde-saphyr for YAML: the path for every document the fast
