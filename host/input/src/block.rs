@@ -70,8 +70,8 @@ pub(crate) fn events(text: &str, max_depth: usize) -> Scan<Vec<Event<'_>>> {
     let at = s.line;
     if is_entry(first, col) {
         s.sequence(at, col)?;
-    } else if key_end(first, col)?.is_some() {
-        s.mapping(at, col)?;
+    } else if let Some(first_key) = key(first, col)? {
+        s.mapping(at, col, first_key)?;
     } else {
         // A root scalar is no manifest.
         return Err(Unsupported);
@@ -122,53 +122,58 @@ fn skip_spaces(line: &str, at: usize) -> usize {
     at + line[at..].bytes().take_while(|&b| b == b' ').count()
 }
 
-/// If the text at `col` is `key:` followed by a space or the end of the line, the byte
-/// just after the colon. Ok(None): not a key. A key this scanner does not know (quoted
-/// key with odd spacing, flow indicators, an overlong key) is [`Unsupported`].
-fn key_end(line: &str, col: usize) -> Scan<Option<usize>> {
+/// If the text at `col` is `key:` followed by a space or the end of the line: the key's
+/// event and the byte just after the colon. Ok(None): not a key. A key this scanner does
+/// not know (quoted key with odd spacing, flow indicators, an overlong key) is
+/// [`Unsupported`].
+fn key(line: &str, col: usize) -> Scan<Option<(Event<'_>, usize)>> {
     let b = line.as_bytes();
     let colon_at = |i: usize| b.get(i) == Some(&b':') && matches!(b.get(i + 1), None | Some(b' '));
-    match b.get(col) {
-        Some(b'"') | Some(b'\'') => {
-            let end = match b[col] {
-                b'"' => double_quoted(line, col)?.1,
-                _ => single_quoted(line, col)?.1,
-            };
-            if colon_at(end) && end - col <= MAX_KEY {
-                Ok(Some(end + 1))
-            } else if colon_at(end) {
-                Err(Unsupported)
-            } else if rest_is_empty(line, end) {
-                Ok(None)
-            } else {
-                Err(Unsupported)
-            }
-        }
-        _ => {
-            let mut i = col;
-            while i < b.len() {
-                if b[i] == b'#' && i > col && b[i - 1] == b' ' {
-                    return Ok(None);
-                }
-                if colon_at(i) {
-                    let key = &line[col..i];
-                    if i == col
-                        || i - col > MAX_KEY
-                        || key.ends_with(' ')
-                        || key
-                            .bytes()
-                            .any(|c| matches!(c, b'[' | b']' | b'{' | b'}' | b','))
-                    {
-                        return Err(Unsupported);
-                    }
-                    plain_start(key)?;
-                    return Ok(Some(i + 1));
-                }
-                i += 1;
-            }
+    if let Some((event, end)) = quoted(line, col)? {
+        return if colon_at(end) && end - col <= MAX_KEY {
+            Ok(Some((event, end + 1)))
+        } else if !colon_at(end) && rest_is_empty(line, end) {
             Ok(None)
-        }
+        } else {
+            Err(Unsupported)
+        };
     }
+    let mut i = col;
+    while i < b.len() {
+        if b[i] == b'#' && i > col && b[i - 1] == b' ' {
+            return Ok(None);
+        }
+        if colon_at(i) {
+            let text = &line[col..i];
+            if i == col
+                || i - col > MAX_KEY
+                || text.ends_with(' ')
+                || text
+                    .bytes()
+                    .any(|c| matches!(c, b'[' | b']' | b'{' | b'}' | b','))
+            {
+                return Err(Unsupported);
+            }
+            plain_start(text)?;
+            return Ok(Some((
+                scalar(Cow::Borrowed(text), ScalarStyle::Plain),
+                i + 1,
+            )));
+        }
+        i += 1;
+    }
+    Ok(None)
+}
+
+/// A quoted scalar at `at`, ending on the same line: its event and the byte after the
+/// closing quote. Ok(None): no quote at `at`.
+fn quoted(line: &str, at: usize) -> Scan<Option<(Event<'_>, usize)>> {
+    let ((value, end), style) = match line.as_bytes().get(at) {
+        Some(b'"') => (double_quoted(line, at)?, ScalarStyle::DoubleQuoted),
+        Some(b'\'') => (single_quoted(line, at)?, ScalarStyle::SingleQuoted),
+        _ => return Ok(None),
+    };
+    Ok(Some((scalar(value, style), end)))
 }
 
 /// A plain scalar may not start with an indicator; this scanner also leaves `?` and
@@ -328,8 +333,8 @@ impl<'a> Scanner<'a> {
         let line = self.lines[at];
         if is_entry(line, col) {
             self.sequence(at, col)
-        } else if key_end(line, col)?.is_some() {
-            self.mapping(at, col)
+        } else if let Some(first_key) = key(line, col)? {
+            self.mapping(at, col, first_key)
         } else {
             self.value(at, col, parent)
         }
@@ -362,21 +367,17 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    /// A block mapping whose first key is on line `at`, byte `col`.
-    fn mapping(&mut self, at: usize, col: usize) -> Scan {
+    /// A block mapping whose first key (already read) is on line `at`, byte `col`.
+    fn mapping(&mut self, at: usize, col: usize, first_key: (Event<'a>, usize)) -> Scan {
         self.enter()?;
         self.events
             .push(Event::MappingStart(StructureStyle::Block, 0, None));
         let mut at = at;
+        let mut entry = first_key;
         loop {
             let line = self.lines[at];
-            let after = key_end(line, col)?.ok_or(Unsupported)?;
-            let key = match line.as_bytes()[col] {
-                b'"' => scalar(double_quoted(line, col)?.0, ScalarStyle::DoubleQuoted),
-                b'\'' => scalar(single_quoted(line, col)?.0, ScalarStyle::SingleQuoted),
-                _ => scalar(Cow::Borrowed(&line[col..after - 1]), ScalarStyle::Plain),
-            };
-            self.events.push(key);
+            let (key_event, after) = entry;
+            self.events.push(key_event);
             if rest_is_empty(line, after) {
                 self.line = at + 1;
                 self.block_node(col, true)?;
@@ -386,7 +387,10 @@ impl<'a> Scanner<'a> {
             }
             self.skip_blank();
             match self.lines.get(self.line) {
-                Some(next) if indent(next) == col => at = self.line,
+                Some(next) if indent(next) == col => {
+                    at = self.line;
+                    entry = key(next, col)?.ok_or(Unsupported)?;
+                }
                 Some(next) if indent(next) > col => return Err(Unsupported),
                 _ => break,
             }
@@ -401,38 +405,33 @@ impl<'a> Scanner<'a> {
     fn value(&mut self, at: usize, start: usize, parent: usize) -> Scan {
         let line = self.lines[at];
         self.line = at + 1;
-        let end = match line.as_bytes()[start] {
-            b'|' => return self.literal(line, start, parent),
-            b'"' => {
-                let (v, end) = double_quoted(line, start)?;
-                self.events.push(scalar(v, ScalarStyle::DoubleQuoted));
-                end
-            }
-            b'\'' => {
-                let (v, end) = single_quoted(line, start)?;
-                self.events.push(scalar(v, ScalarStyle::SingleQuoted));
-                end
-            }
-            b'[' => self.flow_sequence(line, start)?,
-            b'{' => {
-                let close = skip_spaces(line, start + 1);
-                if line.as_bytes().get(close) != Some(&b'}') {
-                    return Err(Unsupported);
+        let end = if let Some((event, end)) = quoted(line, start)? {
+            self.events.push(event);
+            end
+        } else {
+            match line.as_bytes()[start] {
+                b'|' => return self.literal(line, start, parent),
+                b'[' => self.flow_sequence(line, start)?,
+                b'{' => {
+                    let close = skip_spaces(line, start + 1);
+                    if line.as_bytes().get(close) != Some(&b'}') {
+                        return Err(Unsupported);
+                    }
+                    self.events
+                        .push(Event::MappingStart(StructureStyle::Flow, 0, None));
+                    self.events.push(Event::MappingEnd);
+                    close + 1
                 }
-                self.events
-                    .push(Event::MappingStart(StructureStyle::Flow, 0, None));
-                self.events.push(Event::MappingEnd);
-                close + 1
-            }
-            _ => {
-                let text = plain_text(line, start);
-                plain_start(text)?;
-                if text.contains(": ") || text.ends_with(':') {
-                    return Err(Unsupported);
+                _ => {
+                    let text = plain_text(line, start);
+                    plain_start(text)?;
+                    if text.contains(": ") || text.ends_with(':') {
+                        return Err(Unsupported);
+                    }
+                    self.events
+                        .push(scalar(Cow::Borrowed(text), ScalarStyle::Plain));
+                    line.len()
                 }
-                self.events
-                    .push(scalar(Cow::Borrowed(text), ScalarStyle::Plain));
-                line.len()
             }
         };
         if !rest_is_empty(line, end) {
@@ -469,35 +468,30 @@ impl<'a> Scanner<'a> {
             return Ok(i + 1);
         }
         loop {
-            let end = match b.get(i) {
-                Some(b'"') => {
-                    let (v, end) = double_quoted(line, i)?;
-                    self.events.push(scalar(v, ScalarStyle::DoubleQuoted));
-                    end
-                }
-                Some(b'\'') => {
-                    let (v, end) = single_quoted(line, i)?;
-                    self.events.push(scalar(v, ScalarStyle::SingleQuoted));
-                    end
-                }
-                Some(_) => {
-                    let len = line[i..]
-                        .bytes()
-                        .take_while(|&c| c != b',' && c != b']')
-                        .count();
-                    let text = line[i..i + len].trim_end_matches(' ');
-                    plain_start(text)?;
-                    if text
-                        .bytes()
-                        .any(|c| matches!(c, b':' | b'#' | b'[' | b'{' | b'}'))
-                    {
-                        return Err(Unsupported);
+            let end = if let Some((event, end)) = quoted(line, i)? {
+                self.events.push(event);
+                end
+            } else {
+                match b.get(i) {
+                    Some(_) => {
+                        let len = line[i..]
+                            .bytes()
+                            .take_while(|&c| c != b',' && c != b']')
+                            .count();
+                        let text = line[i..i + len].trim_end_matches(' ');
+                        plain_start(text)?;
+                        if text
+                            .bytes()
+                            .any(|c| matches!(c, b':' | b'#' | b'[' | b'{' | b'}'))
+                        {
+                            return Err(Unsupported);
+                        }
+                        self.events
+                            .push(scalar(Cow::Borrowed(text), ScalarStyle::Plain));
+                        i + len
                     }
-                    self.events
-                        .push(scalar(Cow::Borrowed(text), ScalarStyle::Plain));
-                    i + len
+                    None => return Err(Unsupported),
                 }
-                None => return Err(Unsupported),
             };
             let next = skip_spaces(line, end);
             match b.get(next) {
