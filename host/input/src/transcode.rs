@@ -96,46 +96,42 @@ impl<'a> Node<'a> {
                 }
                 out.push(b']');
             }
+            // kubectl output has its keys in order already, without repeats.
             Node::Map(pairs)
                 if pairs
                     .windows(2)
                     .all(|w| w[0].0.as_bytes() < w[1].0.as_bytes()) =>
             {
-                // Already in order without repeats, as in `kubectl get -o yaml` output.
-                out.push(b'{');
-                for (i, (key, value)) in pairs.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    write_str(out, key);
-                    out.push(b':');
-                    value.write_json(out);
-                }
-                out.push(b'}');
+                write_map(out, pairs.iter())
             }
             Node::Map(pairs) => {
                 let mut order: Vec<usize> = (0..pairs.len()).collect();
                 // Stable: among equal keys the last stays last, and is the one kept.
                 order.sort_by(|&a, &b| pairs[a].0.as_bytes().cmp(pairs[b].0.as_bytes()));
-                out.push(b'{');
-                let mut first = true;
-                for (n, &i) in order.iter().enumerate() {
-                    let key = &pairs[i].0;
-                    if order.get(n + 1).is_some_and(|&j| pairs[j].0 == *key) {
-                        continue;
-                    }
-                    if !first {
-                        out.push(b',');
-                    }
-                    first = false;
-                    write_str(out, key);
-                    out.push(b':');
-                    pairs[i].1.write_json(out);
-                }
-                out.push(b'}');
+                let kept = order.iter().enumerate().filter_map(|(n, &i)| {
+                    let repeated = order.get(n + 1).is_some_and(|&j| pairs[j].0 == pairs[i].0);
+                    (!repeated).then_some(&pairs[i])
+                });
+                write_map(out, kept)
             }
         }
     }
+}
+
+fn write_map<'p, 'a: 'p>(
+    out: &mut Vec<u8>,
+    entries: impl Iterator<Item = &'p (Cow<'a, str>, Node<'a>)>,
+) {
+    out.push(b'{');
+    for (i, (key, value)) in entries.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, key);
+        out.push(b':');
+        value.write_json(out);
+    }
+    out.push(b'}');
 }
 
 fn write_str(out: &mut Vec<u8>, s: &str) {
