@@ -704,14 +704,7 @@ pub fn split_documents(text: &str) -> Vec<DocText<'_>> {
             });
             index += 1;
         }
-        // Content after "--- " on the same line belongs to the next document.
-        let rest = line.trim_end_matches(['\r', '\n']);
-        let after = rest.strip_prefix("---").unwrap_or("");
-        start = if after.trim().is_empty() || after.trim_start().starts_with('#') {
-            end
-        } else {
-            pos + 3
-        };
+        start = if content_follows(line) { pos + 3 } else { end };
         start_line = if start == pos + 3 {
             line_no
         } else {
@@ -726,16 +719,31 @@ pub fn split_documents(text: &str) -> Vec<DocText<'_>> {
             text: chunk,
         });
     }
-    // Report the line of the first content line, not of a leading comment.
     for d in &mut docs {
-        if let Some(off) = d.text.lines().position(|l| {
-            let t = l.trim();
-            !t.is_empty() && !t.starts_with('#')
-        }) {
-            d.line += off;
-        }
+        d.line += first_content_line(d.text);
     }
     docs
+}
+
+/// Whether a separator line carries content after `---` (`--- {a: 1}`), which belongs
+/// to the next document.
+fn content_follows(separator: &str) -> bool {
+    let after = separator
+        .trim_end_matches(['\r', '\n'])
+        .strip_prefix("---")
+        .unwrap_or("");
+    !(after.trim().is_empty() || after.trim_start().starts_with('#'))
+}
+
+/// Lines before a document's first content line (a leading comment is not where the
+/// document is reported).
+fn first_content_line(text: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#')
+        })
+        .unwrap_or(0)
 }
 
 fn parse_yaml(text: &str, limits: &InputLimits) -> Result<Doc, String> {
@@ -799,7 +807,8 @@ mod tests {
             .collect()
     }
 
-    /// The line-by-line splitter `split_documents` replaced: the oracle for its search.
+    /// The line-by-line walk `split_documents` replaced: the oracle for its search (what
+    /// a separator line means is shared).
     fn split_line_by_line(text: &str) -> Vec<(usize, usize, &str)> {
         let mut docs = Vec::new();
         let (mut start, mut start_line, mut pos, mut index) = (0, 1, 0, 0);
@@ -810,12 +819,10 @@ mod tests {
                     docs.push((index, start_line, chunk));
                     index += 1;
                 }
-                let rest = line.trim_end_matches(['\r', '\n']);
-                let after = rest.strip_prefix("---").unwrap_or("");
-                start = if after.trim().is_empty() || after.trim_start().starts_with('#') {
-                    pos + line.len()
-                } else {
+                start = if content_follows(line) {
                     pos + 3
+                } else {
+                    pos + line.len()
                 };
                 start_line = if start == pos + 3 {
                     line_no
@@ -829,12 +836,7 @@ mod tests {
             docs.push((index, start_line, &text[start..]));
         }
         for d in &mut docs {
-            if let Some(off) = d.2.lines().position(|l| {
-                let t = l.trim();
-                !t.is_empty() && !t.starts_with('#')
-            }) {
-                d.1 += off;
-            }
+            d.1 += first_content_line(d.2);
         }
         docs
     }
