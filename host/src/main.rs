@@ -1,5 +1,10 @@
 use clap::Parser;
 
+// Findings, messages and report entries are allocated and freed per resource on
+// several threads; mimalloc does that in fewer instructions than glibc's malloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     // Rust ignores SIGPIPE, which turns `tollgate checks | head` into an error (or a
     // panic in println!); a command-line tool should just stop, as cat and grep do.
