@@ -135,7 +135,7 @@ fn the_tutorial_works_as_written() {
     let v = inspect.json();
     assert_eq!(
         (v["name"].as_str(), v["contract"].as_str()),
-        (Some("team-owner"), Some("tollgate:policy/policy@0.1.0"))
+        (Some("team-owner"), Some("tollgate:policy/policy@0.1.1"))
     );
     assert_eq!(v["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(v["checks"][0]["id"], "TEA001");

@@ -219,14 +219,14 @@ fn broken_plugin_files_are_refused_with_their_reason() {
         (
             &v2,
             "contract",
-            &["tollgate:policy@0.2.0", "tollgate:policy@0.1.0"],
+            &["tollgate:policy@0.2.0", "tollgate:policy@0.1.1"],
         ),
         (
             &other,
             "contract",
             &[
                 "it exports `greet`",
-                "this host expects `tollgate:policy/policy@0.1.0`",
+                "this host expects `tollgate:policy/policy@0.1.1`",
             ],
         ),
     ];
@@ -247,4 +247,55 @@ fn broken_plugin_files_are_refused_with_their_reason() {
             file.display()
         );
     }
+}
+
+fn check_result(report: &Value, name: &str, id: &str) -> Value {
+    report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .and_then(|r| {
+            r["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == id)
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("no {id} result for {name}"))
+}
+
+#[test]
+fn plugins_of_the_first_contract_still_load_and_read_json_text() {
+    // The built-in plugins read objects as trees (tollgate:policy/tree, contract 0.1.1);
+    // a plugin built against 0.1.0 exports only `policy` and must get JSON text, in the
+    // same scan, without changing anyone else's results.
+    let dir = tempfile::tempdir().unwrap();
+    let cms = dir.path().join("cms.yaml");
+    fs::write(
+        &cms,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old}\ndata: {legacy: 'yes'}\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata: {name: new}\ndata: {current: 'yes'}\n",
+    )
+    .unwrap();
+    let web = root().join("examples/web.yaml");
+    let old = extra_plugin("contract-v010");
+    let (_, baseline) = scan(&[], &[&web]);
+    let (code, report) = scan(&["--plugin", old.to_str().unwrap()], &[&web, &cms]);
+    assert_eq!(code, 1);
+    assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
+    let legacy = check_result(&report, "old", "OLD001");
+    assert_eq!(legacy["success"], false, "{legacy}");
+    assert_eq!(legacy["messages"][0], "ConfigMap 'old' keeps a legacy key");
+    assert_eq!(check_result(&report, "new", "OLD001")["success"], true);
+    assert_eq!(results_of(&report, &web), results_of(&baseline, &web));
+
+    let input = |file: &Path| {
+        let out = run(["plugin", "inspect", "-f", "json", file.to_str().unwrap()]);
+        assert_eq!(out.code, 0);
+        out.json()["input"].clone()
+    };
+    assert_eq!(input(&old), "json");
+    assert_eq!(input(&bundle_plugin("general")), "tree");
 }

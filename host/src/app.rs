@@ -595,6 +595,14 @@ fn plugin_command(cmd: PluginCommand) -> Result<u8> {
                         v["contract"].as_str().unwrap_or("?"),
                         tollgate_runtime::CONTRACT
                     );
+                    println!(
+                        "input:     {}",
+                        if v["input"] == "tree" {
+                            "objects pre-parsed by the host (exports tollgate:policy/tree)"
+                        } else {
+                            "objects as JSON text"
+                        }
+                    );
                     let imports: Vec<&str> = v["imports"]
                         .as_array()
                         .map(|a| a.iter().filter_map(|x| x.as_str()).collect())

@@ -147,7 +147,7 @@ pub fn inspect(sandbox: &Sandbox, file: &Path) -> Result<Value> {
     let contract = plugin
         .exports
         .iter()
-        .find(|e| e.starts_with("tollgate:policy/"))
+        .find(|e| e.starts_with("tollgate:policy/policy@"))
         .cloned();
     Ok(serde_json::json!({
         "file": file.display().to_string(),
@@ -158,6 +158,7 @@ pub fn inspect(sandbox: &Sandbox, file: &Path) -> Result<Value> {
         "description": plugin.info.description,
         "contract": contract,
         "host_contract": tollgate_runtime::CONTRACT,
+        "input": if plugin.reads_trees() { "tree" } else { "json" },
         "imports": plugin.imports,
         "settings_help": plugin.info.settings_help,
         "checks": plugin.info.checks,

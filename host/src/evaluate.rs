@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use tollgate_kit::Tree;
 use tollgate_runtime::{CheckOutcome, PluginError, Request};
 
 use crate::input::Resource;
@@ -58,6 +59,17 @@ pub fn evaluate(
     let mut verdicts: Vec<Vec<Verdict>> = vec![Vec::new(); resources.len()];
     let mut errors = Vec::new();
     let batch = batch.max(1);
+    // Parsed once here for every plugin that reads the tree encoding. A resource that
+    // cannot be encoded (nested deeper than JSON parsers allow) goes as text, and the
+    // plugin says what is wrong with it.
+    let trees: Vec<Option<Tree>> = if plugins.iter().any(|p| p.plugin.reads_trees()) {
+        resources
+            .iter()
+            .map(|r| Tree::from_json(&r.json).ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
     for (pi, plugin) in plugins.iter().enumerate() {
         // Dispatch is decided once per kind, not once per resource.
         let mut by_kind: HashMap<&str, Vec<u32>> = HashMap::new();
@@ -71,6 +83,7 @@ pub fn evaluate(
                 index.push(ri);
                 requests.push(Request {
                     resource: &r.json,
+                    tree: trees.get(ri).and_then(|t| t.as_ref()).map(Tree::as_bytes),
                     checks: checks.clone(),
                 });
             }

@@ -22,6 +22,7 @@ const EXTRA: &[(&str, &str)] = &[
     ("tollgate-recommended-labels", "recommended-labels"),
     ("tollgate-hostile", "hostile"),
     ("tollgate-contract-v2", "contract-v2"),
+    ("tollgate-contract-v010", "contract-v010"),
     ("tollgate-other-world", "other-world"),
     ("tollgate-boundary", "boundary"),
 ];

@@ -1,16 +1,17 @@
 //! `tollgate-native [--jobs N] PATH...`: what `tollgate scan` does (discover, split,
 //! parse with the same limits, expand Lists, serialise each object to JSON, dispatch by
-//! kind, run every check including KSV032/KSV033) with the plugin crates linked in as
-//! plain Rust instead of sandboxed components. Prints the counts, for the benchmark.
+//! kind, encode each object once in the tree encoding, run every check including
+//! KSV032/KSV033) with the plugin crates linked in as plain Rust instead of sandboxed
+//! components. Prints the counts, for the benchmark.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tollgate_input::{self as input, InputLimits, Loaded};
-use tollgate_kit::{Policy, Runtime};
+use tollgate_kit::{Policy, Runtime, Tree};
 
 trait Plugin: Sync {
-    fn run(&self, kind: &str, json: &str) -> (usize, usize);
+    fn run(&self, kind: &str, tree: &[u8]) -> (usize, usize);
 }
 
 struct Native<P: Policy> {
@@ -27,7 +28,7 @@ impl<P: Policy + Sync> Native<P> {
 
 impl<P: Policy + Sync> Plugin for Native<P> {
     /// (checks run, checks failed)
-    fn run(&self, kind: &str, json: &str) -> (usize, usize) {
+    fn run(&self, kind: &str, tree: &[u8]) -> (usize, usize) {
         let enabled = self.rt.enabled_ids();
         let ids: Vec<u32> = self
             .rt
@@ -45,8 +46,8 @@ impl<P: Policy + Sync> Plugin for Native<P> {
         if ids.is_empty() {
             return (0, 0);
         }
-        // The same text the host hands a component: parse it here as the guest does.
-        let results = self.rt.evaluate_json(json, &ids).unwrap_or_default();
+        // The same bytes the host hands a component, read in place as the guest does.
+        let results = self.rt.evaluate_bytes(tree, &ids).unwrap_or_default();
         (
             results.len(),
             results.iter().filter(|r| !r.findings.is_empty()).count(),
@@ -102,8 +103,15 @@ fn main() {
                         input::parse_doc(d, &limits, &mut loaded);
                     }
                     for r in &loaded.resources {
+                        if plugins.is_empty() {
+                            continue;
+                        }
+                        // Once per object, as the host does for plugins that read trees.
+                        let Ok(tree) = Tree::from_json(&r.json) else {
+                            continue;
+                        };
                         for p in &plugins {
-                            let (n, f) = p.run(&r.kind, &r.json);
+                            let (n, f) = p.run(&r.kind, tree.as_bytes());
                             run.fetch_add(n, Ordering::Relaxed);
                             failed.fetch_add(f, Ordering::Relaxed);
                         }

@@ -1,3 +1,4 @@
+use wasmtime::component::{ComponentType, Func, Lower};
 use wasmtime::{Store, StoreLimitsBuilder, Trap};
 
 use crate::bindings::exports::tollgate::policy::policy as wit;
@@ -12,6 +13,8 @@ use crate::{CheckOutcome, Finding, LimitKind, Plugin, PluginError, PluginInfo, R
 pub struct Instance {
     store: Store<State>,
     bindings: Bindings,
+    /// `tollgate:policy/tree#evaluate-tree`, for plugins that read the tree encoding.
+    evaluate_tree: Option<Func>,
     file: std::path::PathBuf,
     limits: crate::Limits,
 }
@@ -31,13 +34,20 @@ impl Instance {
         store.epoch_deadline_trap();
         store.set_epoch_deadline(limits.epoch_ticks());
         let file = plugin.file.clone();
-        let bindings = plugin
+        let instance = plugin
             .pre
+            .instance_pre()
             .instantiate(&mut store)
             .map_err(|e| classify(&file, &store, e))?;
+        let bindings =
+            Bindings::new(&mut store, &instance).map_err(|e| classify(&file, &store, e))?;
+        let evaluate_tree = plugin
+            .evaluate_tree
+            .and_then(|index| instance.get_func(&mut store, index));
         Ok(Instance {
             store,
             bindings,
+            evaluate_tree,
             file,
             limits,
         })
@@ -81,18 +91,42 @@ impl Instance {
         batch: &[Request<'_>],
     ) -> Result<Vec<Result<Vec<CheckOutcome>, PluginError>>, PluginError> {
         self.arm();
-        let requests: Vec<wit::Request> = batch
-            .iter()
-            .map(|r| wit::Request {
-                object: r.resource.to_string(),
-                checks: r.checks.clone(),
-            })
-            .collect();
-        let out = self
-            .bindings
-            .tollgate_policy_policy()
-            .call_evaluate(&mut self.store, &requests)
-            .map_err(|e| classify(&self.file, &self.store, e))?;
+        let trees: Option<Vec<TreeRequest>> = match self.evaluate_tree {
+            Some(_) => batch
+                .iter()
+                .map(|r| {
+                    Some(TreeRequest {
+                        object: r.tree?,
+                        checks: &r.checks,
+                    })
+                })
+                .collect(),
+            None => None,
+        };
+        let out = match (self.evaluate_tree, trees) {
+            (Some(func), Some(requests)) => {
+                let typed = func
+                    .typed::<(&[TreeRequest],), (Vec<WitResult>,)>(&self.store)
+                    .map_err(|e| PluginError::Contract {
+                        file: self.file.clone(),
+                        reason: format!("evaluate-tree has the wrong signature: {e}"),
+                    })?;
+                typed.call(&mut self.store, (&requests,)).map(|(out,)| out)
+            }
+            _ => {
+                let requests: Vec<wit::Request> = batch
+                    .iter()
+                    .map(|r| wit::Request {
+                        object: r.resource.to_string(),
+                        checks: r.checks.clone(),
+                    })
+                    .collect();
+                self.bindings
+                    .tollgate_policy_policy()
+                    .call_evaluate(&mut self.store, &requests)
+            }
+        }
+        .map_err(|e| classify(&self.file, &self.store, e))?;
         if out.len() != batch.len() {
             return Err(PluginError::Contract {
                 file: self.file.clone(),
@@ -174,6 +208,18 @@ impl Instance {
         Ok(out)
     }
 }
+
+/// `tree-request` of the WIT, borrowed from the host's [`Request`].
+#[derive(ComponentType, Lower)]
+#[component(record)]
+struct TreeRequest<'a> {
+    #[component(name = "object")]
+    object: &'a [u8],
+    #[component(name = "checks")]
+    checks: &'a [u32],
+}
+
+type WitResult = Result<Vec<wit::CheckResult>, String>;
 
 /// Turns a wasmtime error into the limit or crash it stands for.
 fn classify(file: &std::path::Path, store: &Store<State>, e: wasmtime::Error) -> PluginError {

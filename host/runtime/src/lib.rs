@@ -22,11 +22,16 @@ pub use limits::Limits;
 pub use plugin::{CheckInfo, Plugin, PluginInfo, Severity, CONTRACT};
 pub use wasmtime::Engine;
 
-/// One evaluation request: a resource as JSON text (borrowed: the host keeps one copy
-/// per resource, whatever the number of plugins) and the indices of the checks to run.
+/// One evaluation request: a resource as JSON text and, for plugins that read the tree
+/// encoding (`tollgate:policy/tree`), as a tree (both borrowed: the host keeps one copy
+/// of each per resource, whatever the number of plugins), and the indices of the checks
+/// to run.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
     pub resource: &'a str,
+    /// The resource in the tree encoding, when the host made one; a plugin that reads
+    /// trees gets JSON text for any request of its batch that has none.
+    pub tree: Option<&'a [u8]>,
     pub checks: Vec<u32>,
 }
 

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, Linker};
 use wasmtime::{Config, Engine};
 
 use crate::bindings::exports::tollgate::policy::policy as wit;
@@ -16,13 +16,14 @@ use crate::{Instance, Limits, PluginError};
 // One version literal for all the names derived from it; it must match wit/policy.wit.
 macro_rules! contract_version {
     () => {
-        "0.1.0"
+        "0.1.1"
     };
 }
 pub const CONTRACT: &str = concat!("tollgate:policy@", contract_version!());
 const CONTRACT_VERSION: &str = contract_version!();
 const EXPORT_PREFIX: &str = "tollgate:policy/policy@";
 const EXPORT: &str = concat!("tollgate:policy/policy@", contract_version!());
+const TREE_EXPORT_PREFIX: &str = "tollgate:policy/tree@";
 
 /// A wasmtime engine with the limits all plugins run under, and the deny-all linker.
 #[derive(Clone)]
@@ -158,6 +159,8 @@ pub struct Plugin {
     /// Names of the component's exports (the contract interface among them).
     pub exports: Vec<String>,
     pub(crate) pre: PluginPre<State>,
+    /// `evaluate-tree`, when the plugin exports `tollgate:policy/tree`.
+    pub(crate) evaluate_tree: Option<ComponentExportIndex>,
     pub(crate) sandbox: Sandbox,
 }
 
@@ -262,6 +265,7 @@ impl Plugin {
                 e.root_cause()
             ))
         })?;
+        let evaluate_tree = tree_export(&component, &exports).map_err(&contract)?;
         let mut plugin = Plugin {
             file: file.to_path_buf(),
             sha256,
@@ -275,6 +279,7 @@ impl Plugin {
             imports,
             exports,
             pre,
+            evaluate_tree,
             sandbox: sandbox.clone(),
         };
         let mut instance = Instance::new(&plugin)?;
@@ -289,10 +294,45 @@ impl Plugin {
         Instance::new(self)
     }
 
+    /// Whether the plugin reads objects in the tree encoding (exports
+    /// `tollgate:policy/tree`); it then gets them through `evaluate-tree`.
+    pub fn reads_trees(&self) -> bool {
+        self.evaluate_tree.is_some()
+    }
+
     /// The name shown in reports: the plugin's own name.
     pub fn name(&self) -> &str {
         &self.info.name
     }
+}
+
+/// Finds `evaluate-tree` in a compatible `tollgate:policy/tree` export (0.1.1 and later
+/// 0.1.x); its signature is checked when an instance first calls it.
+fn tree_export(
+    component: &Component,
+    exports: &[String],
+) -> Result<Option<ComponentExportIndex>, String> {
+    let Some(name) = exports.iter().find(|e| e.starts_with(TREE_EXPORT_PREFIX)) else {
+        return Ok(None);
+    };
+    let version = &name[TREE_EXPORT_PREFIX.len()..];
+    if !version
+        .split('.')
+        .take(2)
+        .eq(CONTRACT_VERSION.split('.').take(2))
+    {
+        return Err(format!(
+            "it exports {name}, but this host implements {CONTRACT}; rebuild the plugin \
+             against this host's wit/policy.wit"
+        ));
+    }
+    let interface = component
+        .get_export_index(None, name)
+        .ok_or_else(|| format!("cannot find the export {name}"))?;
+    let func = component
+        .get_export_index(Some(&interface), "evaluate-tree")
+        .ok_or_else(|| format!("{name} does not export evaluate-tree"))?;
+    Ok(Some(func))
 }
 
 fn check_exports(exports: &[String]) -> Result<(), String> {

@@ -186,7 +186,7 @@ fn kube_system(o: &Object) -> Vec<Finding> {
     let core = o.label("tier") == Some("control-plane")
         && o.spec()
             .and_then(|s| s.get("priorityClassName"))
-            .and_then(Value::as_str)
+            .and_then(|v| v.as_str())
             == Some("system-node-critical")
         && matches!(
             o.label("component"),
@@ -209,7 +209,7 @@ const SA_MOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 fn sa_token(o: &Object) -> Vec<Finding> {
     let Some(spec) = o.spec() else { return vec![] };
     match spec.get("automountServiceAccountToken") {
-        Some(Value::Bool(true)) => vec![Finding::at(
+        Some(v) if v.as_bool() == Some(true) => vec![Finding::at(
             format!(
                 "{} mounts the service account token (spec.automountServiceAccountToken: true)",
                 o.describe()
@@ -220,8 +220,7 @@ fn sa_token(o: &Object) -> Vec<Finding> {
         None => {
             let mounted = o.containers().iter().find(|c| {
                 items(c.get("volumeMounts"))
-                    .iter()
-                    .any(|m| m.get("mountPath").and_then(Value::as_str) == Some(SA_MOUNT))
+                    .any(|m| m.get("mountPath").and_then(|v| v.as_str()) == Some(SA_MOUNT))
             });
             match mounted {
                 Some(c) => vec![Finding::at(
@@ -245,11 +244,7 @@ fn netpol_selector(o: &Object) -> Vec<Finding> {
     let Some(spec) = o.spec() else { return vec![] };
     let field = |k: &str| spec.get(k);
     let peers = |dir: &str, side: &str, sel: &str| {
-        items(field(dir)).iter().any(|rule| {
-            items(rule.get(side))
-                .iter()
-                .any(|peer| truthy(peer.get(sel)))
-        })
+        items(field(dir)).any(|rule| items(rule.get(side)).any(|peer| truthy(peer.get(sel))))
     };
     let ok = truthy(field("podSelector"))
         || truthy(field("namespaceSelector"))
@@ -268,7 +263,7 @@ fn netpol_selector(o: &Object) -> Vec<Finding> {
 
 fn limit_range(o: &Object) -> Vec<Finding> {
     let Some(spec) = o.spec() else { return vec![] };
-    let complete = items(spec.get("limits")).iter().any(|l| {
+    let complete = items(spec.get("limits")).any(|l| {
         ["type", "max", "min", "default", "defaultRequest"]
             .iter()
             .all(|k| truthy(l.get(k)))
@@ -295,7 +290,7 @@ fn resource_quota(o: &Object) -> Vec<Finding> {
         "limits.memory",
     ]
     .into_iter()
-    .filter(|k| !truthy(hard.and_then(|h| h.get(*k))))
+    .filter(|k| !truthy(hard.and_then(|h| h.get(k))))
     .collect();
     if missing.is_empty() {
         return vec![];

@@ -96,10 +96,7 @@ fn read_only_root(o: &Object) -> Vec<Finding> {
 
 fn docker_sock(o: &Object) -> Vec<Finding> {
     for pod in o.pod_specs() {
-        for (i, v) in tollgate_kit::value::items(pod.spec.get("volumes"))
-            .iter()
-            .enumerate()
-        {
+        for (i, v) in tollgate_kit::value::items(pod.spec.get("volumes")).enumerate() {
             let path = v
                 .get("hostPath")
                 .and_then(|h| h.get("path"))
@@ -131,7 +128,7 @@ fn high_id(o: &Object, field: &str, what: &str) -> Vec<Finding> {
     })
 }
 
-fn looks_like_tiller(meta: Option<&tollgate_kit::Value>) -> bool {
+fn looks_like_tiller(meta: Option<tollgate_kit::Node>) -> bool {
     let Some(m) = meta else { return false };
     let name = m.get("name").and_then(|n| n.as_str()).unwrap_or("");
     let labels = m.get("labels");

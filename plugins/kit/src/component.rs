@@ -11,7 +11,7 @@ use crate::{Policy, Runtime, Severity};
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "plugin",
+        world: "tree-plugin",
         default_bindings_module: "tollgate_kit::component::bindings",
         pub_export_macro: true,
         export_macro_name: "export_component",
@@ -19,6 +19,7 @@ pub mod bindings {
 }
 
 use bindings::exports::tollgate::policy::policy as wit;
+use bindings::exports::tollgate::policy::tree as tree_wit;
 
 thread_local! {
     // A component instance is single-threaded and holds exactly one policy.
@@ -83,25 +84,38 @@ impl<P: Policy> wit::Guest for Component<P> {
         with_runtime::<P, _>(|rt| {
             batch
                 .into_iter()
-                .map(|req| {
-                    rt.evaluate_json(&req.object, &req.checks).map(|results| {
-                        results
-                            .into_iter()
-                            .map(|r| wit::CheckResult {
-                                check: r.check,
-                                findings: r
-                                    .findings
-                                    .into_iter()
-                                    .map(|f| wit::Finding {
-                                        message: f.message,
-                                        path: f.path,
-                                    })
-                                    .collect(),
-                            })
-                            .collect()
-                    })
-                })
+                .map(|req| rt.evaluate_json(&req.object, &req.checks).map(to_wit))
                 .collect()
         })
     }
+}
+
+impl<P: Policy> tree_wit::Guest for Component<P> {
+    fn evaluate_tree(
+        batch: Vec<tree_wit::TreeRequest>,
+    ) -> Vec<Result<Vec<wit::CheckResult>, String>> {
+        with_runtime::<P, _>(|rt| {
+            batch
+                .into_iter()
+                .map(|req| rt.evaluate_bytes(&req.object, &req.checks).map(to_wit))
+                .collect()
+        })
+    }
+}
+
+fn to_wit(results: Vec<crate::CheckResult>) -> Vec<wit::CheckResult> {
+    results
+        .into_iter()
+        .map(|r| wit::CheckResult {
+            check: r.check,
+            findings: r
+                .findings
+                .into_iter()
+                .map(|f| wit::Finding {
+                    message: f.message,
+                    path: f.path,
+                })
+                .collect(),
+        })
+        .collect()
 }

@@ -49,13 +49,14 @@ mod info;
 mod object;
 pub mod rbac;
 mod runtime;
+mod tree;
 pub mod value;
 
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
 pub mod component;
 
-// Evaluating an object is mostly building and dropping its JSON tree: allocation heavy.
+// Plugins allocate findings, messages, trees and their language runtimes' data.
 // Talc allocates in a fraction of the instructions of Rust's default wasm allocator
 // (dlmalloc), and size-class free lists in front of it in a fraction of talc's; every
 // plugin built on the kit gets both.
@@ -68,6 +69,7 @@ pub use info::{CheckInfo, Finding, PluginMeta, Severity};
 pub use object::{Container, Object, PodSpec};
 pub use runtime::{CheckResult, Policy, Runtime};
 pub use serde_json::{self, json, Map, Value};
+pub use tree::{Fields, Items, Node, Tree};
 
 /// Reads catalogue entries (`policies/<dir>/<ID>/check.json`) at compile time.
 ///

@@ -1,8 +1,7 @@
 use std::cell::OnceCell;
 
-use serde_json::{Map, Value};
-
-use crate::value::{deep_merge, items};
+use crate::tree::{Node, Tree};
+use crate::value::{deep_merge_some, items};
 
 /// Pod-level securityContext keys that Kubernetes (and trivy) let containers inherit.
 const INHERITED: [&str; 6] = [
@@ -17,7 +16,7 @@ const INHERITED: [&str; 6] = [
 /// One Kubernetes object under evaluation, with its pod specs and containers computed
 /// once and shared by every check of the plugin.
 pub struct Object<'a> {
-    pub value: &'a Value,
+    pub value: Node<'a>,
     pods: OnceCell<Vec<PodSpec<'a>>>,
     containers: OnceCell<Vec<Container<'a>>>,
 }
@@ -26,25 +25,23 @@ pub struct Object<'a> {
 #[derive(Debug, Clone)]
 pub struct PodSpec<'a> {
     /// The pod's or template's `metadata`, if any.
-    pub metadata: Option<&'a Value>,
-    /// The pod's or template's `spec` (`Value::Null` when absent).
-    pub spec: &'a Value,
+    pub metadata: Option<Node<'a>>,
+    /// The pod's or template's `spec` (null when absent).
+    pub spec: Node<'a>,
     /// Path of the template inside the object: "" for a Pod, "spec.template" for a
     /// Deployment, "spec.jobTemplate.spec.template" for a CronJob.
     pub path: &'static str,
 }
 
-static NULL: Value = Value::Null;
-
 impl<'a> PodSpec<'a> {
     /// The pod-level `spec.securityContext`, if it is an object.
-    pub fn security_context(&self) -> Option<&'a Map<String, Value>> {
-        self.spec.get("securityContext").and_then(Value::as_object)
+    pub fn security_context(&self) -> Option<Node<'a>> {
+        self.spec.get("securityContext").filter(Node::is_object)
     }
 
     /// `metadata.annotations` of the pod or template.
-    pub fn annotations(&self) -> Option<&'a Map<String, Value>> {
-        self.metadata?.get("annotations")?.as_object()
+    pub fn annotations(&self) -> Option<Node<'a>> {
+        self.metadata?.get("annotations").filter(Node::is_object)
     }
 
     /// Path of a field of this pod's metadata, e.g. `spec.template.metadata.annotations`.
@@ -61,11 +58,9 @@ impl<'a> PodSpec<'a> {
 /// A container or init container with its effective securityContext.
 #[derive(Debug, Clone)]
 pub struct Container<'a> {
-    pub value: &'a Value,
+    pub value: Node<'a>,
     pub name: Option<&'a str>,
-    /// The container's securityContext with the inheritable pod-level keys merged
-    /// under it (container values win, nested objects merge): what the kubelet applies.
-    pub security_context: Value,
+    security_context: Tree,
     /// Path inside the object, e.g. `spec.template.spec.initContainers[0]`.
     pub path: String,
     pub init: bool,
@@ -76,21 +71,28 @@ pub struct Container<'a> {
 }
 
 impl<'a> Container<'a> {
-    pub fn get(&self, key: &str) -> Option<&'a Value> {
+    pub fn get(&self, key: &str) -> Option<Node<'a>> {
         self.value.get(key)
     }
 
     pub fn image(&self) -> Option<&'a str> {
-        self.value.get("image").and_then(Value::as_str)
+        self.value.get("image")?.as_str()
+    }
+
+    /// The container's securityContext with the inheritable pod-level keys merged
+    /// under it (container values win, nested objects merge): what the kubelet applies.
+    /// Always an object.
+    pub fn security_context(&self) -> Node<'_> {
+        self.security_context.root()
     }
 
     /// A field of the effective securityContext.
-    pub fn sc(&self, key: &str) -> Option<&Value> {
-        self.security_context.get(key)
+    pub fn sc(&self, key: &str) -> Option<Node<'_>> {
+        self.security_context.root().get(key)
     }
 
     /// A field of the container's own securityContext, ignoring pod-level values.
-    pub fn own_sc(&self, key: &str) -> Option<&'a Value> {
+    pub fn own_sc(&self, key: &str) -> Option<Node<'a>> {
         self.value.get("securityContext")?.get(key)
     }
 
@@ -133,7 +135,7 @@ impl<'a> Container<'a> {
 }
 
 impl<'a> Object<'a> {
-    pub fn new(value: &'a Value) -> Self {
+    pub fn new(value: Node<'a>) -> Self {
         Object {
             value,
             pods: OnceCell::new(),
@@ -142,17 +144,20 @@ impl<'a> Object<'a> {
     }
 
     pub fn kind(&self) -> &'a str {
-        self.value.get("kind").and_then(Value::as_str).unwrap_or("")
+        self.value
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or("")
     }
 
     pub fn api_version(&self) -> &'a str {
         self.value
             .get("apiVersion")
-            .and_then(Value::as_str)
+            .and_then(|v| v.as_str())
             .unwrap_or("")
     }
 
-    pub fn metadata(&self) -> Option<&'a Value> {
+    pub fn metadata(&self) -> Option<Node<'a>> {
         self.value.get("metadata")
     }
 
@@ -170,20 +175,20 @@ impl<'a> Object<'a> {
         self.namespace().unwrap_or("default")
     }
 
-    pub fn labels(&self) -> Option<&'a Map<String, Value>> {
-        self.metadata()?.get("labels")?.as_object()
+    pub fn labels(&self) -> Option<Node<'a>> {
+        self.metadata()?.get("labels").filter(Node::is_object)
     }
 
     pub fn label(&self, key: &str) -> Option<&'a str> {
         self.labels()?.get(key)?.as_str()
     }
 
-    pub fn annotations(&self) -> Option<&'a Map<String, Value>> {
-        self.metadata()?.get("annotations")?.as_object()
+    pub fn annotations(&self) -> Option<Node<'a>> {
+        self.metadata()?.get("annotations").filter(Node::is_object)
     }
 
     /// The top-level `spec`, if present (any value).
-    pub fn spec(&self) -> Option<&'a Value> {
+    pub fn spec(&self) -> Option<Node<'a>> {
         self.value.get("spec")
     }
 
@@ -212,17 +217,17 @@ impl<'a> Object<'a> {
     pub fn pod_specs(&self) -> &[PodSpec<'a>] {
         self.pods.get_or_init(|| {
             let v = self.value;
-            let template = |path: &'static str, t: Option<&'a Value>| {
+            let template = |path: &'static str, t: Option<Node<'a>>| {
                 t.filter(|t| t.is_object()).map(|t| PodSpec {
                     metadata: t.get("metadata"),
-                    spec: t.get("spec").unwrap_or(&NULL),
+                    spec: t.get("spec").unwrap_or(Node::NULL),
                     path,
                 })
             };
             let pod = match self.kind() {
                 "Pod" => Some(PodSpec {
                     metadata: v.get("metadata"),
-                    spec: v.get("spec").unwrap_or(&NULL),
+                    spec: v.get("spec").unwrap_or(Node::NULL),
                     path: "",
                 }),
                 "Deployment"
@@ -261,9 +266,9 @@ impl<'a> Object<'a> {
                 let mut own = Vec::new();
                 collect_containers(spec, "", None, &mut own);
                 for c in own {
-                    let dup = out
-                        .iter()
-                        .any(|o| o.value == c.value && o.security_context == c.security_context);
+                    let dup = out.iter().any(|o| {
+                        o.value == c.value && o.security_context() == c.security_context()
+                    });
                     if !dup {
                         out.push(c);
                     }
@@ -304,40 +309,33 @@ fn join_path(base: &str, rest: &str) -> String {
 }
 
 fn collect_containers<'a>(
-    spec: &'a Value,
+    spec: Node<'a>,
     base: &str,
     pod: Option<usize>,
     out: &mut Vec<Container<'a>>,
 ) {
-    let inherited: Map<String, Value> = spec
+    let pod_level = spec
         .get("securityContext")
-        .and_then(Value::as_object)
-        .map(|sc| {
-            sc.iter()
-                .filter(|(k, _)| INHERITED.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let inherited = Value::Object(inherited);
-    let not_set = Value::Object(Map::new());
+        .filter(Node::is_object)
+        .unwrap_or(Node::EMPTY_OBJECT);
+    let inherited = |k: &str| INHERITED.contains(&k);
     for (field, init) in [("containers", false), ("initContainers", true)] {
-        for (i, c) in items(spec.get(field)).iter().enumerate() {
+        for (i, c) in items(spec.get(field)).enumerate() {
             // A container's securityContext of null means "not set", as for Kubernetes.
             let own = match c.get("securityContext") {
-                Some(v @ Value::Object(_)) => v,
-                _ => &not_set,
+                Some(v) if v.is_object() => v,
+                _ => Node::EMPTY_OBJECT,
             };
             let container = Container {
                 value: c,
-                name: c.get("name").and_then(Value::as_str),
-                security_context: deep_merge(&inherited, own),
+                name: c.get("name").and_then(|n| n.as_str()),
+                security_context: deep_merge_some(pod_level, inherited, own),
                 path: join_path(base, &format!("spec.{field}[{i}]")),
                 init,
                 pod,
             };
             let dup = out.iter().any(|o| {
-                o.pod == pod && o.value == c && o.security_context == container.security_context
+                o.pod == pod && o.value == c && o.security_context() == container.security_context()
             });
             if !dup {
                 out.push(container);
@@ -356,12 +354,13 @@ mod tests {
         let v = json!({"kind": "CronJob", "metadata": {"name": "c"}, "spec": {"jobTemplate": {"spec": {"template": {
             "spec": {"securityContext": {"runAsUser": 5, "fsGroup": 1},
                      "containers": [{"name": "a"}], "initContainers": [{"name": "b", "securityContext": {"runAsUser": 7}}]}}}}}});
-        let o = Object::new(&v);
+        let t = Tree::from_value(&v);
+        let o = Object::new(t.root());
         let cs = o.containers();
         assert_eq!(cs.len(), 2);
-        assert_eq!(cs[0].sc("runAsUser"), Some(&json!(5)));
+        assert_eq!(cs[0].sc("runAsUser").map(|n| n.to_value()), Some(json!(5)));
         assert_eq!(cs[0].sc("fsGroup"), None);
-        assert_eq!(cs[1].sc("runAsUser"), Some(&json!(7)));
+        assert_eq!(cs[1].sc("runAsUser").map(|n| n.to_value()), Some(json!(7)));
         assert!(cs[1].init);
         assert_eq!(
             cs[1].path,
@@ -373,21 +372,31 @@ mod tests {
     #[test]
     fn containers_must_be_a_list() {
         let v = json!({"kind": "Pod", "spec": {"containers": {"name": "a", "image": "x"}}});
-        assert!(Object::new(&v).containers().is_empty());
+        assert!(Object::new(Tree::from_value(&v).root())
+            .containers()
+            .is_empty());
     }
 
     #[test]
     fn pod_containers_are_not_counted_twice() {
         let v = json!({"kind": "Pod", "spec": {"containers": [{"name": "a"}, {"name": "a"}]}});
-        assert_eq!(Object::new(&v).containers().len(), 1);
+        assert_eq!(
+            Object::new(Tree::from_value(&v).root()).containers().len(),
+            1
+        );
     }
 
     #[test]
     fn deploymentconfig_needs_openshift_api() {
         let v = json!({"kind": "DeploymentConfig", "apiVersion": "v1", "spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}});
-        assert!(Object::new(&v).pod_specs().is_empty());
+        assert!(Object::new(Tree::from_value(&v).root())
+            .pod_specs()
+            .is_empty());
         let v = json!({"kind": "DeploymentConfig", "apiVersion": "apps.openshift.io/v1", "spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}});
-        assert_eq!(Object::new(&v).containers().len(), 1);
+        assert_eq!(
+            Object::new(Tree::from_value(&v).root()).containers().len(),
+            1
+        );
     }
 
     #[test]
@@ -395,7 +404,8 @@ mod tests {
         let v = json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {
             "containers": [{"name": "web"}, {"image": "x"}],
             "initContainers": [{"name": "setup"}, {"image": "y"}]}});
-        let o = Object::new(&v);
+        let t = Tree::from_value(&v);
+        let o = Object::new(t.root());
         let d: Vec<String> = o.containers().iter().map(|c| c.describe(&o)).collect();
         assert_eq!(
             d,
@@ -407,6 +417,9 @@ mod tests {
             ]
         );
         let anon = json!({"kind": "Job"});
-        assert_eq!(Object::new(&anon).describe(), "Job (unnamed)");
+        assert_eq!(
+            Object::new(Tree::from_value(&anon).root()).describe(),
+            "Job (unnamed)"
+        );
     }
 }

@@ -1,20 +1,19 @@
 //! Rules of Roles and ClusterRoles, matched the way trivy's RBAC checks match them:
 //! exact string membership, where "*" matches only where it is literally listed.
 
-use serde_json::Value;
-
+use crate::tree::Node;
 use crate::value::{contains_str, items};
 use crate::Object;
 
 /// One entry of `rules`.
 #[derive(Debug, Clone, Copy)]
 pub struct Rule<'a> {
-    pub value: &'a Value,
+    pub value: Node<'a>,
     pub index: usize,
 }
 
 impl<'a> Rule<'a> {
-    fn field(&self, f: &str) -> Option<&'a Value> {
+    fn field(&self, f: &str) -> Option<Node<'a>> {
         self.value.get(f)
     }
 
@@ -55,7 +54,6 @@ pub fn is_role(object: &Object) -> bool {
 /// The rules of a Role/ClusterRole.
 pub fn rules<'a>(object: &Object<'a>) -> Vec<Rule<'a>> {
     items(object.value.get("rules"))
-        .iter()
         .enumerate()
         .map(|(index, value)| Rule { value, index })
         .collect()

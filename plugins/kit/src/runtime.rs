@@ -1,6 +1,6 @@
 use serde_json::{Map, Value};
 
-use crate::{CheckInfo, Finding, Object, PluginMeta};
+use crate::{CheckInfo, Finding, Node, Object, PluginMeta, Tree};
 
 /// What a plugin implements. One value of the type lives in the component instance and
 /// holds the plugin's settings.
@@ -74,7 +74,7 @@ impl<P: Policy> Runtime<P> {
             other => {
                 return Err(format!(
                     "settings must be a JSON object, got {}",
-                    type_name(&other)
+                    json_type_name(&other)
                 ))
             }
         };
@@ -93,7 +93,7 @@ impl<P: Policy> Runtime<P> {
     }
 
     /// Runs the requested checks (indices into `checks`) on one parsed object.
-    pub fn evaluate_value(&self, value: &Value, checks: &[u32]) -> Vec<CheckResult> {
+    pub fn evaluate_node(&self, value: Node, checks: &[u32]) -> Vec<CheckResult> {
         let object = Object::new(value);
         checks
             .iter()
@@ -107,21 +107,55 @@ impl<P: Policy> Runtime<P> {
             .collect()
     }
 
-    /// Parses JSON text and runs the requested checks.
-    pub fn evaluate_json(&self, json: &str, checks: &[u32]) -> Result<Vec<CheckResult>, String> {
-        let value: Value =
-            serde_json::from_str(json).map_err(|e| format!("resource is not valid JSON: {e}"))?;
-        if !value.is_object() {
+    /// Runs the requested checks on a `serde_json::Value` (tests, tools).
+    pub fn evaluate_value(&self, value: &Value, checks: &[u32]) -> Vec<CheckResult> {
+        self.evaluate_node(Tree::from_value(value).root(), checks)
+    }
+
+    /// Runs the requested checks on an object in the tree encoding (what the host sends
+    /// through `evaluate-tree`).
+    pub fn evaluate_bytes(&self, bytes: &[u8], checks: &[u32]) -> Result<Vec<CheckResult>, String> {
+        let root = Node::from_bytes(bytes);
+        if !root.is_object() {
             return Err(format!(
-                "resource must be a JSON object, got {}",
-                type_name(&value)
+                "resource must be an object, got {}",
+                type_name(root)
             ));
         }
-        Ok(self.evaluate_value(&value, checks))
+        Ok(self.evaluate_node(root, checks))
+    }
+
+    /// Parses JSON text and runs the requested checks.
+    pub fn evaluate_json(&self, json: &str, checks: &[u32]) -> Result<Vec<CheckResult>, String> {
+        let tree = Tree::from_json(json).map_err(|e| format!("resource is not valid JSON: {e}"))?;
+        let root = tree.root();
+        if !root.is_object() {
+            return Err(format!(
+                "resource must be a JSON object, got {}",
+                type_name(root)
+            ));
+        }
+        Ok(self.evaluate_node(root, checks))
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
+fn type_name(v: Node) -> &'static str {
+    if v.is_null() {
+        "null"
+    } else if v.is_boolean() {
+        "a boolean"
+    } else if v.is_number() {
+        "a number"
+    } else if v.is_string() {
+        "a string"
+    } else if v.is_array() {
+        "an array"
+    } else {
+        "an object"
+    }
+}
+
+fn json_type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use tollgate_kit::value::{has_key, is_true, items};
-use tollgate_kit::{catalogue, CheckInfo, Finding, Map, Object, PluginMeta, Policy, Value};
+use tollgate_kit::{catalogue, CheckInfo, Finding, Map, Node, Object, PluginMeta, Policy, Value};
 
 #[derive(Default)]
 pub struct PssBaseline {
@@ -99,10 +99,11 @@ fn caps_added(o: &Object) -> Vec<Finding> {
     o.containers()
         .iter()
         .filter_map(|c| {
-            let add = items(c.own_sc("capabilities").and_then(|caps| caps.get("add")));
-            (!add.is_empty()).then(|| {
+            let add = c.own_sc("capabilities").and_then(|caps| caps.get("add"));
+            // A scalar or an empty list adds nothing.
+            add.filter(|a| a.is_array() && !a.is_empty()).map(|add| {
                 let names: Vec<String> = add
-                    .iter()
+                    .items()
                     .map(|v| {
                         v.as_str()
                             .map(str::to_string)
@@ -124,9 +125,9 @@ fn caps_added(o: &Object) -> Vec<Finding> {
 
 fn host_path(o: &Object) -> Vec<Finding> {
     for p in o.pod_specs() {
-        for (i, v) in items(p.spec.get("volumes")).iter().enumerate() {
+        for (i, v) in items(p.spec.get("volumes")).enumerate() {
             if has_key(Some(v), "hostPath") {
-                let name = v.get("name").and_then(Value::as_str).unwrap_or("?");
+                let name = v.get("name").and_then(|v| v.as_str()).unwrap_or("?");
                 return vec![Finding::at(
                     format!("{} mounts a hostPath volume ('{name}')", o.describe()),
                     &format!("{}[{i}]", p.spec_path("volumes")),
@@ -141,11 +142,7 @@ fn host_ports(o: &Object) -> Vec<Finding> {
     let bad: Vec<Option<&str>> = o
         .containers()
         .iter()
-        .filter(|c| {
-            items(c.get("ports"))
-                .iter()
-                .any(|p| has_key(Some(p), "hostPort"))
-        })
+        .filter(|c| items(c.get("ports")).any(|p| has_key(Some(p), "hostPort")))
         .map(|c| c.name)
         .collect();
     let mut seen: Vec<Option<&str>> = Vec::new();
@@ -196,7 +193,11 @@ fn apparmor(o: &Object) -> Vec<Finding> {
 const SELINUX_TYPES: [&str; 3] = ["container_t", "container_init_t", "container_kvm_t"];
 
 fn selinux(o: &Object) -> Vec<Finding> {
-    let mut contexts: Vec<&Value> = o.containers().iter().map(|c| &c.security_context).collect();
+    let mut contexts: Vec<Node> = o
+        .containers()
+        .iter()
+        .map(|c| c.security_context())
+        .collect();
     for p in o.pod_specs() {
         if let Some(sc) = p.spec.get("securityContext") {
             contexts.push(sc);
@@ -347,7 +348,6 @@ fn sysctls(o: &Object, version: Option<&str>) -> Vec<Finding> {
         .filter_map(|p| {
             let sc = p.spec.get("securityContext")?;
             let bad: BTreeSet<&str> = items(sc.get("sysctls"))
-                .iter()
                 .filter_map(|s| s.get("name")?.as_str())
                 .filter(|n| !allowed.contains(n))
                 .collect();

@@ -2,7 +2,7 @@
 //! running as root, root groups, seccomp.
 
 use tollgate_kit::value::{has_key, is_false, is_true, items, num_eq};
-use tollgate_kit::{catalogue, CheckInfo, Container, Finding, Object, PluginMeta, Policy, Value};
+use tollgate_kit::{catalogue, CheckInfo, Container, Finding, Object, PluginMeta, Policy};
 
 #[derive(Default)]
 pub struct PssRestricted;
@@ -61,12 +61,12 @@ const DENIED_VOLUMES: [&str; 20] = [
 
 fn volume_types(o: &Object) -> Vec<Finding> {
     for p in o.pod_specs() {
-        for (i, v) in items(p.spec.get("volumes")).iter().enumerate() {
+        for (i, v) in items(p.spec.get("volumes")).enumerate() {
             if !has_key(Some(v), "name") {
                 continue;
             }
             if let Some(t) = DENIED_VOLUMES.iter().find(|t| has_key(Some(v), t)) {
-                let name = v.get("name").and_then(Value::as_str).unwrap_or("?");
+                let name = v.get("name").and_then(|v| v.as_str()).unwrap_or("?");
                 return vec![Finding::at(
                     format!(
                         "{} uses volume '{name}' of non-ephemeral type {t}",
@@ -128,10 +128,7 @@ fn root_groups(o: &Object) -> Vec<Finding> {
         if num_eq(sc.get("fsGroup"), 0.0) {
             why.push("fsGroup 0");
         }
-        if items(sc.get("supplementalGroups"))
-            .iter()
-            .any(|g| num_eq(Some(g), 0.0))
-        {
+        if items(sc.get("supplementalGroups")).any(|g| num_eq(Some(g), 0.0)) {
             why.push("supplementalGroups containing 0");
         }
         if !why.is_empty() {
@@ -153,11 +150,15 @@ const SECCOMP_ANNOTATION: &str = "seccomp.security.alpha.kubernetes.io/pod";
 fn seccomp(o: &Object) -> Vec<Finding> {
     let mut out = Vec::new();
     for (i, p) in o.pod_specs().iter().enumerate() {
-        let annotation = p.annotations().and_then(|a| a.get(SECCOMP_ANNOTATION));
+        // An annotation of `false` counts as absent (Rego's falsy lookup).
+        let annotation = p
+            .annotations()
+            .and_then(|a| a.get(SECCOMP_ANNOTATION))
+            .filter(|a| a.as_bool() != Some(false));
         match annotation {
-            Some(Value::Bool(false)) | None => {
+            None => {
                 for c in o.containers().iter().filter(|c| c.pod == Some(i)) {
-                    let t = c.sc("seccompProfile").and_then(|s| s.get("type")).and_then(Value::as_str);
+                    let t = c.sc("seccompProfile").and_then(|s| s.get("type")).and_then(|v| v.as_str());
                     if !matches!(t, Some("RuntimeDefault" | "Localhost")) {
                         out.push(Finding::at(
                             format!(
@@ -183,7 +184,7 @@ fn seccomp(o: &Object) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tollgate_kit::{json, Runtime};
+    use tollgate_kit::{json, Runtime, Value};
 
     fn run(id: &str, v: Value) -> Vec<Finding> {
         let rt = Runtime::<PssRestricted>::new();

@@ -162,7 +162,7 @@ fn ordered_pair(
 ) -> Vec<Finding> {
     let all = rules(o);
     let mut out: Vec<Finding> = Vec::new();
-    let mut seen: Vec<&tollgate_kit::Value> = Vec::new();
+    let mut seen: Vec<tollgate_kit::Node> = Vec::new();
     for (i, r) in all.iter().enumerate() {
         if first(r) && all[i + 1..].iter().any(&second) && !seen.contains(&r.value) {
             seen.push(r.value);
