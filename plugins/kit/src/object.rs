@@ -17,6 +17,10 @@ const INHERITED: [&str; 6] = [
 /// once and shared by every check of the plugin.
 pub struct Object<'a> {
     pub value: Node<'a>,
+    // Read once: every finding message names the object's kind and name.
+    kind: &'a str,
+    metadata: Option<Node<'a>>,
+    name: Option<&'a str>,
     pods: OnceCell<Vec<PodSpec<'a>>>,
     containers: OnceCell<Vec<Container<'a>>>,
 }
@@ -136,18 +140,21 @@ impl<'a> Container<'a> {
 
 impl<'a> Object<'a> {
     pub fn new(value: Node<'a>) -> Self {
+        let metadata = value.get("metadata");
         Object {
             value,
+            kind: value.get("kind").and_then(|k| k.as_str()).unwrap_or(""),
+            metadata,
+            name: metadata
+                .and_then(|m| m.get("name"))
+                .and_then(|n| n.as_str()),
             pods: OnceCell::new(),
             containers: OnceCell::new(),
         }
     }
 
     pub fn kind(&self) -> &'a str {
-        self.value
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .unwrap_or("")
+        self.kind
     }
 
     pub fn api_version(&self) -> &'a str {
@@ -158,11 +165,11 @@ impl<'a> Object<'a> {
     }
 
     pub fn metadata(&self) -> Option<Node<'a>> {
-        self.value.get("metadata")
+        self.metadata
     }
 
     pub fn name(&self) -> Option<&'a str> {
-        self.metadata()?.get("name")?.as_str()
+        self.name
     }
 
     /// `metadata.namespace` as written (None when absent).

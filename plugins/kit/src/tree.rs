@@ -97,6 +97,16 @@ impl fmt::Debug for Tree {
     }
 }
 
+/// `k.cmp(key)`, deciding on the first byte when it differs, as it does for most keys
+/// a lookup passes over (a wasm memcmp is an out-of-line byte loop).
+fn key_order(k: &[u8], key: &[u8]) -> Ordering {
+    match (k.first(), key.first()) {
+        (Some(a), Some(b)) if a != b => a.cmp(b),
+        _ if k.len() == key.len() && k == key => Ordering::Equal,
+        _ => k.cmp(key),
+    }
+}
+
 fn u32_at(bytes: &[u8], i: usize) -> usize {
     match bytes.get(i..i + 4) {
         Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]) as usize,
@@ -178,7 +188,7 @@ impl<'a> Node<'a> {
         match self.tag() {
             SORTED_OBJECT => {
                 for (k, v) in self.raw_fields() {
-                    match k.cmp(key) {
+                    match key_order(k, key) {
                         Ordering::Less => continue,
                         Ordering::Equal => return Some(v),
                         Ordering::Greater => return None,
@@ -844,6 +854,45 @@ mod tests {
             !repeated.root().is_sorted_object(),
             "a repeated key is not ascending"
         );
+    }
+
+    #[test]
+    fn sorted_lookup_finds_exactly_what_a_scan_finds() {
+        // Keys sharing first bytes and prefixes, as "name"/"namespace" do.
+        let keys = [
+            "",
+            "a",
+            "aa",
+            "ab",
+            "abc",
+            "b",
+            "ba",
+            "name",
+            "namespace",
+            "names",
+            "z",
+        ];
+        for mask in 0u32..(1 << keys.len()) {
+            let present: Vec<&str> = (0..keys.len())
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| keys[i])
+                .collect();
+            let map: Map<String, Value> = present
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.to_string(), Value::from(i)))
+                .collect();
+            let tree = Tree::from_value(&Value::Object(map.clone()));
+            assert!(tree.root().is_sorted_object());
+            for k in keys.iter().chain(&["ac", "nam", "namespaces", "0", "zz"]) {
+                let got = tree.root().get(k).and_then(|v| v.as_u64());
+                assert_eq!(
+                    got,
+                    map.get(*k).and_then(Value::as_u64),
+                    "{k:?} in {present:?}"
+                );
+            }
+        }
     }
 
     #[test]
