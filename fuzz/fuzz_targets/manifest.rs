@@ -11,7 +11,8 @@ use tollgate_input::{
 };
 
 fn outcome(l: &Loaded) -> String {
-    format!("{:?}\n{:?}\n{:?}", l.resources, l.skipped, l.errors)
+    let trees: Vec<&[u8]> = l.resources.iter().map(|r| r.tree.as_bytes()).collect();
+    format!("{:?}\n{:?}\n{:?}\n{:?}", l.resources, l.skipped, l.errors, trees)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -19,8 +20,10 @@ fuzz_target!(|data: &[u8]| {
     for json in [false, true] {
         let loaded = load_bytes("fuzz.yaml", data.to_vec(), json, &limits);
         for r in &loaded.resources {
-            let v: serde_json::Value = serde_json::from_str(&r.json).expect("resource JSON re-parses");
+            let v = r.tree.root().to_value();
             assert!(v.is_object());
+            let text: serde_json::Value = serde_json::from_str(&r.json()).expect("resource JSON re-parses");
+            assert_eq!(text, v, "the JSON text says what the tree says");
             assert!(!r.kind.is_empty());
         }
     }

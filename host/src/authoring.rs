@@ -201,7 +201,7 @@ pub fn expectations(
         .collect();
     let mut out = Expectations::new();
     for r in &loaded.resources {
-        let v: Value = serde_json::from_str(&r.json).unwrap_or_default();
+        let v: Value = r.tree.root().to_value();
         let mut exp = BTreeMap::new();
         if let Some(text) = v
             .pointer("/metadata/annotations")

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use tollgate_kit::Tree;
 use tollgate_runtime::{CheckOutcome, PluginError, Request};
 
 use crate::input::Resource;
@@ -59,14 +58,10 @@ pub fn evaluate(
     let mut verdicts: Vec<Vec<Verdict>> = vec![Vec::new(); resources.len()];
     let mut errors = Vec::new();
     let batch = batch.max(1);
-    // Parsed once here for every plugin that reads the tree encoding. A resource that
-    // cannot be encoded (nested deeper than JSON parsers allow) goes as text, and the
-    // plugin says what is wrong with it.
-    let trees: Vec<Option<Tree>> = if plugins.iter().any(|p| p.plugin.reads_trees()) {
-        resources
-            .iter()
-            .map(|r| Tree::from_json(&r.json).ok())
-            .collect()
+    // Plugins that do not read the tree encoding get JSON text, made once per resource
+    // and only when such a plugin is loaded.
+    let texts: Vec<String> = if plugins.iter().any(|p| !p.plugin.reads_trees()) {
+        resources.iter().map(|r| r.json()).collect()
     } else {
         Vec::new()
     };
@@ -82,8 +77,8 @@ pub fn evaluate(
             if !checks.is_empty() {
                 index.push(ri);
                 requests.push(Request {
-                    resource: &r.json,
-                    tree: trees.get(ri).and_then(|t| t.as_ref()).map(Tree::as_bytes),
+                    tree: r.tree.as_bytes(),
+                    json: texts.get(ri).map_or("", String::as_str),
                     checks: checks.clone(),
                 });
             }

@@ -254,6 +254,15 @@ fn seed(target: &str, corpus: &Path) -> Result<()> {
             } else {
                 bytes
             };
+            if target == "plugin_input" {
+                // The same object as `evaluate-tree` receives it.
+                if let Ok(tree) = std::str::from_utf8(&bytes)
+                    .map_err(|_| ())
+                    .and_then(|t| tollgate_kit::Tree::from_json(t).map_err(|_| ()))
+                {
+                    std::fs::write(corpus.join(format!("seed-{n:04}-tree")), tree.as_bytes())?;
+                }
+            }
             std::fs::write(corpus.join(format!("seed-{n:04}")), bytes)?;
             n += 1;
         }

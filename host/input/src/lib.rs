@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
+use tollgate_kit::Tree;
 
 mod block;
 mod transcode;
@@ -50,10 +51,19 @@ pub struct Resource {
     pub kind: String,
     pub namespace: Option<String>,
     pub name: Option<String>,
-    /// The object as JSON text: what plugins receive.
-    pub json: String,
+    /// The object in the tree encoding: what plugins receive (see [`Resource::json`]
+    /// for those that read JSON text).
+    pub tree: Tree,
     /// The value of the `tollgate.dev/exempt` annotation, if any.
     pub exempt_annotation: Option<String>,
+}
+
+impl Resource {
+    /// The object as JSON text (keys sorted), for plugins that read text instead of the
+    /// tree encoding; made on request, as most scans need none.
+    pub fn json(&self) -> String {
+        self.tree.root().to_string()
+    }
 }
 
 /// A file or document that could not be read or parsed.
@@ -488,7 +498,7 @@ impl<'de> serde::de::Visitor<'de> for ItemsVisitor {
 /// One object reduced to what a [`Resource`] needs, computed once while its parsed value
 /// is at hand.
 struct Item {
-    json: String,
+    tree: Tree,
     is_object: bool,
     depth: usize,
     kind: Option<String>,
@@ -504,7 +514,7 @@ impl Item {
     fn from_value(v: &Value) -> Item {
         let kind = str_field(v, &["kind"]);
         Item {
-            json: serde_json::to_string(v).unwrap_or_default(),
+            tree: Tree::from_value(v),
             is_object: v.is_object(),
             depth: depth(v),
             nested_list: kind.as_deref().is_some_and(|k| k.ends_with("List"))
@@ -555,10 +565,7 @@ fn outcome(d: Doc, limits: &InputLimits) -> Result<Outcome, String> {
             // Not a List after all: put `items` back where it was (rare).
             let mut fields = fields;
             if let Some(items) = items {
-                let values = items
-                    .iter()
-                    .map(|t| serde_json::from_str(&t.json).unwrap_or(Value::Null))
-                    .collect();
+                let values = items.iter().map(|t| t.tree.root().to_value()).collect();
                 fields.insert("items".into(), Value::Array(values));
             }
             let v = Value::Object(fields);
@@ -651,7 +658,7 @@ fn accept_object(
         name: it.name,
         exempt_annotation: it.exempt_annotation,
         kind,
-        json: it.json,
+        tree: it.tree,
     });
 }
 
@@ -908,7 +915,7 @@ mod tests {
         let doc = "apiVersion: v1\nkind: Thing\nmetadata: {name: t}\nitems: [{a: 1}, {b: 2}]\n";
         let out = load_bytes("f", doc.as_bytes().to_vec(), false, &InputLimits::default());
         assert_eq!(out.resources.len(), 1);
-        let v: Value = serde_json::from_str(&out.resources[0].json).unwrap();
+        let v: Value = out.resources[0].tree.root().to_value();
         assert_eq!(v["items"], serde_json::json!([{"a": 1}, {"b": 2}]));
         let bad = "apiVersion: v1\nkind: List\nitems: {a: 1}\n";
         let out = load_bytes("f", bad.as_bytes().to_vec(), false, &InputLimits::default());

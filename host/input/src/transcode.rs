@@ -1,10 +1,10 @@
-//! YAML documents straight to the JSON text plugins receive, from the parser's events.
+//! YAML documents straight to the tree encoding plugins receive, from the parser's events.
 //!
 //! serde-saphyr's generic deserializer spends ~70% of a document's parse time in its
 //! serde layer (events replayed, keys fingerprinted, every scalar turned into a
 //! `serde_json::Value`). Kubernetes manifests use a small part of YAML, so this module
 //! reads the same parser's events (granit-parser, same options) into a light tree of
-//! borrowed text and writes JSON from it. Whatever it is not certain to treat exactly as
+//! borrowed text and writes the tree encoding from it. Whatever it is not certain to treat exactly as
 //! serde-saphyr does — anchors, aliases, tags, merge keys, directives, non-string keys,
 //! parse errors, anything near a budget — makes it give up with [`Bail`], and the caller
 //! parses that document with serde-saphyr instead. Scalars that might be numbers,
@@ -19,6 +19,7 @@ use std::borrow::Cow;
 
 use granit_parser::{Event, Options, Parser, ScalarStyle, StrInput};
 use serde_json::Value;
+use tollgate_kit::Writer;
 
 use crate::{InputLimits, Item};
 
@@ -77,24 +78,20 @@ impl<'a> Node<'a> {
             .map(str::to_string)
     }
 
-    /// JSON text, byte for byte what `serde_json::to_string` gives for the same value:
-    /// keys sorted (serde_json's map is a BTreeMap), a repeated key's last value.
-    fn write_json(&self, out: &mut Vec<u8>) {
+    /// The tree encoding of the value serde_json builds from the same document: keys
+    /// sorted (serde_json's map is a BTreeMap), a repeated key's last value.
+    fn write_tree(&self, w: &mut Writer) {
         match self {
-            Node::Null => out.extend_from_slice(b"null"),
-            Node::Bool(true) => out.extend_from_slice(b"true"),
-            Node::Bool(false) => out.extend_from_slice(b"false"),
-            Node::Number(n) => out.extend_from_slice(n.as_bytes()),
-            Node::Str(s) => write_str(out, s),
+            Node::Null => w.null(),
+            Node::Bool(b) => w.bool(*b),
+            Node::Number(n) => write_number(w, n),
+            Node::Str(s) => w.string(s),
             Node::Seq(items) => {
-                out.push(b'[');
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    v.write_json(out);
+                let mark = w.begin_array();
+                for v in items {
+                    v.write_tree(w);
                 }
-                out.push(b']');
+                w.end_array(mark, items.len());
             }
             // kubectl output has its keys in order already, without repeats.
             Node::Map(pairs)
@@ -102,7 +99,7 @@ impl<'a> Node<'a> {
                     .windows(2)
                     .all(|w| w[0].0.as_bytes() < w[1].0.as_bytes()) =>
             {
-                write_map(out, pairs.iter())
+                write_map(w, pairs.iter())
             }
             Node::Map(pairs) => {
                 let mut order: Vec<usize> = (0..pairs.len()).collect();
@@ -112,39 +109,39 @@ impl<'a> Node<'a> {
                     let repeated = order.get(n + 1).is_some_and(|&j| pairs[j].0 == pairs[i].0);
                     (!repeated).then_some(&pairs[i])
                 });
-                write_map(out, kept)
+                write_map(w, kept)
             }
         }
     }
 }
 
+/// Writes pairs whose keys ascend strictly.
 fn write_map<'p, 'a: 'p>(
-    out: &mut Vec<u8>,
+    w: &mut Writer,
     entries: impl Iterator<Item = &'p (Cow<'a, str>, Node<'a>)>,
 ) {
-    out.push(b'{');
-    for (i, (key, value)) in entries.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_str(out, key);
-        out.push(b':');
-        value.write_json(out);
+    let mark = w.begin_object();
+    let mut pairs = 0;
+    for (key, value) in entries {
+        w.key(key);
+        value.write_tree(w);
+        pairs += 1;
     }
-    out.push(b'}');
+    w.end_object(mark, pairs, true);
 }
 
-fn write_str(out: &mut Vec<u8>, s: &str) {
-    // serde_json escapes control characters, quotes and backslashes, nothing else.
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-        return;
+/// A number as serde_json reads its text (the text is serde_json's own spelling).
+fn write_number(w: &mut Writer, text: &str) {
+    // Most numbers in manifests are small counts, ports and ids.
+    if text.len() < 20 && text.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(u) = text.parse::<u64>() {
+            return w.u64(u);
+        }
     }
-    // Writing to a Vec cannot fail; serde_json's escaping keeps the text identical.
-    let _ = serde_json::to_writer(&mut *out, s);
+    match text.parse::<serde_json::Number>() {
+        Ok(n) => w.number(&n),
+        Err(_) => w.null(),
+    }
 }
 
 /// A finished node with its nesting depth (containers count one, scalars zero).
@@ -375,12 +372,11 @@ fn could_be_typed(s: &str) -> bool {
 
 /// Reduces one object's tree to what a resource needs.
 fn item(node: &Node, depth: usize) -> Item {
-    let mut json = Vec::with_capacity(512);
-    node.write_json(&mut json);
+    let mut tree = Writer::with_capacity(1024);
+    node.write_tree(&mut tree);
     let kind = node.str_at(&["kind"]);
     Item {
-        // The writer emits UTF-8 only (input text and serde_json's escapes).
-        json: String::from_utf8(json).unwrap_or_default(),
+        tree: tree.finish(),
         is_object: matches!(node, Node::Map(_)),
         depth,
         nested_list: kind.as_deref().is_some_and(|k| k.ends_with("List"))

@@ -1,6 +1,6 @@
 //! `tollgate-native [--jobs N] PATH...`: what `tollgate scan` does (discover, split,
-//! parse with the same limits, expand Lists, serialise each object to JSON, dispatch by
-//! kind, encode each object once in the tree encoding, run every check including
+//! parse with the same limits into the tree encoding, expand Lists, dispatch by kind,
+//! run every check including
 //! KSV032/KSV033) with the plugin crates linked in as plain Rust instead of sandboxed
 //! components. Prints the counts, for the benchmark.
 
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tollgate_input::{self as input, InputLimits, Loaded};
-use tollgate_kit::{Policy, Runtime, Tree};
+use tollgate_kit::{Policy, Runtime};
 
 trait Plugin: Sync {
     fn run(&self, kind: &str, tree: &[u8]) -> (usize, usize);
@@ -103,15 +103,8 @@ fn main() {
                         input::parse_doc(d, &limits, &mut loaded);
                     }
                     for r in &loaded.resources {
-                        if plugins.is_empty() {
-                            continue;
-                        }
-                        // Once per object, as the host does for plugins that read trees.
-                        let Ok(tree) = Tree::from_json(&r.json) else {
-                            continue;
-                        };
                         for p in &plugins {
-                            let (n, f) = p.run(&r.kind, tree.as_bytes());
+                            let (n, f) = p.run(&r.kind, r.tree.as_bytes());
                             run.fetch_add(n, Ordering::Relaxed);
                             failed.fetch_add(f, Ordering::Relaxed);
                         }

@@ -91,20 +91,15 @@ impl Instance {
         batch: &[Request<'_>],
     ) -> Result<Vec<Result<Vec<CheckOutcome>, PluginError>>, PluginError> {
         self.arm();
-        let trees: Option<Vec<TreeRequest>> = match self.evaluate_tree {
-            Some(_) => batch
-                .iter()
-                .map(|r| {
-                    Some(TreeRequest {
-                        object: r.tree?,
+        let out = match self.evaluate_tree {
+            Some(func) => {
+                let requests: Vec<TreeRequest> = batch
+                    .iter()
+                    .map(|r| TreeRequest {
+                        object: r.tree,
                         checks: &r.checks,
                     })
-                })
-                .collect(),
-            None => None,
-        };
-        let out = match (self.evaluate_tree, trees) {
-            (Some(func), Some(requests)) => {
+                    .collect();
                 let typed = func
                     .typed::<(&[TreeRequest],), (Vec<WitResult>,)>(&self.store)
                     .map_err(|e| PluginError::Contract {
@@ -113,11 +108,11 @@ impl Instance {
                     })?;
                 typed.call(&mut self.store, (&requests,)).map(|(out,)| out)
             }
-            _ => {
+            None => {
                 let requests: Vec<wit::Request> = batch
                     .iter()
                     .map(|r| wit::Request {
-                        object: r.resource.to_string(),
+                        object: r.json.to_string(),
                         checks: r.checks.clone(),
                     })
                     .collect();

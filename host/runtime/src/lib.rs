@@ -22,16 +22,15 @@ pub use limits::Limits;
 pub use plugin::{CheckInfo, Plugin, PluginInfo, Severity, CONTRACT};
 pub use wasmtime::Engine;
 
-/// One evaluation request: a resource as JSON text and, for plugins that read the tree
-/// encoding (`tollgate:policy/tree`), as a tree (both borrowed: the host keeps one copy
-/// of each per resource, whatever the number of plugins), and the indices of the checks
-/// to run.
+/// One evaluation request: a resource in the tree encoding (`tollgate:policy/tree`) and
+/// as JSON text, borrowed (the host keeps one copy of each per resource, whatever the
+/// number of plugins), and the indices of the checks to run. A plugin that exports the
+/// tree interface gets the tree; any other gets the text.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
-    pub resource: &'a str,
-    /// The resource in the tree encoding, when the host made one; a plugin that reads
-    /// trees gets JSON text for any request of its batch that has none.
-    pub tree: Option<&'a [u8]>,
+    pub tree: &'a [u8],
+    /// The JSON text; the host may leave it empty when no loaded plugin reads text.
+    pub json: &'a str,
     pub checks: Vec<u32>,
 }
 

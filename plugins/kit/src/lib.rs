@@ -69,7 +69,7 @@ pub use info::{CheckInfo, Finding, PluginMeta, Severity};
 pub use object::{Container, Object, PodSpec};
 pub use runtime::{CheckResult, Policy, Runtime};
 pub use serde_json::{self, json, Map, Value};
-pub use tree::{Fields, Items, Node, Tree};
+pub use tree::{Fields, Items, Node, Tree, Writer};
 
 /// Reads catalogue entries (`policies/<dir>/<ID>/check.json`) at compile time.
 ///
