@@ -7,6 +7,8 @@
 //! * [`Object`]: one Kubernetes resource with the helpers trivy's checks rely on:
 //!   the pod specs of every workload kind ([`Object::pod_specs`]), every container and
 //!   init container with its *effective* securityContext ([`Object::containers`]);
+//! * [`Node`]: the object itself, read in place from the tree the host sends (the
+//!   reading methods of `serde_json::Value`, nothing parsed or allocated per field);
 //! * [`rbac`]: rules of Roles and ClusterRoles;
 //! * [`CheckInfo`]: check metadata, usually read from a `check.json` catalogue entry;
 //! * [`Policy`] + [`export_policy!`]: the trait a plugin implements and the macro that
