@@ -420,10 +420,71 @@ impl fmt::Debug for Node<'_> {
     }
 }
 
+impl Node<'_> {
+    /// Appends the node as compact JSON text, byte for byte what `to_value()` would
+    /// serialise to (keys of an unsorted object are sorted and deduplicated as a
+    /// `serde_json::Map` would), without building the value: what the host hands
+    /// plugins that read JSON text.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        // Writing into a Vec cannot fail.
+        match self.tag() {
+            TRUE => out.extend_from_slice(b"true"),
+            FALSE => out.extend_from_slice(b"false"),
+            UINT | INT | FLOAT => match self.as_number() {
+                Some(n) => {
+                    let _ = serde_json::to_writer(&mut *out, &n);
+                }
+                None => out.extend_from_slice(b"null"),
+            },
+            STRING => write_json_str(out, self.as_str().unwrap_or_default()),
+            ARRAY => {
+                out.push(b'[');
+                for (i, x) in self.items().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    x.write_json(out);
+                }
+                out.push(b']');
+            }
+            SORTED_OBJECT => {
+                out.push(b'{');
+                for (i, (k, v)) in self.fields().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_json_str(out, k);
+                    out.push(b':');
+                    v.write_json(out);
+                }
+                out.push(b'}');
+            }
+            OBJECT => {
+                let _ = serde_json::to_writer(&mut *out, &self.to_value());
+            }
+            _ => out.extend_from_slice(b"null"),
+        }
+    }
+}
+
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // serde_json escapes control characters, quotes and backslashes, nothing else.
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        let _ = serde_json::to_writer(&mut *out, s);
+    } else {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    }
+}
+
 /// JSON text, as `serde_json::Value` displays.
 impl fmt::Display for Node<'_> {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        fmt::Display::fmt(&self.to_value(), f)
+        let mut out = Vec::new();
+        self.write_json(&mut out);
+        f.write_str(&String::from_utf8_lossy(&out))
     }
 }
 
@@ -815,6 +876,10 @@ mod tests {
         assert!(r.get("missing").is_none() && r.get("kind").unwrap().get("x").is_none());
         assert_eq!(r.get("kind").unwrap().items().count(), 0);
         assert_eq!(r.to_string(), v.to_string());
+        let unsorted =
+            Tree::from_json(r#"{"b":{"y":1,"x":[true,null,"q\"\n"]},"a":-1.5,"b":2}"#).unwrap();
+        let expected: Value = serde_json::from_str(r#"{"a":-1.5,"b":2}"#).unwrap();
+        assert_eq!(unsorted.root().to_string(), expected.to_string());
         let keys: Vec<&str> = r.keys().collect();
         assert_eq!(keys, ["kind", "n", "e", "a", "s", "nested", "dup", "dup"]);
         for p in [
@@ -967,6 +1032,7 @@ mod tests {
             let _ = r.pointer("/nested/x/0/y");
             let _ = r == Node::from_bytes(&good);
             let _ = r.get("s").and_then(|s| s.as_str());
+            assert_eq!(r.to_string(), r.to_value().to_string(), "{b:?}");
         }
     }
 }
