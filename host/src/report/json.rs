@@ -107,14 +107,8 @@ fn write_entry<W: Write>(out: &mut W, e: &ResourceEntry) -> std::io::Result<()> 
         serde_json::to_writer(&mut *out, &c.severity)?;
         out.write_all(&c.json.mid)?;
         out.write_all(if c.success { b"true" } else { b"false" })?;
-        out.write_all(b",\"messages\":[")?;
-        for (i, m) in c.messages.iter().enumerate() {
-            if i > 0 {
-                out.write_all(b",")?;
-            }
-            write_str(out, m)?;
-        }
-        out.write_all(b"]")?;
+        out.write_all(b",\"messages\":")?;
+        serde_json::to_writer(&mut *out, &c.messages)?;
         if let Some(x) = &c.exempted {
             out.write_all(b",\"exempted\":")?;
             serde_json::to_writer(&mut *out, x)?;
@@ -122,17 +116,6 @@ fn write_entry<W: Write>(out: &mut W, e: &ResourceEntry) -> std::io::Result<()> 
         out.write_all(b"}")?;
     }
     out.write_all(b"]}")
-}
-
-/// A JSON string as serde_json writes it; most messages need no escaping and are copied.
-fn write_str<W: Write>(out: &mut W, s: &str) -> std::io::Result<()> {
-    // serde_json escapes control characters, quotes and backslashes, nothing else.
-    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        return Ok(serde_json::to_writer(&mut *out, s)?);
-    }
-    out.write_all(b"\"")?;
-    out.write_all(s.as_bytes())?;
-    out.write_all(b"\"")
 }
 
 #[cfg(test)]
