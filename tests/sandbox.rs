@@ -209,7 +209,8 @@ fn broken_plugin_files_are_refused_with_their_reason() {
     fs::write(&text, "#!/bin/sh\necho not wasm\n").unwrap();
     let v2 = extra_plugin("contract-v2");
     let other = extra_plugin("other-world");
-    let cases: [(&Path, &str, &[&str]); 5] = [
+    let bad_tree = extra_plugin("bad-tree");
+    let cases: [(&Path, &str, &[&str]); 6] = [
         (
             &truncated,
             "not-component",
@@ -225,6 +226,15 @@ fn broken_plugin_files_are_refused_with_their_reason() {
             &v2,
             "contract",
             &["tollgate:policy@0.2.0", "tollgate:policy@0.1.1"],
+        ),
+        (
+            &bad_tree,
+            "contract",
+            &[
+                "its evaluate-tree does not have the signature of this host's \
+                 tollgate:policy/tree",
+                "rebuild the plugin against this host's wit/policy.wit",
+            ],
         ),
         (
             &other,

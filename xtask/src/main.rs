@@ -23,6 +23,7 @@ const EXTRA: &[(&str, &str)] = &[
     ("tollgate-hostile", "hostile"),
     ("tollgate-contract-v2", "contract-v2"),
     ("tollgate-contract-v010", "contract-v010"),
+    ("tollgate-bad-tree", "bad-tree"),
     ("tollgate-other-world", "other-world"),
     ("tollgate-boundary", "boundary"),
 ];

@@ -44,6 +44,20 @@ impl Instance {
         let evaluate_tree = plugin
             .evaluate_tree
             .and_then(|index| instance.get_func(&mut store, index));
+        if let Some(func) = evaluate_tree {
+            // Checked here, so that a plugin whose tree export has another shape is
+            // refused when it is loaded, not on its first resource.
+            func.typed::<(&[TreeRequest],), (Vec<WitResult>,)>(&store)
+                .map_err(|e| PluginError::Contract {
+                    file: file.clone(),
+                    reason: format!(
+                        "its evaluate-tree does not have the signature of this host's \
+                         tollgate:policy/tree ({}); rebuild the plugin against this host's \
+                         wit/policy.wit",
+                        e.root_cause()
+                    ),
+                })?;
+        }
         Ok(Instance {
             store,
             bindings,
@@ -100,12 +114,10 @@ impl Instance {
                         checks: &r.checks,
                     })
                     .collect();
+                // The signature was checked when the instance was made.
                 let typed = func
                     .typed::<(&[TreeRequest],), (Vec<WitResult>,)>(&self.store)
-                    .map_err(|e| PluginError::Contract {
-                        file: self.file.clone(),
-                        reason: format!("evaluate-tree has the wrong signature: {e}"),
-                    })?;
+                    .map_err(|e| classify(&self.file, &self.store, e))?;
                 typed.call(&mut self.store, (&requests,)).map(|(out,)| out)
             }
             None => {
