@@ -3,8 +3,6 @@
 //! instance away, and the batch is re-run one resource at a time on fresh instances so
 //! that only the resource that caused it loses its result from that plugin.
 
-use std::collections::HashMap;
-
 use tollgate_runtime::{CheckOutcome, PluginError, Request};
 
 use crate::input::Resource;
@@ -66,20 +64,17 @@ pub fn evaluate(
         Vec::new()
     };
     for (pi, plugin) in plugins.iter().enumerate() {
-        // Dispatch is decided once per kind, not once per resource.
-        let mut by_kind: HashMap<&str, Vec<u32>> = HashMap::new();
         let mut index = Vec::new();
         let mut requests = Vec::new();
         for (ri, r) in resources.iter().enumerate() {
-            let checks = by_kind
-                .entry(r.kind.as_str())
-                .or_insert_with(|| applicable(plugin, &r.kind));
+            // Dispatch is decided once per kind and worker, not once per resource.
+            let checks = pool.checks_for(pi, plugin, &r.kind);
             if !checks.is_empty() {
                 index.push(ri);
                 requests.push(Request {
                     tree: r.tree.as_bytes(),
                     json: texts.get(ri).map_or("", String::as_str),
-                    checks: checks.clone(),
+                    checks: checks.to_vec(),
                 });
             }
         }

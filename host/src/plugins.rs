@@ -1,6 +1,7 @@
 //! Which plugins run: the built-in bundle found beside the binary, plus `--plugin` files,
 //! each loaded, configured and checked for clashing check ids.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use tollgate_runtime::{CheckInfo, Instance, Plugin, PluginError, Sandbox};
@@ -81,13 +82,26 @@ impl ActivePlugin {
 /// emptied when its instance traps, so the next call gets a fresh one.
 pub struct Pool {
     slots: Vec<Option<Instance>>,
+    /// Per plugin: the checks that apply to each kind seen so far. Kept for the whole
+    /// scan, as enabled checks and their kinds do not change during it.
+    dispatch: Vec<HashMap<String, Vec<u32>>>,
 }
 
 impl Pool {
     pub fn new(plugins: usize) -> Self {
         Pool {
             slots: (0..plugins).map(|_| None).collect(),
+            dispatch: (0..plugins).map(|_| HashMap::new()).collect(),
         }
+    }
+
+    /// The indices of the plugin's enabled checks that apply to a resource of `kind`.
+    pub fn checks_for(&mut self, index: usize, plugin: &ActivePlugin, kind: &str) -> &[u32] {
+        let table = &mut self.dispatch[index];
+        if !table.contains_key(kind) {
+            table.insert(kind.to_string(), crate::evaluate::applicable(plugin, kind));
+        }
+        &table[kind]
     }
 
     /// Takes the plugin's instance out of the pool (creating it if needed); give it

@@ -22,7 +22,11 @@
 //! A pair is a key (byte length u32, UTF-8 bytes) followed by a value node; a node's
 //! size counts its own tag and header. Reading never fails: bytes that do not follow the
 //! format read as null, nothing, or an empty string, so a plugin cannot be made to panic
-//! by its input.
+//! by its input. (Positions add lengths read from the bytes without saturating: on a
+//! 64-bit target the sums cannot overflow; in a wasm32 release build a forged length
+//! near 4 GiB wraps, which reads garbage and ends at the container's count or the
+//! host's time limit, never out of bounds. Saturating every step cost 3% of the
+//! plugins' instructions for bytes the host never writes.)
 //!
 //! Semantics follow `serde_json::Value` where checks can see them: a repeated key reads
 //! as its last value, numbers behave as `serde_json::Number`, and equality of objects
