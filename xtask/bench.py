@@ -130,7 +130,8 @@ def main():
         us = lambda a, b: (a["cpu_min"] - b["cpu_min"]) / n * 1e6
         # A difference under the run-to-run noise can come out negative: say so.
         show = lambda x: f"{x:.1f} us" if x > 0 else f"{x:.1f} us (below the noise)"
-        print(f"{label:<7} boundary, 1 job, CPU per object and plugin call: crossing (JSON text in, results out) "
+        print(f"{label:<7} boundary of a plugin that reads JSON text, 1 job, CPU per object and call: crossing "
+              f"(text written from the tree, copied in, results out) "
               f"{show(us(cross, host))}; guest JSON parse {show(us(parsed, cross))}; "
               f"for scale, all 53 checks in the sandbox {us(one, host):.1f} us per object")
     print(f"\nsingle small manifest (examples/web.yaml), process start to exit, warm cache: "

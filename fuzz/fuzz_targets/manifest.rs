@@ -1,8 +1,9 @@
 //! The manifest loader on arbitrary bytes, as YAML and as JSON: it must never panic,
-//! and everything it accepts must be a JSON object with a kind, the way plugins get it.
-//! For YAML it is also a differential test: the fast path (parser events straight to
-//! JSON text) must give exactly what the reference path (serde-saphyr) gives, and the
-//! block scanner, wherever it accepts a document, exactly granit-parser's events.
+//! and everything it accepts must be an object with a kind whose JSON text says what its
+//! tree says, the ways plugins get it. For YAML it is also a differential test: the fast
+//! path (parser events straight to the tree encoding) must give exactly what the
+//! reference path (serde-saphyr) gives, trees byte for byte, and the block scanner,
+//! wherever it accepts a document, exactly granit-parser's events.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

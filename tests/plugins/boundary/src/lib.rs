@@ -1,10 +1,10 @@
-//! The benchmark's boundary probe, built on the raw contract (no kit). Check BND001
-//! applies to every kind and never finds anything. With settings `{"parse": false}` it
-//! does not look at the object: a scan then costs the host's own work plus crossing
-//! the boundary (the object's JSON copied in, one result copied out). With
-//! `{"parse": true}` it also parses the object into a `serde_json::Value`, as the kit
-//! does before any check runs: the difference is what the JSON representation costs
-//! the guest.
+//! The benchmark's boundary probe for plugins that read JSON text, built on the raw
+//! contract (no kit, no tree export). Check BND001 applies to every kind and never finds
+//! anything. With settings `{"parse": false}` it does not look at the object: a scan
+//! then costs the host's own work plus crossing the boundary (the object's JSON text
+//! written from its tree by the host, copied in, one result copied out). With
+//! `{"parse": true}` it also parses the text into a `serde_json::Value`, as a plugin
+//! reading text must: the difference is what the text representation costs the guest.
 #![cfg(target_arch = "wasm32")]
 
 use std::sync::atomic::{AtomicBool, Ordering};
