@@ -23,7 +23,7 @@ pub const EXEMPT_ANNOTATION: &str = "tollgate.dev/exempt";
 pub struct InputLimits {
     /// Largest file read, in bytes.
     pub max_file_bytes: u64,
-    /// Deepest nesting of a document (the plugins' JSON parser stops at 128).
+    /// Deepest nesting of a document (plugins' JSON parsers stop at 128).
     pub max_depth: usize,
 }
 
@@ -371,9 +371,10 @@ pub fn parse_doc_reference(doc: &RawDoc, limits: &InputLimits, out: &mut Loaded)
     }
 }
 
-/// A parsed document. A mapping's `items` array is kept as one reduced [`Item`] (JSON
-/// text and identity) per element instead of a tree: a `kubectl get -A -o yaml` List of
-/// 100,000 objects then costs the size of its text, not gigabytes of parsed values.
+/// A parsed document. A mapping's `items` array is kept as one reduced [`Item`] (its
+/// tree encoding and identity) per element instead of parsed values: a `kubectl get -A
+/// -o yaml` List of 100,000 objects then costs about the size of its text, not
+/// gigabytes of `serde_json::Value`s.
 enum Doc {
     Map {
         fields: serde_json::Map<String, Value>,
