@@ -518,7 +518,11 @@ impl Item {
     fn from_value(v: &Value) -> Item {
         let kind = str_field(v, &["kind"]);
         Item {
-            tree: Tree::from_value(v),
+            tree: {
+                let mut tree = Tree::from_value(v);
+                tree.shrink_to_fit();
+                tree
+            },
             is_object: v.is_object(),
             depth: depth(v),
             nested_list: kind.as_deref().is_some_and(|k| k.ends_with("List"))

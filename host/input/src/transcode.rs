@@ -374,9 +374,11 @@ fn could_be_typed(s: &str) -> bool {
 fn item(node: &Node, depth: usize) -> Item {
     let mut tree = Writer::with_capacity(1024);
     node.write_tree(&mut tree);
+    let mut tree = tree.finish();
+    tree.shrink_to_fit();
     let kind = node.str_at(&["kind"]);
     Item {
-        tree: tree.finish(),
+        tree,
         is_object: matches!(node, Node::Map(_)),
         depth,
         nested_list: kind.as_deref().is_some_and(|k| k.ends_with("List"))
