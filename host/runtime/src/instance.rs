@@ -114,7 +114,9 @@ impl Instance {
                         checks: &r.checks,
                     })
                     .collect();
-                // The signature was checked when the instance was made.
+                // Typed again per batch (one type comparison per 32 resources): the
+                // parameter borrows this batch, so the typed function cannot be kept.
+                // Instance::new already refused a mismatch; this cannot fail.
                 let typed = func
                     .typed::<(&[TreeRequest],), (Vec<WitResult>,)>(&self.store)
                     .map_err(|e| classify(&self.file, &self.store, e))?;

@@ -306,8 +306,17 @@ impl Plugin {
     }
 }
 
+/// Whether an exported contract version can be called by this host: same major and
+/// minor version (0.1.x plugins load in any 0.1.y host).
+fn compatible(version: &str) -> bool {
+    version
+        .split('.')
+        .take(2)
+        .eq(CONTRACT_VERSION.split('.').take(2))
+}
+
 /// Finds `evaluate-tree` in a compatible `tollgate:policy/tree` export (0.1.1 and later
-/// 0.1.x); its signature is checked when an instance first calls it.
+/// 0.1.x); its signature is checked when an instance is made.
 fn tree_export(
     component: &Component,
     exports: &[String],
@@ -315,12 +324,7 @@ fn tree_export(
     let Some(name) = exports.iter().find(|e| e.starts_with(TREE_EXPORT_PREFIX)) else {
         return Ok(None);
     };
-    let version = &name[TREE_EXPORT_PREFIX.len()..];
-    if !version
-        .split('.')
-        .take(2)
-        .eq(CONTRACT_VERSION.split('.').take(2))
-    {
+    if !compatible(&name[TREE_EXPORT_PREFIX.len()..]) {
         return Err(format!(
             "it exports {name}, but this host implements {CONTRACT}; rebuild the plugin \
              against this host's wit/policy.wit"
@@ -341,11 +345,7 @@ fn check_exports(exports: &[String]) -> Result<(), String> {
     }
     if let Some(other) = exports.iter().find(|e| e.starts_with(EXPORT_PREFIX)) {
         let version = &other[EXPORT_PREFIX.len()..];
-        let compatible = version
-            .split('.')
-            .take(2)
-            .eq(CONTRACT_VERSION.split('.').take(2));
-        if compatible {
+        if compatible(version) {
             return Ok(());
         }
         return Err(format!(
