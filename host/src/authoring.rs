@@ -201,12 +201,13 @@ pub fn expectations(
         .collect();
     let mut out = Expectations::new();
     for r in &loaded.resources {
-        let v: Value = r.tree.root().to_value();
         let mut exp = BTreeMap::new();
-        if let Some(text) = v
+        if let Some(text) = r
+            .tree
+            .root()
             .pointer("/metadata/annotations")
             .and_then(|a| a.get(EXPECT))
-            .and_then(Value::as_str)
+            .and_then(|t| t.as_str())
         {
             match parse_expect(text) {
                 Ok(e) => exp = e,

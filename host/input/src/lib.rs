@@ -62,10 +62,7 @@ impl Resource {
     /// The object as JSON text (keys sorted), for plugins that read text instead of the
     /// tree encoding; made on request, as most scans need none.
     pub fn json(&self) -> String {
-        let mut out = Vec::with_capacity(self.tree.as_bytes().len() + 256);
-        self.tree.root().write_json(&mut out);
-        // The writer emits UTF-8 only (validated strings and serde_json's escapes).
-        String::from_utf8(out).unwrap_or_default()
+        self.tree.root().to_json()
     }
 }
 

@@ -76,11 +76,6 @@ impl Tree {
         w.finish()
     }
 
-    /// Takes bytes already in the tree encoding (as the host sends them).
-    pub fn from_bytes(bytes: Vec<u8>) -> Tree {
-        Tree { bytes }
-    }
-
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
@@ -489,12 +484,20 @@ fn write_json_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+impl Node<'_> {
+    /// The node as compact JSON text (see [`Node::write_json`]).
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::with_capacity(self.subtree().len() + 64);
+        self.write_json(&mut out);
+        // The writer emits UTF-8 only (validated strings and serde_json's output).
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
 /// JSON text, as `serde_json::Value` displays.
 impl fmt::Display for Node<'_> {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        let mut out = Vec::new();
-        self.write_json(&mut out);
-        f.write_str(&String::from_utf8_lossy(&out))
+        f.write_str(&self.to_json())
     }
 }
 
