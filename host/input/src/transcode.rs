@@ -49,8 +49,8 @@ enum Node<'a> {
     Null,
     Bool(bool),
     Str(Cow<'a, str>),
-    /// A number, already written as serde_json writes it.
-    Number(Cow<'a, str>),
+    /// A number, as serde_json holds it.
+    Number(serde_json::Number),
     Seq(Vec<Node<'a>>),
     Map(Vec<(Cow<'a, str>, Node<'a>)>),
 }
@@ -84,7 +84,7 @@ impl<'a> Node<'a> {
         match self {
             Node::Null => w.null(),
             Node::Bool(b) => w.bool(*b),
-            Node::Number(n) => write_number(w, n),
+            Node::Number(n) => w.number(n),
             Node::Str(s) => w.string(s),
             Node::Seq(items) => {
                 let mark = w.begin_array();
@@ -128,20 +128,6 @@ fn write_map<'p, 'a: 'p>(
         pairs += 1;
     }
     w.end_object(mark, pairs, true);
-}
-
-/// A number as serde_json reads its text (the text is serde_json's own spelling).
-fn write_number(w: &mut Writer, text: &str) {
-    // Most numbers in manifests are small counts, ports and ids.
-    if text.len() < 20 && text.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(u) = text.parse::<u64>() {
-            return w.u64(u);
-        }
-    }
-    match text.parse::<serde_json::Number>() {
-        Ok(n) => w.number(&n),
-        Err(_) => w.null(),
-    }
 }
 
 /// A finished node with its nesting depth (containers count one, scalars zero).
@@ -311,15 +297,15 @@ fn scalar<'a>(text: Cow<'a, str>, style: ScalarStyle) -> Result<Node<'a>, Bail> 
         && digits.bytes().all(|b| b.is_ascii_digit())
         && (digits == "0" || !digits.starts_with('0'));
     if plain_decimal {
-        // In range, such a spelling is exactly how serde_json writes the number, save
-        // for minus zero.
-        let in_range = if s.starts_with('-') {
-            s.parse::<i64>().is_ok()
+        // In range, such a spelling reads as the integer itself, as serde-saphyr reads
+        // it (minus zero included: 0); out of range it is left to serde-saphyr below.
+        let number = if s.starts_with('-') {
+            s.parse::<i64>().ok().map(serde_json::Number::from)
         } else {
-            s.parse::<u64>().is_ok()
+            s.parse::<u64>().ok().map(serde_json::Number::from)
         };
-        if in_range {
-            return Ok(Node::Number(if s == "-0" { "0".into() } else { text }));
+        if let Some(n) = number {
+            return Ok(Node::Number(n));
         }
     }
     if !could_be_typed(s) {
@@ -332,7 +318,7 @@ fn scalar<'a>(text: Cow<'a, str>, style: ScalarStyle) -> Result<Node<'a>, Bail> 
     // resolved above, so a null here is such a misreading.
     match crate::parse_value(s) {
         Ok(Value::Bool(b)) => Ok(Node::Bool(b)),
-        Ok(v @ Value::Number(_)) => Ok(Node::Number(v.to_string().into())),
+        Ok(Value::Number(n)) => Ok(Node::Number(n)),
         Ok(Value::String(resolved)) if resolved == s => Ok(Node::Str(text)),
         _ => Err(Bail),
     }
