@@ -64,7 +64,16 @@ impl<'a> PodSpec<'a> {
 pub struct Container<'a> {
     pub value: Node<'a>,
     pub name: Option<&'a str>,
-    security_context: Tree,
+    /// The container's own securityContext (an empty object when unset).
+    own: Node<'a>,
+    /// The pod-level securityContext, of which only [`INHERITED`] keys apply (an empty
+    /// object when unset).
+    pod_level: Node<'a>,
+    /// The two merged, built on first use of [`Container::security_context`] when the
+    /// pod level has anything to inherit: most checks read single fields, which
+    /// [`Container::sc`] finds without a merge, and every plugin would otherwise build
+    /// the merged tree of every container of every object.
+    merged: OnceCell<Tree>,
     /// Path inside the object, e.g. `spec.template.spec.initContainers[0]`.
     pub path: String,
     pub init: bool,
@@ -87,12 +96,27 @@ impl<'a> Container<'a> {
     /// under it (container values win, nested objects merge): what the kubelet applies.
     /// Always an object.
     pub fn security_context(&self) -> Node<'_> {
-        self.security_context.root()
+        if !self.pod_level.keys().any(inherited) {
+            return self.own;
+        }
+        self.merged
+            .get_or_init(|| deep_merge_some(self.pod_level, inherited, self.own))
+            .root()
     }
 
-    /// A field of the effective securityContext.
+    /// A field of the effective securityContext: `security_context().get(key)`.
     pub fn sc(&self, key: &str) -> Option<Node<'_>> {
-        self.security_context.root().get(key)
+        if !inherited(key) {
+            return self.own.get(key);
+        }
+        match (self.own.get(key), self.pod_level.get(key)) {
+            // Both levels set it to objects: those merge.
+            (Some(own), Some(pod)) if own.is_object() && pod.is_object() => {
+                self.security_context().get(key)
+            }
+            (Some(own), _) => Some(own),
+            (None, pod) => pod,
+        }
     }
 
     /// A field of the container's own securityContext, ignoring pod-level values.
@@ -269,7 +293,9 @@ impl<'a> Object<'a> {
             for (i, pod) in self.pod_specs().iter().enumerate() {
                 collect_containers(pod.spec, pod.path, Some(i), &mut out);
             }
-            if let Some(spec) = self.spec() {
+            // A Pod's own spec is its pod spec, whose containers are already in.
+            let own_spec = self.spec().filter(|_| self.kind() != "Pod");
+            if let Some(spec) = own_spec {
                 let mut own = Vec::new();
                 collect_containers(spec, "", None, &mut own);
                 for c in own {
@@ -307,6 +333,38 @@ impl<'a> Object<'a> {
     }
 }
 
+/// Whether containers inherit this pod-level securityContext key.
+fn inherited(key: &str) -> bool {
+    INHERITED.contains(&key)
+}
+
+/// `base.spec.FIELD[i]` (or `spec.FIELD[i]` when `base` is empty), written piece by
+/// piece: every plugin makes one per container of every object.
+fn container_path(base: &str, field: &str, i: usize) -> String {
+    let mut digits = [0u8; 20];
+    let mut n = i;
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut path = String::with_capacity(base.len() + field.len() + 28);
+    if !base.is_empty() {
+        path.push_str(base);
+        path.push('.');
+    }
+    path.push_str("spec.");
+    path.push_str(field);
+    path.push('[');
+    path.extend(digits[at..].iter().map(|&d| d as char));
+    path.push(']');
+    path
+}
+
 fn join_path(base: &str, rest: &str) -> String {
     if base.is_empty() {
         rest.to_string()
@@ -325,28 +383,27 @@ fn collect_containers<'a>(
         .get("securityContext")
         .filter(Node::is_object)
         .unwrap_or(Node::EMPTY_OBJECT);
-    let inherited = |k: &str| INHERITED.contains(&k);
     for (field, init) in [("containers", false), ("initContainers", true)] {
         for (i, c) in items(spec.get(field)).enumerate() {
+            // The same pod, the same container value: the same effective securityContext.
+            if out.iter().any(|o| o.pod == pod && o.value == c) {
+                continue;
+            }
             // A container's securityContext of null means "not set", as for Kubernetes.
             let own = match c.get("securityContext") {
                 Some(v) if v.is_object() => v,
                 _ => Node::EMPTY_OBJECT,
             };
-            let container = Container {
+            out.push(Container {
                 value: c,
                 name: c.get("name").and_then(|n| n.as_str()),
-                security_context: deep_merge_some(pod_level, inherited, own),
-                path: join_path(base, &format!("spec.{field}[{i}]")),
+                own,
+                pod_level,
+                merged: OnceCell::new(),
+                path: container_path(base, field, i),
                 init,
                 pod,
-            };
-            let dup = out.iter().any(|o| {
-                o.pod == pod && o.value == c && o.security_context() == container.security_context()
             });
-            if !dup {
-                out.push(container);
-            }
         }
     }
 }
@@ -428,5 +485,64 @@ mod tests {
             Object::new(Tree::from_value(&anon).root()).describe(),
             "Job (unnamed)"
         );
+    }
+
+    /// `sc` and `security_context` read the same as the merged tree they stand for,
+    /// whatever the two levels hold: objects that merge, scalars and nulls that win,
+    /// keys that are not inherited, an unset or non-object level, repeated keys.
+    #[test]
+    fn effective_security_context_is_the_merge() {
+        let pods = [
+            r#"null"#,
+            r#"{}"#,
+            r#"{"fsGroup":1,"supplementalGroups":[1]}"#,
+            r#"{"runAsUser":5,"fsGroup":1}"#,
+            r#"{"seLinuxOptions":{"user":"u","type":"spc_t"},"runAsNonRoot":true}"#,
+            r#"{"seccompProfile":null,"windowsOptions":{"runAsUserName":"a"}}"#,
+            r#"{"runAsUser":5,"runAsUser":6,"seLinuxOptions":{"level":"s0"}}"#,
+        ];
+        let owns = [
+            r#"null"#,
+            r#""privileged""#,
+            r#"{}"#,
+            r#"{"runAsUser":0,"privileged":true}"#,
+            r#"{"seLinuxOptions":{"type":"container_t"}}"#,
+            r#"{"seLinuxOptions":null,"seccompProfile":{"type":"RuntimeDefault"}}"#,
+            r#"{"seLinuxOptions":"x","windowsOptions":{"hostProcess":true}}"#,
+            r#"{"fsGroup":2,"runAsNonRoot":false,"runAsNonRoot":true}"#,
+        ];
+        let keys = [
+            "runAsUser",
+            "runAsNonRoot",
+            "runAsGroup",
+            "fsGroup",
+            "privileged",
+            "seLinuxOptions",
+            "seccompProfile",
+            "windowsOptions",
+            "supplementalGroups",
+        ];
+        for pod in pods {
+            for own in owns {
+                let text = format!(
+                    r#"{{"kind":"Pod","spec":{{"securityContext":{pod},"containers":[{{"name":"a","securityContext":{own}}}]}}}}"#
+                );
+                let t = Tree::from_json(&text).unwrap();
+                let o = Object::new(t.root());
+                let c = &o.containers()[0];
+                let pod_level = o.pod_specs()[0]
+                    .security_context()
+                    .unwrap_or(Node::EMPTY_OBJECT);
+                let own_level = c
+                    .get("securityContext")
+                    .filter(Node::is_object)
+                    .unwrap_or(Node::EMPTY_OBJECT);
+                let expected = deep_merge_some(pod_level, inherited, own_level);
+                assert_eq!(c.security_context(), expected.root(), "{text}");
+                for key in keys {
+                    assert_eq!(c.sc(key), expected.root().get(key), "{key} in {text}");
+                }
+            }
+        }
     }
 }
