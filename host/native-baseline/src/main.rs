@@ -4,6 +4,7 @@
 //! KSV032/KSV033) with the plugin crates linked in as plain Rust instead of sandboxed
 //! components. Prints the counts, for the benchmark.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -11,7 +12,11 @@ use tollgate_input::{self as input, InputLimits, Loaded};
 use tollgate_kit::{Policy, Runtime};
 
 trait Plugin: Sync {
-    fn run(&self, kind: &str, tree: &[u8]) -> (usize, usize);
+    /// The enabled checks that apply to `kind` (the host decides this once per kind
+    /// and worker; so does this baseline).
+    fn applicable(&self, kind: &str) -> Vec<u32>;
+    /// (checks run, checks failed)
+    fn run(&self, ids: &[u32], tree: &[u8]) -> (usize, usize);
 }
 
 struct Native<P: Policy> {
@@ -27,11 +32,9 @@ impl<P: Policy + Sync> Native<P> {
 }
 
 impl<P: Policy + Sync> Plugin for Native<P> {
-    /// (checks run, checks failed)
-    fn run(&self, kind: &str, tree: &[u8]) -> (usize, usize) {
+    fn applicable(&self, kind: &str) -> Vec<u32> {
         let enabled = self.rt.enabled_ids();
-        let ids: Vec<u32> = self
-            .rt
+        self.rt
             .checks
             .iter()
             .enumerate()
@@ -42,12 +45,15 @@ impl<P: Policy + Sync> Plugin for Native<P> {
                         .any(|k| k == "*" || k.eq_ignore_ascii_case(kind))
             })
             .map(|(i, _)| i as u32)
-            .collect();
+            .collect()
+    }
+
+    fn run(&self, ids: &[u32], tree: &[u8]) -> (usize, usize) {
         if ids.is_empty() {
             return (0, 0);
         }
         // The same bytes the host hands a component, read in place as the guest does.
-        let results = self.rt.evaluate_bytes(tree, &ids).unwrap_or_default();
+        let results = self.rt.evaluate_bytes(tree, ids).unwrap_or_default();
         (
             results.len(),
             results.iter().filter(|r| !r.findings.is_empty()).count(),
@@ -95,21 +101,28 @@ fn main() {
         let chunks: Vec<&[input::RawDoc]> = docs.chunks(32).collect();
         std::thread::scope(|s| {
             for _ in 0..jobs {
-                s.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(c) = chunks.get(i) else { break };
-                    let mut loaded = Loaded::default();
-                    for d in c.iter() {
-                        input::parse_doc(d, &limits, &mut loaded);
-                    }
-                    for r in &loaded.resources {
-                        for p in &plugins {
-                            let (n, f) = p.run(&r.kind, r.tree.as_bytes());
-                            run.fetch_add(n, Ordering::Relaxed);
-                            failed.fetch_add(f, Ordering::Relaxed);
+                s.spawn(|| {
+                    let mut dispatch: Vec<HashMap<String, Vec<u32>>> =
+                        plugins.iter().map(|_| HashMap::new()).collect();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(c) = chunks.get(i) else { break };
+                        let mut loaded = Loaded::default();
+                        for d in c.iter() {
+                            input::parse_doc(d, &limits, &mut loaded);
                         }
+                        for r in &loaded.resources {
+                            for (p, table) in plugins.iter().zip(&mut dispatch) {
+                                if !table.contains_key(&r.kind) {
+                                    table.insert(r.kind.clone(), p.applicable(&r.kind));
+                                }
+                                let (n, f) = p.run(&table[&r.kind], r.tree.as_bytes());
+                                run.fetch_add(n, Ordering::Relaxed);
+                                failed.fetch_add(f, Ordering::Relaxed);
+                            }
+                        }
+                        resources.fetch_add(loaded.resources.len(), Ordering::Relaxed);
                     }
-                    resources.fetch_add(loaded.resources.len(), Ordering::Relaxed);
                 });
             }
         });
