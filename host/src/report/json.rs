@@ -6,6 +6,8 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use tollgate_runtime::Severity;
+
 use super::{Context, ResourceEntry, Sink, Tail, Tool, SCHEMA};
 
 pub struct JsonSink<W: Write> {
@@ -104,11 +106,21 @@ fn write_entry<W: Write>(out: &mut W, e: &ResourceEntry) -> std::io::Result<()> 
             out.write_all(b",")?;
         }
         out.write_all(&c.json.head)?;
-        serde_json::to_writer(&mut *out, &c.severity)?;
+        out.write_all(match c.severity {
+            Severity::Low => b"\"LOW\"",
+            Severity::Medium => b"\"MEDIUM\"",
+            Severity::High => b"\"HIGH\"",
+            Severity::Critical => b"\"CRITICAL\"",
+        })?;
         out.write_all(&c.json.mid)?;
-        out.write_all(if c.success { b"true" } else { b"false" })?;
-        out.write_all(b",\"messages\":")?;
-        serde_json::to_writer(&mut *out, &c.messages)?;
+        if c.success && c.messages.is_empty() {
+            // Most checks pass: no serializer for an empty list.
+            out.write_all(b"true,\"messages\":[]")?;
+        } else {
+            out.write_all(if c.success { b"true" } else { b"false" })?;
+            out.write_all(b",\"messages\":")?;
+            serde_json::to_writer(&mut *out, &c.messages)?;
+        }
         if let Some(x) = &c.exempted {
             out.write_all(b",\"exempted\":")?;
             serde_json::to_writer(&mut *out, x)?;
@@ -127,6 +139,15 @@ mod tests {
     use tollgate_runtime::Severity;
 
     fn check(id: &str, success: bool, exempted: Option<crate::exempt::Applied>) -> CheckEntry {
+        check_with(id, success, Severity::High, exempted)
+    }
+
+    fn check_with(
+        id: &str,
+        success: bool,
+        severity: Severity,
+        exempted: Option<crate::exempt::Applied>,
+    ) -> CheckEntry {
         let mut m = SharedMeta {
             id: Arc::from(id),
             aliases: Arc::from(vec![format!("AVD-{id}"), "quote\"d \\ ünï".to_string()]),
@@ -140,7 +161,7 @@ mod tests {
             id: m.id.clone(),
             aliases: m.aliases.clone(),
             title: m.title.clone(),
-            severity: Severity::High,
+            severity,
             category: m.category.clone(),
             plugin: m.plugin.clone(),
             success,
@@ -175,6 +196,14 @@ mod tests {
                     check("KSV001", true, None),
                     check("KSV002", false, None),
                     check("KSV003", false, Some(exempt.clone())),
+                    check_with("KSV004", true, Severity::Low, None),
+                    check_with("KSV005", false, Severity::Medium, None),
+                    check_with("KSV006", true, Severity::Critical, None),
+                    // Not what a scan makes, but the writer must not assume it away.
+                    CheckEntry {
+                        messages: vec![],
+                        ..check("KSV007", false, None)
+                    },
                 ],
             };
             let mut out = Vec::new();

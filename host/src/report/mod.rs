@@ -357,7 +357,8 @@ impl<'a> Builder<'a> {
     }
 
     /// The entry of one resource with every applied check that the filter counts.
-    pub fn resource(&mut self, r: &Resource, verdicts: &[Verdict]) -> ResourceEntry {
+    /// The report entry of a resource and its verdicts (whose messages it takes).
+    pub fn resource(&mut self, r: &Resource, verdicts: Vec<Verdict>) -> ResourceEntry {
         let mut checks = Vec::with_capacity(verdicts.len());
         let mut annotation_error = None;
         for v in verdicts {
@@ -367,12 +368,16 @@ impl<'a> Builder<'a> {
             else {
                 continue;
             };
-            let severity = self
-                .policy
-                .severity
-                .get(&info.id)
-                .copied()
-                .unwrap_or(info.severity);
+            // Most scans override no severity: no lookup per check and resource then.
+            let severity = if self.policy.severity.is_empty() {
+                info.severity
+            } else {
+                self.policy
+                    .severity
+                    .get(&info.id)
+                    .copied()
+                    .unwrap_or(info.severity)
+            };
             if !self.filter.includes(severity) {
                 continue;
             }
@@ -404,7 +409,7 @@ impl<'a> Builder<'a> {
                 category: shared.category.clone(),
                 plugin: shared.plugin.clone(),
                 success,
-                messages: v.findings.iter().map(|f| f.message.clone()).collect(),
+                messages: v.findings.into_iter().map(|f| f.message).collect(),
                 exempted,
                 json: shared.json.clone(),
             });
