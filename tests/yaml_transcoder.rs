@@ -604,7 +604,7 @@ fn the_block_scanner_agrees_with_granit_on_generated_documents() {
     }
     let limits = InputLimits::default();
     let mut r = Rng(0x9E37_79B9_7F4A_7C15);
-    let (mut total, mut read) = (0, 0);
+    let (mut total, mut read, mut objects_fast) = (0, 0, 0);
     for _ in 0..100_000 {
         let mut doc = String::new();
         node(&mut r, &mut doc, 0, 0);
@@ -624,6 +624,10 @@ fn the_block_scanner_agrees_with_granit_on_generated_documents() {
             }
         }
         let text = lines.join("\n") + "\n";
+        // As an object, the same document must also read the same on both YAML paths:
+        // trees byte for byte, whatever order and repeats its generated keys have.
+        let (_, fast, _) = compare("g.yaml", &format!("kind: Pod\n{text}"));
+        objects_fast += fast;
         let Ok(docs) = input::split_bytes("g.yaml", text.as_bytes().to_vec(), false) else {
             continue;
         };
@@ -638,9 +642,16 @@ fn the_block_scanner_agrees_with_granit_on_generated_documents() {
             }
         }
     }
-    eprintln!("{total} generated documents, {read} read by the block scanner");
-    // The generator must exercise the scanner, not only its refusals.
+    eprintln!(
+        "{total} generated documents, {read} read by the block scanner, \
+         {objects_fast} as objects on the fast path"
+    );
+    // The generator must exercise the scanner and the fast path, not only refusals.
     assert!(read * 3 >= total, "only {read} of {total} were read");
+    assert!(
+        objects_fast * 3 >= total,
+        "only {objects_fast} of {total} took the fast path"
+    );
 }
 
 /// granit-parser stops at 255 nested blocks whatever depth the caller allows; the block

@@ -3,8 +3,9 @@
 //! serde-saphyr's generic deserializer spends ~70% of a document's parse time in its
 //! serde layer (events replayed, keys fingerprinted, every scalar turned into a
 //! `serde_json::Value`). Kubernetes manifests use a small part of YAML, so this module
-//! reads the same parser's events (granit-parser, same options) into a light tree of
-//! borrowed text and writes the tree encoding from it. Whatever it is not certain to treat exactly as
+//! reads the same parser's events (granit-parser, same options) and writes the tree
+//! encoding from them as they come, objects' pairs put in serde_json's order when they
+//! close. Whatever it is not certain to treat exactly as
 //! serde-saphyr does — anchors, aliases, tags, merge keys, directives, non-string keys,
 //! parse errors, anything near a budget — makes it give up with [`Bail`], and the caller
 //! parses that document with serde-saphyr instead. Scalars that might be numbers,
@@ -19,7 +20,7 @@ use std::borrow::Cow;
 
 use granit_parser::{Event, Options, Parser, ScalarStyle, StrInput};
 use serde_json::Value;
-use tollgate_kit::Writer;
+use tollgate_kit::{Tree, Writer};
 
 use crate::{InputLimits, Item};
 
@@ -45,95 +46,24 @@ pub(crate) enum Outcome {
     ItemsNotArray,
 }
 
-enum Node<'a> {
+/// A scalar, typed as serde-saphyr types it.
+enum Scalar<'a> {
     Null,
     Bool(bool),
     Str(Cow<'a, str>),
     /// A number, as serde_json holds it.
     Number(serde_json::Number),
-    Seq(Vec<Node<'a>>),
-    Map(Vec<(Cow<'a, str>, Node<'a>)>),
 }
 
-impl<'a> Node<'a> {
-    /// The value of `key`: the last occurrence wins, as when a map is built.
-    fn get(&self, key: &str) -> Option<&Node<'a>> {
-        match self {
-            Node::Map(pairs) => pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    fn as_str(&self) -> Option<&str> {
-        match self {
-            Node::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn str_at(&self, path: &[&str]) -> Option<String> {
-        path.iter()
-            .try_fold(self, |cur, k| cur.get(k))?
-            .as_str()
-            .map(str::to_string)
-    }
-
-    /// The tree encoding of the value serde_json builds from the same document: keys
-    /// sorted (serde_json's map is a BTreeMap), a repeated key's last value.
+impl Scalar<'_> {
     fn write_tree(&self, w: &mut Writer) {
         match self {
-            Node::Null => w.null(),
-            Node::Bool(b) => w.bool(*b),
-            Node::Number(n) => w.number(n),
-            Node::Str(s) => w.string(s),
-            Node::Seq(items) => {
-                let mark = w.begin_array();
-                for v in items {
-                    v.write_tree(w);
-                }
-                w.end_array(mark, items.len());
-            }
-            // kubectl output has its keys in order already, without repeats.
-            Node::Map(pairs)
-                if pairs
-                    .windows(2)
-                    .all(|w| w[0].0.as_bytes() < w[1].0.as_bytes()) =>
-            {
-                write_map(w, pairs.iter())
-            }
-            Node::Map(pairs) => {
-                let mut order: Vec<usize> = (0..pairs.len()).collect();
-                // Stable: among equal keys the last stays last, and is the one kept.
-                order.sort_by(|&a, &b| pairs[a].0.as_bytes().cmp(pairs[b].0.as_bytes()));
-                let kept = order.iter().enumerate().filter_map(|(n, &i)| {
-                    let repeated = order.get(n + 1).is_some_and(|&j| pairs[j].0 == pairs[i].0);
-                    (!repeated).then_some(&pairs[i])
-                });
-                write_map(w, kept)
-            }
+            Scalar::Null => w.null(),
+            Scalar::Bool(b) => w.bool(*b),
+            Scalar::Number(n) => w.number(n),
+            Scalar::Str(s) => w.string(s),
         }
     }
-}
-
-/// Writes pairs whose keys ascend strictly.
-fn write_map<'p, 'a: 'p>(
-    w: &mut Writer,
-    entries: impl Iterator<Item = &'p (Cow<'a, str>, Node<'a>)>,
-) {
-    let mark = w.begin_object();
-    let mut pairs = 0;
-    for (key, value) in entries {
-        w.key(key);
-        value.write_tree(w);
-        pairs += 1;
-    }
-    w.end_object(mark, pairs, true);
-}
-
-/// A finished node with its nesting depth (containers count one, scalars zero).
-struct Built<'a> {
-    node: Node<'a>,
-    depth: usize,
 }
 
 /// Where a document's events come from: the block scanner or granit-parser.
@@ -176,8 +106,11 @@ impl<'a, E: Events<'a>> Reader<'a, E> {
         }
     }
 
-    /// One node starting with `first`, at nesting `level` (the document root is 0).
-    fn node(&mut self, first: Event<'a>, level: usize) -> Result<Built<'a>, Bail> {
+    /// Writes the node starting with `first`, at nesting `level` (the document root is
+    /// 0), in the tree encoding of the value serde_json would build from it: objects'
+    /// keys sorted (serde_json's map is a BTreeMap), a repeated key's last value.
+    /// Returns its depth (containers count one, scalars zero).
+    fn write(&mut self, first: Event<'a>, level: usize, w: &mut Writer) -> Result<usize, Bail> {
         self.nodes += 1;
         // Leave the reference path to report budgets, with a margin so that both agree
         // on which documents are too deep.
@@ -185,70 +118,67 @@ impl<'a, E: Events<'a>> Reader<'a, E> {
             return Err(Bail);
         }
         match first {
-            Event::Scalar(text, style, 0, None) => Ok(Built {
-                node: scalar(text, style)?,
-                depth: 0,
-            }),
+            Event::Scalar(text, style, 0, None) => {
+                scalar(text, style)?.write_tree(w);
+                Ok(0)
+            }
             Event::SequenceStart(_, 0, None) => {
-                let mut items = Vec::new();
-                let mut depth = 0;
+                let mark = w.begin_array();
+                let (mut count, mut depth) = (0, 0);
                 loop {
                     match self.next()? {
                         Event::SequenceEnd => break,
                         e => {
-                            let b = self.node(e, level + 1)?;
-                            depth = depth.max(b.depth);
-                            items.push(b.node);
+                            depth = depth.max(self.write(e, level + 1, w)?);
+                            count += 1;
                         }
                     }
                 }
-                Ok(Built {
-                    node: Node::Seq(items),
-                    depth: depth + 1,
-                })
+                w.end_array(mark, count);
+                Ok(depth + 1)
             }
             Event::MappingStart(_, 0, None) => {
-                let mut pairs = Vec::new();
+                let mark = w.begin_object();
                 let mut depth = 0;
                 while let Some(key) = self.next_key()? {
+                    w.key(&key);
                     let first = self.next()?;
-                    let b = self.node(first, level + 1)?;
-                    depth = depth.max(b.depth);
-                    pairs.push((key, b.node));
+                    depth = depth.max(self.write(first, level + 1, w)?);
                 }
-                Ok(Built {
-                    node: Node::Map(pairs),
-                    depth: depth + 1,
-                })
+                w.end_object_as_map(mark);
+                Ok(depth + 1)
             }
             // Anchors, aliases, tags, comments: the reference path knows them.
             _ => Err(Bail),
         }
     }
 
-    /// The document's root mapping, whose `items` array, if any, is reduced item by item.
-    fn root_map(&mut self) -> Result<(Node<'a>, usize, Option<Vec<Item>>), Bail> {
-        let mut pairs = Vec::new();
+    /// Writes the document's root mapping, except an `items` array, which is reduced
+    /// item by item instead. Returns the depth and the items.
+    fn root_map(&mut self, w: &mut Writer) -> Result<(usize, Option<Vec<Item>>), Bail> {
+        let mark = w.begin_object();
         let mut depth = 0;
         let mut items = None;
+        let mut items_key = false;
         self.nodes += 1;
         while let Some(key) = self.next_key()? {
             let first = self.next()?;
             if key == "items" {
-                if items.is_some() || pairs.iter().any(|(k, _)| k == "items") {
+                if items_key {
                     return Err(Bail);
                 }
+                items_key = true;
                 if let Event::SequenceStart(_, 0, None) = first {
                     items = Some(self.items()?);
                     depth = depth.max(2);
                     continue;
                 }
             }
-            let b = self.node(first, 1)?;
-            depth = depth.max(b.depth);
-            pairs.push((key, b.node));
+            w.key(&key);
+            depth = depth.max(self.write(first, 1, w)?);
         }
-        Ok((Node::Map(pairs), depth + 1, items))
+        w.end_object_as_map(mark);
+        Ok((depth + 1, items))
     }
 
     fn items(&mut self) -> Result<Vec<Item>, Bail> {
@@ -260,8 +190,9 @@ impl<'a, E: Events<'a>> Reader<'a, E> {
                 e => e,
             };
             self.nodes = outer;
-            let b = self.node(first, 2)?;
-            out.push(item(&b.node, b.depth));
+            let mut w = Writer::with_capacity(1024);
+            let depth = self.write(first, 2, &mut w)?;
+            out.push(item(w.finish(), depth));
         }
         self.nodes = outer + 1;
         Ok(out)
@@ -275,21 +206,21 @@ fn key<'a>(text: Cow<'a, str>, style: ScalarStyle) -> Result<Cow<'a, str>, Bail>
     }
     match scalar(text, style)? {
         // `<<` is a merge key, which the reference path expands.
-        Node::Str(s) if s != "<<" => Ok(s),
+        Scalar::Str(s) if s != "<<" => Ok(s),
         _ => Err(Bail),
     }
 }
 
 /// A scalar without tag or anchor, typed as serde-saphyr types it for an untyped value.
-fn scalar<'a>(text: Cow<'a, str>, style: ScalarStyle) -> Result<Node<'a>, Bail> {
+fn scalar<'a>(text: Cow<'a, str>, style: ScalarStyle) -> Result<Scalar<'a>, Bail> {
     if style != ScalarStyle::Plain {
-        return Ok(Node::Str(text));
+        return Ok(Scalar::Str(text));
     }
     let s: &str = &text;
     match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Ok(Node::Null),
-        "true" => return Ok(Node::Bool(true)),
-        "false" => return Ok(Node::Bool(false)),
+        "" | "~" | "null" | "Null" | "NULL" => return Ok(Scalar::Null),
+        "true" => return Ok(Scalar::Bool(true)),
+        "false" => return Ok(Scalar::Bool(false)),
         _ => {}
     }
     let digits = s.strip_prefix('-').unwrap_or(s);
@@ -305,11 +236,11 @@ fn scalar<'a>(text: Cow<'a, str>, style: ScalarStyle) -> Result<Node<'a>, Bail> 
             s.parse::<u64>().ok().map(serde_json::Number::from)
         };
         if let Some(n) = number {
-            return Ok(Node::Number(n));
+            return Ok(Scalar::Number(n));
         }
     }
     if !could_be_typed(s) {
-        return Ok(Node::Str(text));
+        return Ok(Scalar::Str(text));
     }
     // A number, boolean or null in a rarer spelling (0x1F, 1e3, .inf, Yes, 0755, ...):
     // serde-saphyr's own resolution, on the scalar alone.
@@ -317,9 +248,9 @@ fn scalar<'a>(text: Cow<'a, str>, style: ScalarStyle) -> Result<Node<'a>, Bail> 
     // only a result the scalar could have in place is trusted. The null spellings were
     // resolved above, so a null here is such a misreading.
     match crate::parse_value(s) {
-        Ok(Value::Bool(b)) => Ok(Node::Bool(b)),
-        Ok(Value::Number(n)) => Ok(Node::Number(n)),
-        Ok(Value::String(resolved)) if resolved == s => Ok(Node::Str(text)),
+        Ok(Value::Bool(b)) => Ok(Scalar::Bool(b)),
+        Ok(Value::Number(n)) => Ok(Scalar::Number(n)),
+        Ok(Value::String(resolved)) if resolved == s => Ok(Scalar::Str(text)),
         _ => Err(Bail),
     }
 }
@@ -357,23 +288,27 @@ fn could_be_typed(s: &str) -> bool {
 }
 
 /// Reduces one object's tree to what a resource needs.
-fn item(node: &Node, depth: usize) -> Item {
-    let mut tree = Writer::with_capacity(1024);
-    node.write_tree(&mut tree);
-    let mut tree = tree.finish();
+fn item(mut tree: Tree, depth: usize) -> Item {
     tree.shrink_to_fit();
-    let kind = node.str_at(&["kind"]);
+    let root = tree.root();
+    let text = |path: &[&str]| {
+        path.iter()
+            .try_fold(root, |node, key| node.get(key))
+            .and_then(|n| n.as_str())
+            .map(str::to_string)
+    };
+    let kind = text(&["kind"]);
     Item {
-        tree,
-        is_object: matches!(node, Node::Map(_)),
+        is_object: root.is_object(),
         depth,
         nested_list: kind.as_deref().is_some_and(|k| k.ends_with("List"))
-            && node.get("items").is_some(),
+            && root.get("items").is_some(),
+        api_version: text(&["apiVersion"]),
+        namespace: text(&["metadata", "namespace"]),
+        name: text(&["metadata", "name"]),
+        exempt_annotation: text(&["metadata", "annotations", crate::EXEMPT_ANNOTATION]),
         kind,
-        api_version: node.str_at(&["apiVersion"]),
-        namespace: node.str_at(&["metadata", "namespace"]),
-        name: node.str_at(&["metadata", "name"]),
-        exempt_annotation: node.str_at(&["metadata", "annotations", crate::EXEMPT_ANNOTATION]),
+        tree,
     }
 }
 
@@ -382,16 +317,22 @@ fn item(node: &Node, depth: usize) -> Item {
 pub(crate) fn document(text: &str, limits: &InputLimits) -> Result<Outcome, Bail> {
     // The block scanner's events are granit's for every document it accepts.
     match crate::block::events(text, limits.max_depth) {
-        Ok(events) => read(Reader {
-            events: events.into_iter(),
-            limits,
-            nodes: 0,
-        }),
-        Err(_) => read(Reader {
-            events: granit(text),
-            limits,
-            nodes: 0,
-        }),
+        Ok(events) => read(
+            Reader {
+                events: events.into_iter(),
+                limits,
+                nodes: 0,
+            },
+            text.len(),
+        ),
+        Err(_) => read(
+            Reader {
+                events: granit(text),
+                limits,
+                nodes: 0,
+            },
+            text.len(),
+        ),
     }
 }
 
@@ -402,7 +343,7 @@ pub(crate) fn granit(text: &str) -> Parser<'_, StrInput<'_>> {
     Parser::with_options(StrInput::new(text), options)
 }
 
-fn read<'a, E: Events<'a>>(mut r: Reader<'a, E>) -> Result<Outcome, Bail> {
+fn read<'a, E: Events<'a>>(mut r: Reader<'a, E>, size: usize) -> Result<Outcome, Bail> {
     if !matches!(r.next()?, Event::StreamStart) {
         return Err(Bail);
     }
@@ -411,26 +352,34 @@ fn read<'a, E: Events<'a>>(mut r: Reader<'a, E>) -> Result<Outcome, Bail> {
         Event::DocumentStart(_, None) => r.next()?,
         _ => return Err(Bail),
     };
+    // The tree of a manifest takes about as many bytes as its text.
+    let mut w = Writer::with_capacity(size.min(1 << 20));
     let outcome = if let Event::MappingStart(_, 0, None) = first {
-        let (map, depth, items) = r.root_map()?;
-        let kind = map.get("kind").and_then(Node::as_str).unwrap_or("");
+        let (depth, items) = r.root_map(&mut w)?;
+        let tree = w.finish();
+        let root = tree.root();
+        let kind = root.get("kind").and_then(|k| k.as_str()).unwrap_or("");
         let is_list = kind == "List" || (kind.ends_with("List") && items.is_some());
+        let plain_list = kind == "List";
+        let items_value = root.get("items").map(|n| n.is_null());
         match items {
             Some(items) if is_list => Outcome::List(items),
             // `items` was an array but this is no List: put back together by the
             // reference path (rare).
             Some(_) => return Err(Bail),
-            None if kind == "List" => match map.get("items") {
-                Some(Node::Null) | None => Outcome::EmptyList,
-                Some(_) => Outcome::ItemsNotArray,
+            None if plain_list => match items_value {
+                Some(true) | None => Outcome::EmptyList,
+                Some(false) => Outcome::ItemsNotArray,
             },
-            None => Outcome::Whole(item(&map, depth)),
+            None => Outcome::Whole(item(tree, depth)),
         }
     } else {
-        let b = r.node(first, 0)?;
-        match b.node {
-            Node::Null => Outcome::Empty,
-            node => Outcome::Whole(item(&node, b.depth)),
+        let depth = r.write(first, 0, &mut w)?;
+        let tree = w.finish();
+        if tree.root().is_null() {
+            Outcome::Empty
+        } else {
+            Outcome::Whole(item(tree, depth))
         }
     };
     // Exactly one document, then the end of the stream.

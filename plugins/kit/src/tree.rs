@@ -683,6 +683,59 @@ impl Writer {
         }
     }
 
+    /// Closes the object begun at `mark` as a `serde_json` map holds it: keys in
+    /// ascending order, a repeated key with its last value. Pairs written in that order
+    /// already (as `kubectl` writes them) cost one comparison each; others are moved
+    /// into place.
+    pub fn end_object_as_map(&mut self, mark: usize) {
+        let start = mark + CONTAINER_HEADER;
+        // (key start, key end, pair end) of the pair at `at`.
+        let pair = |bytes: &[u8], at: usize| {
+            let key_end = at + 4 + u32_at(bytes, at);
+            let value = Node { bytes, at: key_end };
+            (at + 4, key_end, key_end + value.span())
+        };
+        let mut at = start;
+        let mut count = 0;
+        let mut previous: Option<(usize, usize)> = None;
+        let mut ordered = true;
+        while at < self.bytes.len() {
+            let (k0, k1, end) = pair(&self.bytes, at);
+            if let Some((p0, p1)) = previous {
+                ordered &= self.bytes[p0..p1] < self.bytes[k0..k1];
+            }
+            previous = Some((k0, k1));
+            count += 1;
+            at = end;
+        }
+        if ordered {
+            return self.end_object(mark, count, true);
+        }
+        let mut pairs = Vec::with_capacity(count);
+        let mut at = start;
+        while at < self.bytes.len() {
+            let (k0, k1, end) = pair(&self.bytes, at);
+            pairs.push((at, k0, k1, end));
+            at = end;
+        }
+        // Stable: among equal keys the last written stays last, and is the one kept.
+        pairs.sort_by(|a, b| self.bytes[a.1..a.2].cmp(&self.bytes[b.1..b.2]));
+        let mut region = Vec::with_capacity(self.bytes.len() - start);
+        let mut kept = 0;
+        for (i, &(p, k0, k1, end)) in pairs.iter().enumerate() {
+            let repeated = pairs
+                .get(i + 1)
+                .is_some_and(|n| self.bytes[n.1..n.2] == self.bytes[k0..k1]);
+            if !repeated {
+                region.extend_from_slice(&self.bytes[p..end]);
+                kept += 1;
+            }
+        }
+        self.bytes.truncate(start);
+        self.bytes.extend_from_slice(&region);
+        self.end_object(mark, kept, true);
+    }
+
     fn open(&mut self, tag: u8) -> usize {
         let mark = self.bytes.len();
         self.bytes.push(tag);
@@ -1047,6 +1100,52 @@ mod tests {
             let _ = r == Node::from_bytes(&good);
             let _ = r.get("s").and_then(|s| s.as_str());
             assert_eq!(r.to_string(), r.to_value().to_string(), "{b:?}");
+        }
+    }
+
+    /// Objects written in any key order, with repeats, close byte for byte as the
+    /// encoding of the serde_json value the same pairs make (sorted, last value wins).
+    #[test]
+    fn objects_close_as_serde_json_maps() {
+        let cases: [&[(&str, serde_json::Value)]; 6] = [
+            &[],
+            &[
+                ("a", json!(1)),
+                ("b", json!("x")),
+                ("c", json!([1, {"z": 1}])),
+            ],
+            &[
+                ("kind", json!("Pod")),
+                ("apiVersion", json!("v1")),
+                ("metadata", json!({"name": "n"})),
+            ],
+            &[
+                ("b", json!(1)),
+                ("a", json!(2)),
+                ("b", json!({"k": [3]})),
+                ("a", json!(null)),
+            ],
+            &[
+                ("ab", json!(1)),
+                ("a", json!(2)),
+                ("", json!(3)),
+                ("abc", json!(4)),
+                ("a", json!(5)),
+            ],
+            &[("x", json!(1)), ("x", json!(2))],
+        ];
+        for pairs in cases {
+            let mut w = Writer::default();
+            let mark = w.begin_object();
+            let mut map = serde_json::Map::new();
+            for (k, v) in pairs {
+                w.key(k);
+                w.value(v);
+                map.insert(k.to_string(), v.clone());
+            }
+            w.end_object_as_map(mark);
+            let expected = Tree::from_value(&Value::Object(map));
+            assert_eq!(w.finish().as_bytes(), expected.as_bytes(), "{pairs:?}");
         }
     }
 }
