@@ -4,7 +4,7 @@
 use std::fs;
 
 use serde_json::Value;
-use tollgate_e2e::{binary, bundle_plugin, check, extra_plugin, root, run, run_stdin};
+use tollgate_e2e::{binary, bundle_plugin, check, extra_plugin, root, run, run_stdin, tollgate};
 
 /// `tollgate scan --format json` of a directory holding one file.
 fn scan_one_file(name: &str, text: &str) -> Value {
@@ -171,6 +171,36 @@ fn json_report_follows_the_v1_contract() {
         "{svc:?}"
     );
     assert_eq!(r["summary"]["resources"], 2);
+}
+
+/// A report written into a pipe: tollgate widens the pipe to 1 MiB (a 100k-object JSON
+/// report is 530 MB; 64 KiB steps cost both processes thousands of wakeups), and the
+/// report arrives whole.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_pipe_on_stdout_is_widened_and_the_report_arrives_whole() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let mut child = tollgate()
+        .args(["scan", "--format", "json"])
+        .arg(root().join("examples"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut text = String::new();
+    stdout.read_to_string(&mut text).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    // SAFETY: F_GETPIPE_SZ on a pipe this test owns.
+    let size = unsafe { libc::fcntl(stdout.as_raw_fd(), libc::F_GETPIPE_SZ) };
+    let allowed: i32 = fs::read_to_string("/proc/sys/fs/pipe-max-size")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1 << 20);
+    assert_eq!(size, allowed.min(1 << 20));
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["resources"].as_array().unwrap().len(), 4);
 }
 
 #[test]
