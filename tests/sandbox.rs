@@ -300,3 +300,30 @@ fn plugins_of_the_first_contract_still_load_and_read_json_text() {
     assert_eq!(input(&old), "json");
     assert_eq!(input(&bundle_plugin("general")), "tree");
 }
+
+#[test]
+fn a_result_for_a_check_not_requested_is_refused_for_that_resource_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let cms = dir.path().join("cms.yaml");
+    fs::write(
+        &cms,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: odd}\ndata: {foreign: 'yes'}\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old}\ndata: {legacy: 'yes'}\n",
+    )
+    .unwrap();
+    let old = extra_plugin("contract-v010");
+    let (code, report) = scan(&["--plugin", old.to_str().unwrap()], &[&cms]);
+    assert_eq!(code, 2, "{report}");
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{report}");
+    assert_eq!(errors[0]["class"], "contract", "{report}");
+    assert_eq!(errors[0]["document"], 0, "{report}");
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("returned a result for check #7 which was not requested"),
+        "{message}"
+    );
+    assert!(check_result(&report, "odd", "OLD001").is_none(), "{report}");
+    let legacy = check_result(&report, "old", "OLD001").expect("OLD001 ran on 'old'");
+    assert_eq!(legacy["success"], false, "{legacy}");
+}

@@ -166,8 +166,16 @@ impl Instance {
     ) -> Result<Vec<CheckOutcome>, PluginError> {
         let mut bytes = 0usize;
         let mut out = Vec::with_capacity(results.len());
+        // Results usually come in request order: one comparison each, a search otherwise.
+        let mut next = 0;
         for r in results {
-            if !req.checks.contains(&r.check) {
+            let requested = if req.checks.get(next) == Some(&r.check) {
+                next += 1;
+                true
+            } else {
+                req.checks.contains(&r.check)
+            };
+            if !requested {
                 return Err(PluginError::Contract {
                     file: self.file.clone(),
                     reason: format!(

@@ -1,6 +1,7 @@
 //! Built against `wit/policy.wit` as it was at tollgate:policy@0.1.0 (kept in `wit/`):
 //! exports only `policy`, so the host must still load it and hand it JSON text. Check
-//! OLD001 fails a ConfigMap whose `data` has a key `legacy`.
+//! OLD001 fails a ConfigMap whose `data` has a key `legacy`; for one with a key `foreign`
+//! it also returns a result for a check that was not requested (a contract violation).
 #![cfg(target_arch = "wasm32")]
 
 wit_bindgen::generate!({ path: "wit", world: "plugin" });
@@ -52,14 +53,23 @@ impl Guest for Old {
                 } else {
                     vec![]
                 };
-                Ok(req
+                let mut results: Vec<CheckResult> = req
                     .checks
                     .iter()
                     .map(|&check| CheckResult {
                         check,
                         findings: findings.clone(),
                     })
-                    .collect())
+                    .collect();
+                // After the requested results, one for a check nobody asked for: the
+                // host must refuse this resource's results, and only this resource's.
+                if v["data"].get("foreign").is_some() {
+                    results.push(CheckResult {
+                        check: 7,
+                        findings: vec![],
+                    });
+                }
+                Ok(results)
             })
             .collect()
     }
