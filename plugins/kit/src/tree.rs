@@ -103,13 +103,64 @@ impl fmt::Debug for Tree {
 }
 
 /// `k.cmp(key)`, deciding on the first byte when it differs, as it does for most keys
-/// a lookup passes over (a wasm memcmp is an out-of-line byte loop).
+/// a lookup passes over.
 fn key_order(k: &[u8], key: &[u8]) -> Ordering {
     match (k.first(), key.first()) {
         (Some(a), Some(b)) if a != b => a.cmp(b),
-        _ if k.len() == key.len() && k == key => Ordering::Equal,
-        _ => k.cmp(key),
+        _ => order_bytes(k, key),
     }
+}
+
+/// The next eight bytes at `i` as a big-endian number: comparing two of them orders
+/// their bytes lexicographically.
+fn word_at(b: &[u8], i: usize) -> u64 {
+    match b.get(i..i + 8) {
+        Some(&[a, b, c, d, e, f, g, h]) => u64::from_be_bytes([a, b, c, d, e, f, g, h]),
+        _ => 0,
+    }
+}
+
+/// `a.cmp(b)`, eight bytes at a time: keys are short, and in a plugin a slice
+/// comparison is a call to an out-of-line byte loop (wasm has no vector memcmp), with
+/// an interruption check on every byte.
+fn order_bytes(a: &[u8], b: &[u8]) -> Ordering {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let (x, y) = (word_at(a, i), word_at(b, i));
+        if x != y {
+            return x.cmp(&y);
+        }
+        i += 8;
+    }
+    while i < n {
+        if a[i] != b[i] {
+            return a[i].cmp(&b[i]);
+        }
+        i += 1;
+    }
+    a.len().cmp(&b.len())
+}
+
+/// `a == b`, as [`order_bytes`] does it.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && order_bytes(a, b) == Ordering::Equal
+}
+
+/// The bytes as text. Checked eight bytes at a time for the common case, ASCII; any
+/// other byte goes through the full UTF-8 validation.
+fn text(b: &[u8]) -> Option<&str> {
+    let mut i = 0;
+    let mut ascii = true;
+    while ascii && i + 8 <= b.len() {
+        ascii = word_at(b, i) & 0x8080_8080_8080_8080 == 0;
+        i += 8;
+    }
+    if ascii && b[i..].iter().all(|c| c.is_ascii()) {
+        // SAFETY: every byte is ASCII, and ASCII is valid UTF-8.
+        return Some(unsafe { std::str::from_utf8_unchecked(b) });
+    }
+    std::str::from_utf8(b).ok()
 }
 
 fn u32_at(bytes: &[u8], i: usize) -> usize {
@@ -204,7 +255,7 @@ impl<'a> Node<'a> {
             // No early return: a repeated key reads as its last value, as in serde_json.
             OBJECT => self
                 .raw_fields()
-                .filter(|(k, _)| *k == key)
+                .filter(|(k, _)| same_bytes(k, key))
                 .last()
                 .map(|(_, v)| v),
             _ => None,
@@ -291,7 +342,7 @@ impl<'a> Node<'a> {
     }
 
     pub fn as_str(&self) -> Option<&'a str> {
-        std::str::from_utf8(self.string_bytes()?).ok()
+        text(self.string_bytes()?)
     }
 
     pub fn as_bool(&self) -> Option<bool> {
@@ -573,7 +624,7 @@ impl<'a> Iterator for Fields<'a> {
 
     fn next(&mut self) -> Option<(&'a str, Node<'a>)> {
         let (k, v) = self.0.next()?;
-        Some((std::str::from_utf8(k).unwrap_or_default(), v))
+        Some((text(k).unwrap_or_default(), v))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -1146,6 +1197,43 @@ mod tests {
             w.end_object_as_map(mark);
             let expected = Tree::from_value(&Value::Object(map));
             assert_eq!(w.finish().as_bytes(), expected.as_bytes(), "{pairs:?}");
+        }
+    }
+
+    /// The word-at-a-time comparisons and text check agree with the standard ones on
+    /// keys of every length around the word size, shared prefixes, high bytes and
+    /// invalid UTF-8.
+    #[test]
+    fn word_comparisons_agree_with_slices() {
+        let mut samples: Vec<Vec<u8>> = vec![vec![], vec![0], vec![0xff], "é".into(), vec![0xc3]];
+        for base in [
+            "securityContext",
+            "serviceAccountName",
+            "spec",
+            "status",
+            "a",
+        ] {
+            for n in 0..=base.len() {
+                samples.push(base.as_bytes()[..n].to_vec());
+            }
+        }
+        for n in 0..20 {
+            let mut v = vec![b'k'; n];
+            samples.push(v.clone());
+            if n > 0 {
+                v[n - 1] = 0x80;
+                samples.push(v.clone());
+                v[n / 2] = b'j';
+                samples.push(v);
+            }
+        }
+        for a in &samples {
+            for b in &samples {
+                assert_eq!(order_bytes(a, b), a.cmp(b), "{a:?} {b:?}");
+                assert_eq!(key_order(a, b), a.cmp(b), "{a:?} {b:?}");
+                assert_eq!(same_bytes(a, b), a == b, "{a:?} {b:?}");
+            }
+            assert_eq!(text(a), std::str::from_utf8(a).ok(), "{a:?}");
         }
     }
 }
