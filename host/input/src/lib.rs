@@ -195,7 +195,8 @@ pub struct RawDoc {
     pub index: usize,
     /// 1-based line where the document's content starts.
     pub line: usize,
-    text: Arc<str>,
+    // An Arc of the String itself: `Arc<str>` would copy a 60 MB dump once more.
+    text: Arc<String>,
     range: std::ops::Range<usize>,
     json: bool,
 }
@@ -237,7 +238,7 @@ pub fn split_bytes(file: &str, bytes: Vec<u8>, json: bool) -> Result<Vec<RawDoc>
     } else {
         0
     };
-    let text: Arc<str> = Arc::from(text);
+    let text = Arc::new(text);
     if json {
         return Ok(vec![RawDoc {
             file,
