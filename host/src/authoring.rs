@@ -255,7 +255,7 @@ pub fn compare(expect: &Expectations, resources: &[ResourceEntry]) -> (Vec<Strin
         );
         for (id, should_fail) in exp {
             n += 1;
-            let got = r.checks.iter().find(|c| *c.id == **id);
+            let got = r.checks.iter().find(|c| c.meta.id == **id);
             let word = |f: bool| if f { "FAIL" } else { "pass" };
             match got {
                 // A check that does not apply to the kind cannot fail.

@@ -162,7 +162,7 @@ pub fn evaluate(spec: &Spec, ctx: &Context, resources: &[ResourceEntry]) -> Outc
             let applied: Vec<_> = r
                 .checks
                 .iter()
-                .filter(|k| checks.iter().any(|c: &String| **c == *k.id))
+                .filter(|k| checks.iter().any(|c: &String| **c == k.meta.id))
                 .collect();
             if applied.is_empty() {
                 continue;
@@ -170,7 +170,7 @@ pub fn evaluate(spec: &Spec, ctx: &Context, resources: &[ResourceEntry]) -> Outc
             let failed: Vec<String> = applied
                 .iter()
                 .filter(|k| !k.success)
-                .map(|k| k.id.to_string())
+                .map(|k| k.meta.id.clone())
                 .collect();
             if failed.is_empty() {
                 pass += 1;

@@ -105,14 +105,14 @@ fn write_entry<W: Write>(out: &mut W, e: &ResourceEntry) -> std::io::Result<()> 
         if i > 0 {
             out.write_all(b",")?;
         }
-        out.write_all(&c.json.head)?;
+        out.write_all(&c.meta.json.head)?;
         out.write_all(match c.severity {
             Severity::Low => b"\"LOW\"",
             Severity::Medium => b"\"MEDIUM\"",
             Severity::High => b"\"HIGH\"",
             Severity::Critical => b"\"CRITICAL\"",
         })?;
-        out.write_all(&c.json.mid)?;
+        out.write_all(&c.meta.json.mid)?;
         if c.success && c.messages.is_empty() {
             // Most checks pass: no serializer for an empty list.
             out.write_all(b"true,\"messages\":[]")?;
@@ -134,7 +134,7 @@ fn write_entry<W: Write>(out: &mut W, e: &ResourceEntry) -> std::io::Result<()> 
 mod tests {
     use std::sync::Arc;
 
-    use super::super::{CheckEntry, JsonParts, SharedMeta};
+    use super::super::{CheckEntry, CheckMeta};
     use super::*;
     use tollgate_runtime::Severity;
 
@@ -148,22 +148,16 @@ mod tests {
         severity: Severity,
         exempted: Option<crate::exempt::Applied>,
     ) -> CheckEntry {
-        let mut m = SharedMeta {
-            id: Arc::from(id),
-            aliases: Arc::from(vec![format!("AVD-{id}"), "quote\"d \\ ünï".to_string()]),
-            title: Arc::from("A \"title\"\n with escapes\u{1}"),
-            category: Arc::from("General"),
-            plugin: Arc::from("general"),
-            json: Default::default(),
-        };
-        m.json = Arc::new(JsonParts::new(&m));
+        let m = CheckMeta::new(
+            id,
+            &[format!("AVD-{id}"), "quote\"d \\ ünï".to_string()],
+            "A \"title\"\n with escapes\u{1}",
+            "General",
+            "general",
+        );
         CheckEntry {
-            id: m.id.clone(),
-            aliases: m.aliases.clone(),
-            title: m.title.clone(),
+            meta: Arc::new(m),
             severity,
-            category: m.category.clone(),
-            plugin: m.plugin.clone(),
             success,
             messages: if success {
                 vec![]
@@ -171,7 +165,6 @@ mod tests {
                 vec!["bad \"x\"".into(), "2".into()]
             },
             exempted,
-            json: m.json.clone(),
         }
     }
 

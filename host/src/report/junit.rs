@@ -75,7 +75,7 @@ impl<W: Write> Sink for JunitSink<W> {
             r.name.as_deref().unwrap_or("unnamed")
         ));
         for c in &r.checks {
-            let name = escape(&format!("{} {}", c.id, c.title));
+            let name = escape(&format!("{} {}", c.meta.id, c.meta.title));
             // What goes inside the testcase: nothing for a pass.
             let body = match &c.exempted {
                 Some(x) => Some(format!(
@@ -87,7 +87,12 @@ impl<W: Write> Sink for JunitSink<W> {
                 None => Some(format!(
                     "<failure type=\"{}\" message=\"{}\">{}</failure>",
                     c.severity.as_str(),
-                    escape(c.messages.first().map(String::as_str).unwrap_or(&c.title)),
+                    escape(
+                        c.messages
+                            .first()
+                            .map(String::as_str)
+                            .unwrap_or(&c.meta.title)
+                    ),
                     escape(&c.messages.join("\n"))
                 )),
             };

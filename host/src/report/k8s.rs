@@ -148,13 +148,13 @@ pub fn report_object(r: &ResourceEntry, ctx: &Context, now: &str) -> Value {
                     Severity::Low => 3,
                 }] += 1;
             }
-            let info = ctx.checks.get(&*c.id);
+            let info = ctx.checks.get(&c.meta.id);
             json!({
-                "checkID": c.id,
-                "title": c.title,
+                "checkID": c.meta.id,
+                "title": c.meta.title,
                 "description": info.map(|i| i.description.as_str()).unwrap_or(""),
                 "severity": c.severity.as_str(),
-                "category": c.category,
+                "category": c.meta.category,
                 "messages": messages,
                 "remediation": info.map(|i| i.remediation.as_str()).unwrap_or(""),
                 "success": success,

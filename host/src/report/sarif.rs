@@ -127,8 +127,8 @@ impl<W: Write> Sink for SarifSink<W> {
                     physical["region"] = region.clone();
                 }
                 let result: Value = json!({
-                    "ruleId": c.id,
-                    "ruleIndex": self.rule_index.get(&*c.id).copied().unwrap_or(0),
+                    "ruleId": c.meta.id,
+                    "ruleIndex": self.rule_index.get(&c.meta.id).copied().unwrap_or(0),
                     "level": level(c.severity),
                     "message": {"text": m},
                     "locations": [{

@@ -107,7 +107,7 @@ fn render(r: &ResourceEntry, style: &Style, out: &mut dyn Write) -> std::io::Res
     failed.sort_by_key(|c| std::cmp::Reverse(c.severity));
     for c in failed {
         let sev = paint(style, c.severity, &format!("{:<8}", c.severity.as_str()));
-        writeln!(out, "  {sev} {:<7} {}", c.id, c.title)?;
+        writeln!(out, "  {sev} {:<7} {}", c.meta.id, c.meta.title)?;
         for m in &c.messages {
             writeln!(out, "           - {m}")?;
         }
