@@ -242,7 +242,7 @@ pub fn compare(expect: &Expectations, resources: &[ResourceEntry]) -> (Vec<Strin
     let mut diffs = Vec::new();
     let mut n = 0;
     for r in resources {
-        let Some(exp) = expect.get(&(r.file.clone(), r.document, r.item)) else {
+        let Some(exp) = expect.get(&(r.file.to_string(), r.document, r.item)) else {
             continue;
         };
         let who = format!(

@@ -139,7 +139,7 @@ pub fn evaluate(spec: &Spec, ctx: &Context, resources: &[ResourceEntry]) -> Outc
     let mut per_resource: Vec<ResourceControls> = resources
         .iter()
         .map(|r| ResourceControls {
-            file: r.file.clone(),
+            file: r.file.to_string(),
             document: r.document,
             item: r.item,
             kind: r.kind.clone(),

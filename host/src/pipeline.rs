@@ -221,7 +221,7 @@ fn emit(done: Evaluated, builder: &mut Builder, sink: &mut dyn Sink) -> std::io:
     for e in &done.eval.errors {
         builder.eval_error(&done.resources[e.resource], e.plugin, &e.error);
     }
-    for (r, v) in done.resources.iter().zip(done.eval.verdicts) {
+    for (r, v) in done.resources.into_iter().zip(done.eval.verdicts) {
         let entry = builder.resource(r, v);
         sink.resource(&entry)?;
     }

@@ -34,7 +34,8 @@ pub struct PluginEntry {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ResourceEntry {
-    pub file: String,
+    /// Shared with the resource and every other entry of the same file.
+    pub file: Arc<str>,
     pub document: usize,
     pub item: Option<usize>,
     pub line: Option<usize>,
@@ -395,7 +396,7 @@ impl<'a> Builder<'a> {
 
     /// The entry of one resource with every applied check that the filter counts.
     /// The report entry of a resource and its verdicts (whose messages it takes).
-    pub fn resource(&mut self, r: &Resource, verdicts: Vec<Verdict>) -> ResourceEntry {
+    pub fn resource(&mut self, r: Resource, verdicts: Vec<Verdict>) -> ResourceEntry {
         let mut checks = Vec::with_capacity(verdicts.len());
         let mut annotation_error = None;
         for v in verdicts {
@@ -423,7 +424,7 @@ impl<'a> Builder<'a> {
             if success {
                 self.summary.checks_passed += 1;
             } else {
-                match self.policy.exemptions.find(r, &info.id, &self.catalogue) {
+                match self.policy.exemptions.find(&r, &info.id, &self.catalogue) {
                     Ok(Some(applied)) => exempted = Some(applied),
                     Ok(None) => {}
                     Err(e) => annotation_error = Some(e),
@@ -462,14 +463,14 @@ impl<'a> Builder<'a> {
         }
         self.summary.resources += 1;
         ResourceEntry {
-            file: r.file.to_string(),
+            file: r.file,
             document: r.document,
             item: r.item,
             line: r.line,
-            api_version: r.api_version.clone(),
-            kind: r.kind.clone(),
-            namespace: r.namespace.clone(),
-            name: r.name.clone(),
+            api_version: r.api_version,
+            kind: r.kind,
+            namespace: r.namespace,
+            name: r.name,
             checks,
         }
     }

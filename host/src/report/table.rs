@@ -26,7 +26,7 @@ fn paint(style: &Style, s: Severity, text: &str) -> String {
 }
 
 fn location(r: &ResourceEntry) -> String {
-    let mut s = r.file.clone();
+    let mut s = r.file.to_string();
     match r.line {
         Some(l) => s.push_str(&format!(":{l}")),
         None => s.push_str(&format!(" (document {})", r.document)),
