@@ -63,12 +63,16 @@ pub fn evaluate(
     } else {
         Vec::new()
     };
+    // Dispatch is decided once per kind and worker, not once per resource.
+    let tables: Vec<usize> = resources
+        .iter()
+        .map(|r| pool.kind_table(plugins, &r.kind))
+        .collect();
     for (pi, plugin) in plugins.iter().enumerate() {
         let mut index = Vec::new();
         let mut requests = Vec::new();
         for (ri, r) in resources.iter().enumerate() {
-            // Dispatch is decided once per kind and worker, not once per resource.
-            let checks = pool.checks_for(pi, plugin, &r.kind);
+            let checks = pool.checks_for(tables[ri], pi);
             if !checks.is_empty() {
                 index.push(ri);
                 requests.push(Request {

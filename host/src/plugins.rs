@@ -82,26 +82,42 @@ impl ActivePlugin {
 /// emptied when its instance traps, so the next call gets a fresh one.
 pub struct Pool {
     slots: Vec<Option<Instance>>,
-    /// Per plugin: the checks that apply to each kind seen so far. Kept for the whole
-    /// scan, as enabled checks and their kinds do not change during it.
-    dispatch: Vec<HashMap<String, Vec<u32>>>,
+    /// Per kind seen so far, an index into `tables`. Kept for the whole scan, as
+    /// enabled checks and their kinds do not change during it.
+    kinds: HashMap<String, usize>,
+    /// Per kind, per plugin: the checks that apply.
+    tables: Vec<Vec<Vec<u32>>>,
 }
 
 impl Pool {
     pub fn new(plugins: usize) -> Self {
         Pool {
             slots: (0..plugins).map(|_| None).collect(),
-            dispatch: (0..plugins).map(|_| HashMap::new()).collect(),
+            kinds: HashMap::new(),
+            tables: Vec::new(),
         }
     }
 
-    /// The indices of the plugin's enabled checks that apply to a resource of `kind`.
-    pub fn checks_for(&mut self, index: usize, plugin: &ActivePlugin, kind: &str) -> &[u32] {
-        let table = &mut self.dispatch[index];
-        if !table.contains_key(kind) {
-            table.insert(kind.to_string(), crate::evaluate::applicable(plugin, kind));
+    /// The dispatch table of `kind` (see [`Pool::checks_for`]): one lookup per
+    /// resource for all plugins.
+    pub fn kind_table(&mut self, plugins: &[ActivePlugin], kind: &str) -> usize {
+        if let Some(&t) = self.kinds.get(kind) {
+            return t;
         }
-        &table[kind]
+        self.tables.push(
+            plugins
+                .iter()
+                .map(|p| crate::evaluate::applicable(p, kind))
+                .collect(),
+        );
+        self.kinds.insert(kind.to_string(), self.tables.len() - 1);
+        self.tables.len() - 1
+    }
+
+    /// The indices of plugin `index`'s enabled checks that apply to the kind of
+    /// `table` (from [`Pool::kind_table`]).
+    pub fn checks_for(&self, table: usize, index: usize) -> &[u32] {
+        &self.tables[table][index]
     }
 
     /// Takes the plugin's instance out of the pool (creating it if needed); give it
