@@ -564,6 +564,73 @@ fn a_big_list_is_split_into_windows_without_changing_the_output() {
     }
 }
 
+/// Lists and plain documents in one stream: every List large enough to be spread over
+/// the workers, with plain documents before, between and after them in other chunks.
+/// Every resource is reported once, in input order, whatever the chunking.
+#[test]
+fn lists_between_plain_documents_are_all_reported_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let pod = |name: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec: {{containers: [{{name: c, image: 'nginx:1.25'}}]}}\n")
+    };
+    let list = |tag: &str| {
+        let items: Vec<String> = (0..40)
+            .map(|i| {
+                format!("- {{apiVersion: v1, kind: ConfigMap, metadata: {{name: {tag}-{i}}}}}")
+            })
+            .collect();
+        format!("apiVersion: v1\nkind: List\nitems:\n{}\n", items.join("\n"))
+    };
+    let mut docs = vec![list("a")];
+    docs.extend((0..15).map(|i| pod(&format!("p{i}"))));
+    docs.push(list("b"));
+    docs.extend((15..31).map(|i| pod(&format!("p{i}"))));
+    docs.push(list("c"));
+    docs.push(list("d"));
+    docs.push(pod("last"));
+    let file = dir.path().join("mixed.yaml");
+    fs::write(&file, docs.join("---\n")).unwrap();
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan".to_string(), "-f".into(), "json".into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.push(file.display().to_string());
+        run(&args)
+    };
+    let expected: Vec<String> = ["a"]
+        .iter()
+        .flat_map(|t| (0..40).map(move |i| format!("{t}-{i}")))
+        .chain((0..15).map(|i| format!("p{i}")))
+        .chain((0..40).map(|i| format!("b-{i}")))
+        .chain((15..31).map(|i| format!("p{i}")))
+        .chain((0..40).map(|i| format!("c-{i}")))
+        .chain((0..40).map(|i| format!("d-{i}")))
+        .chain(["last".to_string()])
+        .collect();
+    let reference = scan(&[]);
+    let names = |out: &tollgate_e2e::Run| -> Vec<String> {
+        out.json()["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&reference), expected);
+    // With one resource per batch, a chunk is 8 documents and any chunk of more than
+    // 32 resources is spread over the workers: [a p0-p6] spread, [p7-p14] evaluated
+    // where parsed, [b p15-p21] spread, [p22-p29] where parsed, [p30 c d last] spread.
+    for extra in [
+        &["--batch", "1"][..],
+        &["--batch", "1", "--jobs", "1"],
+        &["--batch", "1", "--window", "5"],
+        &["--batch", "2", "--window", "30", "--jobs", "2"],
+    ] {
+        let out = scan(extra);
+        assert_eq!(names(&out), expected, "{extra:?}");
+        assert_eq!(out.stdout, reference.stdout, "{extra:?}");
+    }
+}
+
 /// `kubectl get -A -o yaml` of a cluster is one YAML document: a List of every object.
 /// Past 250,000 nodes serde-saphyr's per-document budget refused it ("budget breached:
 /// Nodes"); the budget now applies per object and the whole dump is scanned.

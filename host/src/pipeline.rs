@@ -190,8 +190,12 @@ impl Flow<'_> {
             match eval {
                 Some(e) => ready.append(l.resources, e),
                 None => {
-                    // Everything before the List is reported first, in input order.
+                    // Everything before the List is reported first, in input order:
+                    // an earlier List's last slice, then the chunks evaluated since.
                     if !ready.resources.is_empty() {
+                        if let Some(p) = self.pending.take() {
+                            emit(p, builder, sink)?;
+                        }
                         self.pending = Some(std::mem::replace(
                             &mut ready,
                             Evaluated {
