@@ -624,6 +624,8 @@ fn lists_between_plain_documents_are_all_reported_in_order() {
         &["--batch", "1", "--jobs", "1"],
         &["--batch", "1", "--window", "5"],
         &["--batch", "2", "--window", "30", "--jobs", "2"],
+        // Chunk sizes are products of --batch, which has no upper bound.
+        &["--batch", "2305843009213693952"],
     ] {
         let out = scan(extra);
         assert_eq!(names(&out), expected, "{extra:?}");

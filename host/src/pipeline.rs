@@ -151,7 +151,13 @@ impl Flow<'_> {
         sink: &mut dyn Sink,
     ) -> std::io::Result<()> {
         let batch = self.opts.batch.max(1);
-        let chunks: Vec<&[RawDoc]> = docs.chunks(batch * FUSED_BATCHES).collect();
+        // Chunks of FUSED_BATCHES batches, but at least one per worker in a small
+        // window (`--batch` is not bounded: saturate rather than wrap).
+        let chunk = batch
+            .saturating_mul(FUSED_BATCHES)
+            .min(docs.len().div_ceil(self.pools.len().max(1)))
+            .max(1);
+        let chunks: Vec<&[RawDoc]> = docs.chunks(chunk).collect();
         let (plugins, opts) = (self.plugins, self.opts);
         let previous = self.pending.take();
         let pools = &mut self.pools;
@@ -160,7 +166,7 @@ impl Flow<'_> {
                 parallel(pools, &chunks, |c, pool| {
                     let loaded = parse(c, opts);
                     // A List is evaluated below, spread over the workers.
-                    let eval = (loaded.resources.len() <= 4 * FUSED_BATCHES * batch)
+                    let eval = (loaded.resources.len() <= batch.saturating_mul(4 * FUSED_BATCHES))
                         .then(|| evaluate::evaluate(plugins, pool, &loaded.resources, batch));
                     (loaded, eval)
                 })
