@@ -6,7 +6,7 @@
 use tollgate_runtime::{CheckOutcome, PluginError, Request};
 
 use crate::input::Resource;
-use crate::plugins::{ActivePlugin, Pool};
+use crate::plugins::{ActivePlugin, Instances, Pool};
 
 /// Resources per call into a plugin. Batching amortises the call overhead; see
 /// `cargo xtask bench` for the measurement behind the value.
@@ -64,26 +64,31 @@ pub fn evaluate(
         Vec::new()
     };
     // Dispatch is decided once per kind and worker, not once per resource.
+    let Pool {
+        instances,
+        dispatch,
+    } = pool;
     let tables: Vec<usize> = resources
         .iter()
-        .map(|r| pool.kind_table(plugins, &r.kind))
+        .map(|r| dispatch.kind_table(plugins, &r.kind))
         .collect();
+    let dispatch = &*dispatch;
     for (pi, plugin) in plugins.iter().enumerate() {
         let mut index = Vec::new();
         let mut requests = Vec::new();
         for (ri, r) in resources.iter().enumerate() {
-            let checks = pool.checks_for(tables[ri], pi);
+            let checks = dispatch.checks_for(tables[ri], pi);
             if !checks.is_empty() {
                 index.push(ri);
                 requests.push(Request {
                     tree: r.tree.as_bytes(),
                     json: texts.get(ri).map_or("", String::as_str),
-                    checks: checks.to_vec(),
+                    checks,
                 });
             }
         }
         for (ris, reqs) in index.chunks(batch).zip(requests.chunks(batch)) {
-            match run_batch(pool, pi, plugin, reqs) {
+            match run_batch(instances, pi, plugin, reqs) {
                 Ok(results) => {
                     for (ri, result) in ris.iter().zip(results) {
                         record(pi, *ri, result, &mut verdicts, &mut errors);
@@ -92,7 +97,7 @@ pub fn evaluate(
                 Err(_) if reqs.len() > 1 => {
                     // Find the culprit: one resource per call, fresh instance after a trap.
                     for (ri, req) in ris.iter().zip(reqs) {
-                        match run_batch(pool, pi, plugin, std::slice::from_ref(req)) {
+                        match run_batch(instances, pi, plugin, std::slice::from_ref(req)) {
                             Ok(mut results) => {
                                 let result = results.pop().unwrap_or_else(|| Ok(vec![]));
                                 record(pi, *ri, result, &mut verdicts, &mut errors);
@@ -119,16 +124,16 @@ pub fn evaluate(
 type BatchResult = Vec<Result<Vec<CheckOutcome>, PluginError>>;
 
 fn run_batch(
-    pool: &mut Pool,
+    instances: &mut Instances,
     pi: usize,
     plugin: &ActivePlugin,
     requests: &[Request<'_>],
 ) -> Result<BatchResult, PluginError> {
-    let mut instance = pool.take(pi, plugin)?;
+    let mut instance = instances.take(pi, plugin)?;
     let result = instance.evaluate(requests);
     match &result {
         Err(e) if e.poisons_instance() => {} // dropped: the next call gets a fresh one
-        _ => pool.put(pi, instance),
+        _ => instances.put(pi, instance),
     }
     result
 }

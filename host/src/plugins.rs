@@ -78,28 +78,57 @@ impl ActivePlugin {
     }
 }
 
-/// One worker's instances, one slot per plugin, reused from call to call. A slot is
-/// emptied when its instance traps, so the next call gets a fresh one.
+/// One worker's plugin instances and dispatch tables.
 pub struct Pool {
-    slots: Vec<Option<Instance>>,
-    /// Per kind seen so far, an index into `tables`. Kept for the whole scan, as
-    /// enabled checks and their kinds do not change during it.
-    kinds: HashMap<String, usize>,
-    /// Per kind, per plugin: the checks that apply.
-    tables: Vec<Vec<Vec<u32>>>,
+    pub instances: Instances,
+    pub dispatch: Dispatch,
 }
 
 impl Pool {
     pub fn new(plugins: usize) -> Self {
         Pool {
-            slots: (0..plugins).map(|_| None).collect(),
-            kinds: HashMap::new(),
-            tables: Vec::new(),
+            instances: Instances {
+                slots: (0..plugins).map(|_| None).collect(),
+            },
+            dispatch: Dispatch::default(),
+        }
+    }
+}
+
+/// One instance per plugin, reused from call to call. A slot is emptied when its
+/// instance traps, so the next call gets a fresh one.
+pub struct Instances {
+    slots: Vec<Option<Instance>>,
+}
+
+impl Instances {
+    /// Takes the plugin's instance out (creating it if needed); give it back with
+    /// [`Instances::put`] unless it trapped.
+    pub fn take(&mut self, index: usize, plugin: &ActivePlugin) -> Result<Instance, PluginError> {
+        match self.slots[index].take() {
+            Some(i) => Ok(i),
+            None => plugin.instance(),
         }
     }
 
-    /// The dispatch table of `kind` (see [`Pool::checks_for`]): one lookup per
-    /// resource for all plugins.
+    pub fn put(&mut self, index: usize, instance: Instance) {
+        self.slots[index] = Some(instance);
+    }
+}
+
+/// Which checks of which plugin apply to a kind, decided once per kind and worker and
+/// kept for the whole scan (enabled checks and their kinds do not change during it).
+#[derive(Default)]
+pub struct Dispatch {
+    /// Per kind seen so far, an index into `tables`.
+    kinds: HashMap<String, usize>,
+    /// Per kind, per plugin: the checks that apply.
+    tables: Vec<Vec<Vec<u32>>>,
+}
+
+impl Dispatch {
+    /// The table of `kind` (see [`Dispatch::checks_for`]): one lookup per resource for
+    /// all plugins.
     pub fn kind_table(&mut self, plugins: &[ActivePlugin], kind: &str) -> usize {
         if let Some(&t) = self.kinds.get(kind) {
             return t;
@@ -115,22 +144,9 @@ impl Pool {
     }
 
     /// The indices of plugin `index`'s enabled checks that apply to the kind of
-    /// `table` (from [`Pool::kind_table`]).
+    /// `table` (from [`Dispatch::kind_table`]).
     pub fn checks_for(&self, table: usize, index: usize) -> &[u32] {
         &self.tables[table][index]
-    }
-
-    /// Takes the plugin's instance out of the pool (creating it if needed); give it
-    /// back with [`Pool::put`] unless it trapped.
-    pub fn take(&mut self, index: usize, plugin: &ActivePlugin) -> Result<Instance, PluginError> {
-        match self.slots[index].take() {
-            Some(i) => Ok(i),
-            None => plugin.instance(),
-        }
-    }
-
-    pub fn put(&mut self, index: usize, instance: Instance) {
-        self.slots[index] = Some(instance);
     }
 }
 

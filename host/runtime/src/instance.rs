@@ -111,7 +111,7 @@ impl Instance {
                     .iter()
                     .map(|r| TreeRequest {
                         object: r.tree,
-                        checks: &r.checks,
+                        checks: r.checks,
                     })
                     .collect();
                 // Typed again per batch (one type comparison per 32 resources): the
@@ -127,7 +127,7 @@ impl Instance {
                     .iter()
                     .map(|r| wit::Request {
                         object: r.json.to_string(),
-                        checks: r.checks.clone(),
+                        checks: r.checks.to_vec(),
                     })
                     .collect();
                 self.bindings

@@ -31,7 +31,7 @@ pub struct Request<'a> {
     pub tree: &'a [u8],
     /// The JSON text; the host may leave it empty when no loaded plugin reads text.
     pub json: &'a str,
-    pub checks: Vec<u32>,
+    pub checks: &'a [u32],
 }
 
 /// One finding reported by a check.
