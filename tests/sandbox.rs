@@ -264,19 +264,27 @@ fn broken_plugin_files_are_refused_with_their_reason() {
     }
 }
 
+/// A file of ConfigMaps, each named `name` with one data key `key` (what the
+/// contract-v010 test plugin reacts to).
+fn config_maps(dir: &Path, maps: &[(&str, &str)]) -> PathBuf {
+    let file = dir.join("cms.yaml");
+    let docs: Vec<String> = maps
+        .iter()
+        .map(|(name, key)| {
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{{key}: 'yes'}}\n")
+        })
+        .collect();
+    fs::write(&file, docs.join("---\n")).unwrap();
+    file
+}
+
 #[test]
 fn plugins_of_the_first_contract_still_load_and_read_json_text() {
     // The built-in plugins read objects as trees (tollgate:policy/tree, contract 0.1.1);
     // a plugin built against 0.1.0 exports only `policy` and must get JSON text, in the
     // same scan, without changing anyone else's results.
     let dir = tempfile::tempdir().unwrap();
-    let cms = dir.path().join("cms.yaml");
-    fs::write(
-        &cms,
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old}\ndata: {legacy: 'yes'}\n---\n\
-         apiVersion: v1\nkind: ConfigMap\nmetadata: {name: new}\ndata: {current: 'yes'}\n",
-    )
-    .unwrap();
+    let cms = config_maps(dir.path(), &[("old", "legacy"), ("new", "current")]);
     let web = root().join("examples/web.yaml");
     let old = extra_plugin("contract-v010");
     let (_, baseline) = scan(&[], &[&web]);
@@ -304,13 +312,7 @@ fn plugins_of_the_first_contract_still_load_and_read_json_text() {
 #[test]
 fn a_result_for_a_check_not_requested_is_refused_for_that_resource_only() {
     let dir = tempfile::tempdir().unwrap();
-    let cms = dir.path().join("cms.yaml");
-    fs::write(
-        &cms,
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: odd}\ndata: {foreign: 'yes'}\n---\n\
-         apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old}\ndata: {legacy: 'yes'}\n",
-    )
-    .unwrap();
+    let cms = config_maps(dir.path(), &[("odd", "foreign"), ("old", "legacy")]);
     let old = extra_plugin("contract-v010");
     let (code, report) = scan(&["--plugin", old.to_str().unwrap()], &[&cms]);
     assert_eq!(code, 2, "{report}");
