@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use tollgate_e2e::{root, shared};
-use tollgate_input::{self as input, BlockScan, InputLimits, Loaded};
+use tollgate_input::oracle::{self, BlockScan};
+use tollgate_input::{self as input, InputLimits, Loaded};
 
 /// Everything a path produces; the trees also byte for byte (the Debug form shows their
 /// values, not the encoding).
@@ -30,7 +31,7 @@ fn compare(name: &str, text: &str) -> (usize, usize, usize) {
     let mut fast_docs = 0;
     let mut block_docs = 0;
     for d in &docs {
-        match input::block_scan(d, &limits) {
+        match oracle::block_scan(d, &limits) {
             BlockScan::Different(diff) => panic!(
                 "{name} document {}: the block scanner and granit-parser disagree on\n{}\n{diff}",
                 d.index,
@@ -42,7 +43,7 @@ fn compare(name: &str, text: &str) -> (usize, usize, usize) {
         let mut fast = Loaded::default();
         input::parse_doc(d, &limits, &mut fast);
         let mut reference = Loaded::default();
-        input::parse_doc_reference(d, &limits, &mut reference);
+        oracle::parse_doc_reference(d, &limits, &mut reference);
         assert_eq!(
             outcome(&fast),
             outcome(&reference),
@@ -50,7 +51,7 @@ fn compare(name: &str, text: &str) -> (usize, usize, usize) {
             d.index,
             d.text()
         );
-        fast_docs += usize::from(input::transcodes(d, &limits));
+        fast_docs += usize::from(oracle::transcodes(d, &limits));
     }
     (docs.len(), fast_docs, block_docs)
 }
@@ -411,7 +412,7 @@ fn the_block_scanner_reads_manifests_exactly_as_granit_does() {
     let scan = |text: &str| {
         let docs = input::split_bytes("t.yaml", text.as_bytes().to_vec(), false).unwrap();
         assert_eq!(docs.len(), 1, "{text}");
-        let result = input::block_scan(&docs[0], &limits);
+        let result = oracle::block_scan(&docs[0], &limits);
         if let BlockScan::Different(diff) = &result {
             panic!("block scanner and granit-parser disagree on\n{text}\n{diff}");
         }
@@ -633,7 +634,7 @@ fn the_block_scanner_agrees_with_granit_on_generated_documents() {
         };
         for d in &docs {
             total += 1;
-            match input::block_scan(d, &limits) {
+            match oracle::block_scan(d, &limits) {
                 BlockScan::Different(diff) => {
                     panic!("block scanner and granit-parser disagree on\n{text}\n{diff}")
                 }
@@ -669,7 +670,7 @@ fn the_block_scanner_stops_where_granit_does() {
             text.push_str("a:\n");
         }
         let docs = input::split_bytes("deep.yaml", text.into_bytes(), false).unwrap();
-        let scan = input::block_scan(&docs[0], &limits);
+        let scan = oracle::block_scan(&docs[0], &limits);
         assert!(
             !matches!(scan, BlockScan::Different(_)),
             "depth {depth}: {scan:?}"

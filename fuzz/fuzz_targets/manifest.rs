@@ -7,9 +7,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tollgate_input::{
-    block_scan, load_bytes, parse_doc, parse_doc_reference, split_bytes, BlockScan, InputLimits, Loaded,
-};
+use tollgate_input::oracle::{block_scan, parse_doc_reference, BlockScan};
+use tollgate_input::{load_bytes, parse_doc, split_bytes, InputLimits, Loaded};
 
 fn outcome(l: &Loaded) -> String {
     let trees: Vec<&[u8]> = l.resources.iter().map(|r| r.tree.as_bytes()).collect();

@@ -1,13 +1,11 @@
-//! Plugin authoring: `tollgate plugin new` (a ready-to-build project), `plugin inspect`
-//! (what a .wasm file is and asks for) and `plugin test` (run a plugin on example
-//! manifests that declare their expected outcome).
+//! Plugin authoring: `tollgate plugin new` (a ready-to-build project) and the
+//! expectations `plugin test` checks (example manifests that declare their expected
+//! outcome). What a plugin file is (`plugin inspect`) is [`crate::plugins::inspect`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use serde_json::Value;
-use tollgate_runtime::{Plugin, Sandbox};
 
 use crate::input::{self, InputLimits};
 use crate::report::ResourceEntry;
@@ -136,33 +134,6 @@ pub fn new_project(name: &str, lang: Lang, dir: &Path, kit: Option<&Path>) -> Re
         )?,
     }
     Ok(root)
-}
-
-/// What `plugin inspect` prints.
-pub fn inspect(sandbox: &Sandbox, file: &Path) -> Result<Value> {
-    let size = std::fs::metadata(file)
-        .with_context(|| format!("cannot read {}", file.display()))?
-        .len();
-    let plugin = Plugin::load(sandbox, file, None)?;
-    let contract = plugin
-        .exports
-        .iter()
-        .find(|e| e.starts_with("tollgate:policy/policy@"))
-        .cloned();
-    Ok(serde_json::json!({
-        "file": file.display().to_string(),
-        "size": size,
-        "sha256": plugin.sha256,
-        "name": plugin.info.name,
-        "version": plugin.info.version,
-        "description": plugin.info.description,
-        "contract": contract,
-        "host_contract": tollgate_runtime::CONTRACT,
-        "input": if plugin.reads_trees() { "tree" } else { "json" },
-        "imports": plugin.imports,
-        "settings_help": plugin.info.settings_help,
-        "checks": plugin.info.checks,
-    }))
 }
 
 /// Expected outcomes per (file, document, item): check id → should fail.

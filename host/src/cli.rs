@@ -1,8 +1,14 @@
-//! Command-line definitions.
+//! Command-line definitions: every argument parsed into its type here (formats,
+//! severities, plugin sources, settings), every default shown from [`crate::defaults`].
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use tollgate_runtime::Severity;
+
+use crate::defaults;
+use crate::plugins::PluginSource;
+use crate::report;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -64,16 +70,16 @@ pub enum PluginCommand {
     },
     /// Show what a plugin file is: name, version, contract, sha256, checks, imports.
     Inspect {
-        file: PathBuf,
-        #[arg(long, short, value_enum, default_value_t = Format::Table)]
-        format: Format,
+        file: PluginSource,
+        #[arg(long, short, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
     },
     /// Run a plugin on example manifests that declare their expected outcome (the
     /// annotation tollgate.dev/expect: "fail: ID" or "pass: ID"; or pass*.yaml and
     /// fail*.yaml files in a directory named after the check id). Exit status 1 on a
     /// mismatch, with a readable diff.
     Test {
-        file: PathBuf,
+        file: PluginSource,
         /// Example manifests (files or directories).
         #[arg(default_value = "examples")]
         examples: Vec<PathBuf>,
@@ -138,19 +144,86 @@ pub struct ComplianceArgs {
     pub plugins: PluginArgs,
 }
 
+/// How `checks` and `plugin inspect` print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Failed checks grouped by resource, worst first, and a summary line.
+pub enum ListFormat {
+    /// Aligned columns for people.
     Table,
-    /// The tollgate.report/v1 JSON document (every check applied to every resource).
+    /// Every field, as JSON.
     Json,
+}
+
+/// `-f FORMAT[=FILE]`: a report format and, optionally, the file it goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatSpec {
+    pub format: report::Format,
+    pub file: Option<PathBuf>,
+}
+
+impl std::str::FromStr for FormatSpec {
+    type Err = report::UnknownFormat;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, file) = match s.split_once('=') {
+            Some((name, file)) => (name, Some(PathBuf::from(file))),
+            None => (s, None),
+        };
+        Ok(FormatSpec {
+            format: name.parse()?,
+            file,
+        })
+    }
+}
+
+/// `--plugin-settings NAME=JSON`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginSetting {
+    pub name: String,
+    pub json: String,
+}
+
+impl std::str::FromStr for PluginSetting {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, json) = s
+            .split_once('=')
+            .ok_or_else(|| "expected NAME=JSON".to_string())?;
+        Ok(PluginSetting {
+            name: name.to_string(),
+            json: json.to_string(),
+        })
+    }
+}
+
+fn time_limit_help() -> String {
+    format!(
+        "Wall-clock limit for one call into a plugin, in milliseconds [default: {}]",
+        defaults::TIME_LIMIT_MS
+    )
+}
+
+fn memory_limit_help() -> String {
+    format!(
+        "Memory one plugin instance may use, in MiB [default: {}]",
+        defaults::MEMORY_LIMIT_MIB
+    )
+}
+
+fn formats_help() -> String {
+    let names: Vec<&str> = report::Format::ALL.iter().map(|f| f.name()).collect();
+    format!(
+        "Report format, optionally written to a file: {}. Repeat it to get several \
+         formats from one scan, e.g. `-f table -f sarif=results.sarif`",
+        names.join(", ")
+    )
 }
 
 #[derive(Debug, Args)]
 pub struct PluginArgs {
     /// Load another plugin component (repeatable). Pin it with FILE@sha256:HEX.
     #[arg(long = "plugin", value_name = "FILE")]
-    pub plugins: Vec<String>,
+    pub plugins: Vec<PluginSource>,
 
     /// Directory of the built-in bundle [default: plugins/ beside the binary, or
     /// $TOLLGATE_PLUGIN_DIR].
@@ -162,10 +235,10 @@ pub struct PluginArgs {
     pub no_builtin: bool,
 
     /// Settings for one plugin as NAME=JSON (repeatable), e.g.
-    /// advanced='{"trusted_registries":{"enabled":true}}'. `tollgate checks --format json`
+    /// advanced='{"KSV032":{"enabled":true}}'. `tollgate checks --format json`
     /// shows what each plugin accepts.
     #[arg(long = "plugin-settings", value_name = "NAME=JSON")]
-    pub settings: Vec<String>,
+    pub settings: Vec<PluginSetting>,
 
     /// Configuration file [default: tollgate.yaml in the working directory, if present].
     #[arg(long, short = 'c', value_name = "FILE")]
@@ -175,8 +248,7 @@ pub struct PluginArgs {
     #[arg(long, conflicts_with = "config")]
     pub no_config: bool,
 
-    /// Wall-clock limit for one call into a plugin, in milliseconds [default: 10000].
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", help = time_limit_help())]
     pub time_limit: Option<u64>,
 
     /// Do not read or write the compiled-plugin cache ($TOLLGATE_CACHE_DIR, else
@@ -184,8 +256,7 @@ pub struct PluginArgs {
     #[arg(long)]
     pub no_cache: bool,
 
-    /// Memory one plugin instance may use, in MiB [default: 256].
-    #[arg(long, value_name = "MIB")]
+    #[arg(long, value_name = "MIB", help = memory_limit_help())]
     pub memory_limit: Option<usize>,
 }
 
@@ -195,11 +266,8 @@ pub struct ScanArgs {
     #[arg(value_name = "PATH", default_value = ".")]
     pub paths: Vec<PathBuf>,
 
-    /// Report format, optionally written to a file: table, json, sarif, junit,
-    /// k8s-reports (trivy-operator report objects, YAML), k8s-reports-json. Repeat it to
-    /// get several formats from one scan, e.g. `-f table -f sarif=results.sarif`.
-    #[arg(long, short, value_name = "FORMAT[=FILE]", default_value = "table")]
-    pub format: Vec<String>,
+    #[arg(long, short, value_name = "FORMAT[=FILE]", default_value = "table", help = formats_help())]
+    pub format: Vec<FormatSpec>,
 
     /// Write the report to FILE instead of stdout (with a single --format).
     #[arg(long, short, value_name = "FILE")]
@@ -209,10 +277,10 @@ pub struct ScanArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
-    /// Exit with status 1 only for failed checks of this severity or worse
-    /// [default: LOW, or fail_on in the configuration].
+    /// Exit with status 1 only for failed checks of this severity or worse: LOW,
+    /// MEDIUM, HIGH or CRITICAL [default: LOW, or fail_on in the configuration].
     #[arg(long, value_name = "SEVERITY")]
-    pub fail_on: Option<String>,
+    pub fail_on: Option<Severity>,
 
     /// Scan only these namespaces (glob, repeatable; cluster-scoped objects always pass).
     #[arg(long = "include-namespace", value_name = "GLOB")]
@@ -232,10 +300,10 @@ pub struct ScanArgs {
 
     /// Only count checks of these severities, comma-separated (e.g. HIGH,CRITICAL).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    pub severity: Vec<String>,
+    pub severity: Vec<Severity>,
 
     /// Largest manifest file read, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    #[arg(long, value_name = "MIB", default_value_t = defaults::MAX_FILE_SIZE_MIB)]
     pub max_file_size: u64,
 
     /// Worker threads for parsing and evaluation [default: one per CPU].
@@ -243,11 +311,11 @@ pub struct ScanArgs {
     pub jobs: Option<usize>,
 
     /// Documents held in memory at once; bounds memory on huge inputs.
-    #[arg(long, value_name = "N", default_value_t = 4096)]
+    #[arg(long, value_name = "N", default_value_t = defaults::WINDOW)]
     pub window: usize,
 
     /// Resources per call into a plugin.
-    #[arg(long, value_name = "N", default_value_t = crate::evaluate::DEFAULT_BATCH, hide = true)]
+    #[arg(long, value_name = "N", default_value_t = defaults::BATCH, hide = true)]
     pub batch: usize,
 
     #[command(flatten)]
@@ -256,8 +324,8 @@ pub struct ScanArgs {
 
 #[derive(Debug, Args)]
 pub struct ChecksArgs {
-    #[arg(long, short, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, short, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 
     #[command(flatten)]
     pub plugins: PluginArgs,

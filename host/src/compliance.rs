@@ -75,23 +75,43 @@ pub fn builtin_ids() -> Vec<&'static str> {
     BUILTIN.iter().map(|(id, _)| *id).collect()
 }
 
+/// Why a compliance specification could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ComplianceError {
+    #[error("unknown compliance specification '{spec}' (built in: {}; or give a YAML file)", builtin_ids().join(", "))]
+    Unknown { spec: String },
+    #[error("{spec}: {source}")]
+    Read {
+        spec: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{spec}: {message}")]
+    Invalid { spec: String, message: String },
+}
+
 /// A built-in specification by id, or a specification file.
-pub fn load(spec: &str) -> Result<Spec, String> {
+pub fn load(spec: &str) -> Result<Spec, ComplianceError> {
     let text = match BUILTIN.iter().find(|(id, _)| *id == spec) {
         Some((_, text)) => text.to_string(),
         None if std::path::Path::new(spec).exists() => {
-            std::fs::read_to_string(spec).map_err(|e| format!("{spec}: {e}"))?
+            std::fs::read_to_string(spec).map_err(|source| ComplianceError::Read {
+                spec: spec.to_string(),
+                source,
+            })?
         }
         None => {
-            return Err(format!(
-                "unknown compliance specification '{spec}' (built in: {}; or give a YAML file)",
-                builtin_ids().join(", ")
-            ))
+            return Err(ComplianceError::Unknown {
+                spec: spec.to_string(),
+            })
         }
     };
     serde_saphyr::from_str::<SpecFile>(&text)
         .map(|f| f.spec)
-        .map_err(|e| format!("{spec}: {e}"))
+        .map_err(|e| ComplianceError::Invalid {
+            spec: spec.to_string(),
+            message: e.to_string(),
+        })
 }
 
 /// The status of one control over the scanned resources.

@@ -1,16 +1,16 @@
-//! Dispatch and evaluation: sends each resource to the enabled checks whose kinds match
-//! it, in batches, through a worker's reused plugin instances. A trap throws the
-//! instance away, and the batch is re-run one resource at a time on fresh instances so
-//! that only the resource that caused it loses its result from that plugin.
+//! Per-worker evaluation: each worker (a scan thread, a webhook request) holds a
+//! [`Pool`] of its own plugin instances and dispatch tables, and sends each resource to
+//! the enabled checks whose kinds match it, in batches, through those reused instances.
+//! A trap throws the instance away, and the batch is re-run one resource at a time on
+//! fresh instances so that only the resource that caused it loses its result from that
+//! plugin.
 
-use tollgate_runtime::{CheckOutcome, PluginError, Request};
+use std::collections::HashMap;
+
+use tollgate_runtime::{CheckOutcome, Instance, PluginError, Request};
 
 use crate::input::Resource;
-use crate::plugins::{ActivePlugin, Instances, Pool};
-
-/// Resources per call into a plugin. Batching amortises the call overhead; see
-/// `cargo xtask bench` for the measurement behind the value.
-pub const DEFAULT_BATCH: usize = 32;
+use crate::plugins::ActivePlugin;
 
 /// One check's outcome on one resource.
 #[derive(Debug, Clone)]
@@ -35,15 +35,74 @@ pub struct Evaluation {
     pub errors: Vec<ResourceError>,
 }
 
-/// The check indices of `plugin` that apply to a resource of `kind`.
-pub fn applicable(plugin: &ActivePlugin, kind: &str) -> Vec<u32> {
-    plugin
-        .checks()
-        .iter()
-        .enumerate()
-        .filter(|(i, c)| plugin.enabled[*i] && c.applies_to(kind))
-        .map(|(i, _)| i as u32)
-        .collect()
+/// One worker's plugin instances and dispatch tables.
+pub struct Pool {
+    instances: Instances,
+    dispatch: Dispatch,
+}
+
+impl Pool {
+    /// An empty pool for `plugins` plugins: instances are made on first use.
+    pub fn new(plugins: usize) -> Self {
+        Pool {
+            instances: Instances {
+                slots: (0..plugins).map(|_| None).collect(),
+            },
+            dispatch: Dispatch::default(),
+        }
+    }
+}
+
+/// One instance per plugin, reused from call to call. A slot is emptied when its
+/// instance traps, so the next call gets a fresh one.
+struct Instances {
+    slots: Vec<Option<Instance>>,
+}
+
+impl Instances {
+    /// Takes the plugin's instance out (creating it if needed); give it back with
+    /// [`Instances::put`] unless it trapped.
+    fn take(&mut self, index: usize, plugin: &ActivePlugin) -> Result<Instance, PluginError> {
+        match self.slots[index].take() {
+            Some(i) => Ok(i),
+            None => plugin.instance(),
+        }
+    }
+
+    fn put(&mut self, index: usize, instance: Instance) {
+        self.slots[index] = Some(instance);
+    }
+}
+
+/// Which checks of which plugin apply to a kind, decided once per kind and worker and
+/// kept for the worker's life (enabled checks and their kinds never change once the
+/// plugins are configured).
+#[derive(Default)]
+struct Dispatch {
+    /// Per kind seen so far, an index into `tables`.
+    kinds: HashMap<String, usize>,
+    /// Per kind, per plugin: the checks that apply.
+    tables: Vec<Vec<Vec<u32>>>,
+}
+
+impl Dispatch {
+    /// The table of `kind` (see [`Dispatch::checks_for`]): one lookup per resource for
+    /// all plugins.
+    fn kind_table(&mut self, plugins: &[ActivePlugin], kind: &str) -> usize {
+        if let Some(&t) = self.kinds.get(kind) {
+            return t;
+        }
+        self.tables
+            .push(plugins.iter().map(|p| p.applicable(kind)).collect());
+        self.kinds.insert(kind.to_string(), self.tables.len() - 1);
+        self.tables.len() - 1
+    }
+
+    /// The indices of plugin `index`'s enabled checks that apply to the kind of
+    /// `table` (from [`Dispatch::kind_table`]).
+    fn checks_for(&self, table: usize, index: usize) -> &[u32] {
+        &self.tables[table][index]
+    }
 }
 
 /// Evaluates `resources` with every plugin, using (and refilling) `pool`.

@@ -3,13 +3,15 @@
 //! itself (the `tollgate.dev/exempt` annotation). An exempted finding stays in the
 //! report, marked with its reason and source, and does not count toward the exit status;
 //! an expired exemption stops applying and is reported; one that matched nothing is
-//! reported as stale.
+//! reported as stale. The rules never change once made, so one set serves every
+//! thread; what each scan matched is counted by its report (see [`Exemptions::find`]).
 
 use serde::Serialize;
 use tollgate_runtime::CheckInfo;
 
 use crate::config::{glob, parse_date, today, Exemption};
 use crate::input::Resource;
+use crate::kube::DEFAULT_NAMESPACE;
 use crate::plugins::primary_id;
 
 /// The annotation that exempts checks on one resource: `"KSV013, KSV011: why"`.
@@ -45,7 +47,14 @@ struct Rule {
     source: String,
     ids: Vec<String>,
     expired: bool,
-    matched: usize,
+}
+
+/// A finding an exemption covers: why, and which configured rule said so (`None` for
+/// the annotation), for the caller to count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    pub applied: Applied,
+    pub rule: Option<usize>,
 }
 
 pub struct Exemptions {
@@ -71,7 +80,6 @@ impl Exemptions {
                     .as_deref()
                     .and_then(parse_date)
                     .is_some_and(|d| d <= now),
-                matched: 0,
             })
             .collect();
         Exemptions { rules }
@@ -81,27 +89,38 @@ impl Exemptions {
         Exemptions { rules: Vec::new() }
     }
 
+    /// How many exemptions are configured (the length of a match count list).
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
     /// The exemption that covers a failed check on a resource, if any.
     pub fn find(
-        &mut self,
+        &self,
         r: &Resource,
         check: &str,
         catalogue: &[&CheckInfo],
-    ) -> Result<Option<Applied>, String> {
-        let namespace = r.namespace.as_deref().unwrap_or("default");
+    ) -> Result<Option<Match>, String> {
+        let namespace = r.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
         let name = r.name.as_deref().unwrap_or("");
-        for rule in self.rules.iter_mut().filter(|x| !x.expired) {
+        for (index, rule) in self.rules.iter().enumerate().filter(|(_, x)| !x.expired) {
             let sel = |p: &Option<String>, v: &str| p.as_deref().is_none_or(|p| glob(p, v));
             if rule.ids.iter().any(|i| i == check)
                 && sel(&rule.spec.kind, &r.kind)
                 && sel(&rule.spec.namespace, namespace)
                 && sel(&rule.spec.name, name)
             {
-                rule.matched += 1;
-                return Ok(Some(Applied {
-                    reason: rule.spec.reason.clone(),
-                    source: rule.source.clone(),
-                    expires: rule.spec.expires.clone(),
+                return Ok(Some(Match {
+                    applied: Applied {
+                        reason: rule.spec.reason.clone(),
+                        source: rule.source.clone(),
+                        expires: rule.spec.expires.clone(),
+                    },
+                    rule: Some(index),
                 }));
             }
         }
@@ -110,10 +129,13 @@ impl Exemptions {
             for id in ids {
                 match primary_id(catalogue.iter().copied(), id) {
                     Some(p) if p == check => {
-                        return Ok(Some(Applied {
-                            reason: reason.to_string(),
-                            source: format!("annotation {ANNOTATION}"),
-                            expires: None,
+                        return Ok(Some(Match {
+                            applied: Applied {
+                                reason: reason.to_string(),
+                                source: format!("annotation {ANNOTATION}"),
+                                expires: None,
+                            },
+                            rule: None,
                         }))
                     }
                     Some(_) => {}
@@ -128,10 +150,13 @@ impl Exemptions {
         Ok(None)
     }
 
-    pub fn statuses(&self) -> Vec<Status> {
+    /// Every configured exemption's status, given how many findings each matched
+    /// (`matched[i]` for rule `i`, as counted from [`Match::rule`]).
+    pub fn statuses(&self, matched: &[usize]) -> Vec<Status> {
         self.rules
             .iter()
-            .map(|r| Status {
+            .zip(matched.iter().copied().chain(std::iter::repeat(0)))
+            .map(|(r, matched)| Status {
                 source: r.source.clone(),
                 checks: r.spec.checks.clone(),
                 kind: r.spec.kind.clone(),
@@ -141,13 +166,13 @@ impl Exemptions {
                 expires: r.spec.expires.clone(),
                 status: if r.expired {
                     "expired"
-                } else if r.matched == 0 {
+                } else if matched == 0 {
                     "stale"
                 } else {
                     "active"
                 }
                 .into(),
-                matched: r.matched,
+                matched,
             })
             .collect()
     }

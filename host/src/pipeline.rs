@@ -11,20 +11,35 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::evaluate::{self, Evaluation};
+use crate::config::Filter;
+use crate::evaluate::{self, Evaluation, Pool};
 use crate::input::{self, InputLimits, Loaded, RawDoc};
-use crate::plugins::{ActivePlugin, Pool};
+use crate::kube;
+use crate::plugins::ActivePlugin;
 use crate::report::{Builder, Sink, Tail};
 
-/// Whether the namespace and kind filters let a resource through. Cluster-scoped
-/// resources are not subject to the namespace filter.
-fn admitted(r: &input::Resource, opts: &Options) -> bool {
-    let ns_ok = match r.namespace.as_deref() {
-        Some(ns) => opts.namespaces.admits(ns),
-        None if crate::report::k8s::is_cluster_scoped(&r.kind) => true,
-        None => opts.namespaces.admits("default"),
-    };
-    ns_ok && opts.kinds.admits(&r.kind)
+/// Which resources are scanned: namespaces and kinds (globs; empty = all).
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub namespaces: Filter,
+    pub kinds: Filter,
+}
+
+impl Filters {
+    /// Whether the filters let a resource through. Cluster-scoped resources are not
+    /// subject to the namespace filter; others without a namespace are in "default".
+    pub fn admits(&self, r: &input::Resource) -> bool {
+        let ns_ok = match r.namespace.as_deref() {
+            Some(ns) => self.namespaces.admits(ns),
+            None if kube::is_cluster_scoped(&r.kind) => true,
+            None => self.namespaces.admits(kube::DEFAULT_NAMESPACE),
+        };
+        ns_ok && self.kinds.admits(&r.kind)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.namespaces.is_empty() && self.kinds.is_empty()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -36,20 +51,17 @@ pub struct Options {
     /// Resources per call into a plugin.
     pub batch: usize,
     pub input: InputLimits,
-    /// Namespaces and kinds to scan (globs; empty = all).
-    pub namespaces: crate::config::Filter,
-    pub kinds: crate::config::Filter,
+    pub filters: Filters,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
-            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            window: 4096,
-            batch: evaluate::DEFAULT_BATCH,
+            jobs: crate::defaults::jobs(),
+            window: crate::defaults::WINDOW,
+            batch: crate::defaults::BATCH,
             input: InputLimits::default(),
-            namespaces: Default::default(),
-            kinds: Default::default(),
+            filters: Filters::default(),
         }
     }
 }
@@ -59,9 +71,9 @@ fn parse(docs: &[RawDoc], opts: &Options) -> Loaded {
     for d in docs {
         input::parse_doc(d, &opts.input, &mut loaded);
     }
-    if !opts.namespaces.is_empty() || !opts.kinds.is_empty() {
+    if !opts.filters.is_empty() {
         let before = loaded.resources.len();
-        loaded.resources.retain(|r| admitted(r, opts));
+        loaded.resources.retain(|r| opts.filters.admits(r));
         loaded.filtered = before - loaded.resources.len();
     }
     loaded

@@ -1,9 +1,11 @@
-//! Which plugins run: the built-in bundle found beside the binary, plus `--plugin` files,
-//! each loaded, configured and checked for clashing check ids.
+//! Which plugins run: where they come from ([`PluginSource`]: a file, optionally pinned
+//! by sha256), the built-in bundle found beside the binary, and loading, verifying and
+//! configuring each one, with clashing check ids refused. Compiled components are
+//! cached by the sandbox (`tollgate_runtime::cache`).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
 use tollgate_runtime::{CheckInfo, Instance, Plugin, PluginError, Sandbox};
 
 /// Resolves any id or alias (KSV011, KSV-0011, AVD-KSV-0011, ...) to the primary id of
@@ -15,31 +17,75 @@ pub fn primary_id<'a>(
     checks.find(|c| c.is_named(name)).map(|c| c.id.clone())
 }
 
-/// A plugin file to load, optionally pinned by sha256.
-#[derive(Debug, Clone)]
-pub struct PluginSpec {
-    pub path: PathBuf,
-    pub sha256: Option<String>,
+/// Where a plugin component comes from. Every caller takes plugins through this type,
+/// so a new kind of source (a registry reference) changes no caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    /// A component file, refused before it is compiled when `pin` (a sha256 in hex) is
+    /// given and differs.
+    File { path: PathBuf, pin: Option<String> },
 }
 
-impl PluginSpec {
+impl PluginSource {
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        PluginSource::File {
+            path: path.into(),
+            pin: None,
+        }
+    }
+
     /// Parses `FILE` or `FILE@sha256:HEX`.
-    pub fn parse(s: &str) -> PluginSpec {
+    pub fn parse(s: &str) -> PluginSource {
         match s.rsplit_once("@sha256:") {
-            Some((path, hex)) => PluginSpec {
+            Some((path, hex)) => PluginSource::File {
                 path: PathBuf::from(path),
-                sha256: Some(hex.to_string()),
+                pin: Some(hex.to_string()),
             },
-            None => PluginSpec {
-                path: PathBuf::from(s),
-                sha256: None,
+            None => PluginSource::file(s),
+        }
+    }
+
+    /// Loads and verifies the component.
+    pub fn load(&self, sandbox: &Sandbox) -> Result<Plugin, PluginError> {
+        match self {
+            PluginSource::File { path, pin } => Plugin::load(sandbox, path, pin.as_deref()),
+        }
+    }
+
+    /// The same source seen from another directory (a configuration file's plugin paths
+    /// are relative to that file).
+    pub fn relative_to(self, base: &Path) -> Self {
+        match self {
+            PluginSource::File { path, pin } => PluginSource::File {
+                path: base.join(path),
+                pin,
             },
         }
     }
 }
 
+impl std::str::FromStr for PluginSource {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(PluginSource::parse(s))
+    }
+}
+
+impl std::fmt::Display for PluginSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PluginSource::File { path, pin: None } => write!(f, "{}", path.display()),
+            PluginSource::File {
+                path,
+                pin: Some(pin),
+            } => write!(f, "{}@sha256:{pin}", path.display()),
+        }
+    }
+}
+
 /// A plugin ready to evaluate: loaded, configured, with the checks that run. Shared
-/// by every worker; each worker keeps its own instances in a [`Pool`].
+/// by every worker; each worker keeps its own instances (`evaluate::Pool`).
 pub struct ActivePlugin {
     pub plugin: Plugin,
     /// Settings JSON passed to every new instance.
@@ -76,77 +122,15 @@ impl ActivePlugin {
         i.configure(&self.settings)?;
         Ok(i)
     }
-}
 
-/// One worker's plugin instances and dispatch tables.
-pub struct Pool {
-    pub instances: Instances,
-    pub dispatch: Dispatch,
-}
-
-impl Pool {
-    pub fn new(plugins: usize) -> Self {
-        Pool {
-            instances: Instances {
-                slots: (0..plugins).map(|_| None).collect(),
-            },
-            dispatch: Dispatch::default(),
-        }
-    }
-}
-
-/// One instance per plugin, reused from call to call. A slot is emptied when its
-/// instance traps, so the next call gets a fresh one.
-pub struct Instances {
-    slots: Vec<Option<Instance>>,
-}
-
-impl Instances {
-    /// Takes the plugin's instance out (creating it if needed); give it back with
-    /// [`Instances::put`] unless it trapped.
-    pub fn take(&mut self, index: usize, plugin: &ActivePlugin) -> Result<Instance, PluginError> {
-        match self.slots[index].take() {
-            Some(i) => Ok(i),
-            None => plugin.instance(),
-        }
-    }
-
-    pub fn put(&mut self, index: usize, instance: Instance) {
-        self.slots[index] = Some(instance);
-    }
-}
-
-/// Which checks of which plugin apply to a kind, decided once per kind and worker and
-/// kept for the whole scan (enabled checks and their kinds do not change during it).
-#[derive(Default)]
-pub struct Dispatch {
-    /// Per kind seen so far, an index into `tables`.
-    kinds: HashMap<String, usize>,
-    /// Per kind, per plugin: the checks that apply.
-    tables: Vec<Vec<Vec<u32>>>,
-}
-
-impl Dispatch {
-    /// The table of `kind` (see [`Dispatch::checks_for`]): one lookup per resource for
-    /// all plugins.
-    pub fn kind_table(&mut self, plugins: &[ActivePlugin], kind: &str) -> usize {
-        if let Some(&t) = self.kinds.get(kind) {
-            return t;
-        }
-        self.tables.push(
-            plugins
-                .iter()
-                .map(|p| crate::evaluate::applicable(p, kind))
-                .collect(),
-        );
-        self.kinds.insert(kind.to_string(), self.tables.len() - 1);
-        self.tables.len() - 1
-    }
-
-    /// The indices of plugin `index`'s enabled checks that apply to the kind of
-    /// `table` (from [`Dispatch::kind_table`]).
-    pub fn checks_for(&self, table: usize, index: usize) -> &[u32] {
-        &self.tables[table][index]
+    /// The check indices that run on a resource of `kind`.
+    pub fn applicable(&self, kind: &str) -> Vec<u32> {
+        self.checks()
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| self.enabled[*i] && c.applies_to(kind))
+            .map(|(i, _)| i as u32)
+            .collect()
     }
 }
 
@@ -173,17 +157,18 @@ pub fn bundle_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Loads and configures plugins. A plugin that fails is reported and left out; the
 /// others still run. A check id already declared by an earlier plugin is an error for
-/// the later plugin.
+/// the later plugin. `loaded` receives (file, name) of every plugin that loaded, also
+/// of those whose settings were then refused.
 pub fn activate(
     sandbox: &Sandbox,
-    specs: &[PluginSpec],
+    sources: &[PluginSource],
     settings: &dyn Fn(&str) -> Option<String>,
     errors: &mut Vec<PluginError>,
-    loaded_names: &mut Vec<(PathBuf, String)>,
+    loaded: &mut Vec<(PathBuf, String)>,
 ) -> Vec<ActivePlugin> {
     let mut active: Vec<ActivePlugin> = Vec::new();
-    for spec in specs {
-        let plugin = match Plugin::load(sandbox, &spec.path, spec.sha256.as_deref()) {
+    for source in sources {
+        let plugin = match source.load(sandbox) {
             Ok(p) => p,
             Err(e) => {
                 errors.push(e);
@@ -212,7 +197,7 @@ pub fn activate(
             });
             continue;
         }
-        loaded_names.push((plugin.file.clone(), plugin.name().to_string()));
+        loaded.push((plugin.file.clone(), plugin.name().to_string()));
         let settings_json = settings(plugin.name()).unwrap_or_else(|| "{}".to_string());
         // Configure once up front: bad settings are reported before any scanning.
         match ActivePlugin::configured(plugin, settings_json) {
@@ -221,4 +206,56 @@ pub fn activate(
         }
     }
     active
+}
+
+/// What a plugin component is and asks for (`tollgate plugin inspect`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginDescription {
+    pub file: String,
+    pub size: u64,
+    pub sha256: String,
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    /// The contract interface it exports (`tollgate:policy/policy@0.1.1`), if any.
+    pub contract: Option<String>,
+    /// The contract this host implements.
+    pub host_contract: &'static str,
+    /// `tree` (objects pre-parsed by the host) or `json` (JSON text).
+    pub input: &'static str,
+    /// WASI interfaces it imports (all denied by the sandbox).
+    pub imports: Vec<String>,
+    pub settings_help: String,
+    pub checks: Vec<CheckInfo>,
+}
+
+/// Loads a plugin (without configuring it) and describes it.
+pub fn inspect(sandbox: &Sandbox, source: &PluginSource) -> Result<PluginDescription, PluginError> {
+    let PluginSource::File { path, .. } = source;
+    let size = std::fs::metadata(path)
+        .map_err(|source| PluginError::Read {
+            file: path.clone(),
+            source,
+        })?
+        .len();
+    let plugin = source.load(sandbox)?;
+    let contract = plugin
+        .exports
+        .iter()
+        .find(|e| e.starts_with("tollgate:policy/policy@"))
+        .cloned();
+    Ok(PluginDescription {
+        file: path.display().to_string(),
+        size,
+        input: if plugin.reads_trees() { "tree" } else { "json" },
+        sha256: plugin.sha256,
+        contract,
+        host_contract: tollgate_runtime::CONTRACT,
+        imports: plugin.imports,
+        name: plugin.info.name,
+        version: plugin.info.version,
+        description: plugin.info.description,
+        settings_help: plugin.info.settings_help,
+        checks: plugin.info.checks,
+    })
 }

@@ -20,9 +20,10 @@ use std::borrow::Cow;
 
 use granit_parser::{Event, Options, Parser, ScalarStyle, StrInput};
 use serde_json::Value;
-use tollgate_kit::{Tree, Writer};
+use tollgate_kit::Writer;
 
-use crate::{InputLimits, Item};
+use crate::accept::{shape, Item, ItemsField, Outcome, Shape};
+use crate::InputLimits;
 
 /// This document needs the reference (serde-saphyr) path.
 #[derive(Debug)]
@@ -31,20 +32,6 @@ pub(crate) struct Bail;
 /// Nodes per object (a document, or one List item) before the reference path, and its
 /// budget error, take over. serde-saphyr's own default budget.
 const MAX_NODES: usize = 250_000;
-
-/// What one YAML document turned out to be.
-pub(crate) enum Outcome {
-    /// Null document: nothing to report.
-    Empty,
-    /// One object (or a non-mapping, which the caller skips).
-    Whole(Item),
-    /// A List's items, reduced.
-    List(Vec<Item>),
-    /// `kind: List` without items.
-    EmptyList,
-    /// `kind: List` whose `items` is not an array.
-    ItemsNotArray,
-}
 
 /// A scalar, typed as serde-saphyr types it.
 enum Scalar<'a> {
@@ -192,7 +179,7 @@ impl<'a, E: Events<'a>> Reader<'a, E> {
             self.nodes = outer;
             let mut w = Writer::with_capacity(1024);
             let depth = self.write(first, 2, &mut w)?;
-            out.push(item(w.finish(), depth));
+            out.push(Item::new(w.finish(), depth));
         }
         self.nodes = outer + 1;
         Ok(out)
@@ -247,7 +234,7 @@ fn scalar<'a>(text: Cow<'a, str>, style: ScalarStyle) -> Result<Scalar<'a>, Bail
     // Alone, the text is a document of its own, where `---`, `...` or `-` are syntax:
     // only a result the scalar could have in place is trusted. The null spellings were
     // resolved above, so a null here is such a misreading.
-    match crate::parse_value(s) {
+    match crate::reference::parse_value(s) {
         Ok(Value::Bool(b)) => Ok(Scalar::Bool(b)),
         Ok(Value::Number(n)) => Ok(Scalar::Number(n)),
         Ok(Value::String(resolved)) if resolved == s => Ok(Scalar::Str(text)),
@@ -285,31 +272,6 @@ fn could_be_typed(s: &str) -> bool {
         || ["inf", "infinity", "nan"]
             .iter()
             .any(|w| word.eq_ignore_ascii_case(w))
-}
-
-/// Reduces one object's tree to what a resource needs.
-fn item(mut tree: Tree, depth: usize) -> Item {
-    tree.shrink_to_fit();
-    let root = tree.root();
-    let text = |path: &[&str]| {
-        path.iter()
-            .try_fold(root, |node, key| node.get(key))
-            .and_then(|n| n.as_str())
-            .map(str::to_string)
-    };
-    let kind = text(&["kind"]);
-    Item {
-        is_object: root.is_object(),
-        depth,
-        nested_list: kind.as_deref().is_some_and(|k| k.ends_with("List"))
-            && root.get("items").is_some(),
-        api_version: text(&["apiVersion"]),
-        namespace: text(&["metadata", "namespace"]),
-        name: text(&["metadata", "name"]),
-        exempt_annotation: text(&["metadata", "annotations", crate::EXEMPT_ANNOTATION]),
-        kind,
-        tree,
-    }
 }
 
 /// Parses one YAML document (the text between two `---`), or says it needs the
@@ -359,19 +321,15 @@ fn read<'a, E: Events<'a>>(mut r: Reader<'a, E>, size: usize) -> Result<Outcome,
         let tree = w.finish();
         let root = tree.root();
         let kind = root.get("kind").and_then(|k| k.as_str()).unwrap_or("");
-        let is_list = kind == "List" || (kind.ends_with("List") && items.is_some());
-        let plain_list = kind == "List";
-        let items_value = root.get("items").map(|n| n.is_null());
-        match items {
-            Some(items) if is_list => Outcome::List(items),
+        let field = ItemsField::of(items.is_some(), root.get("items").map(|n| n.is_null()));
+        match (shape(kind, field), items) {
+            (Shape::List, Some(items)) => Outcome::List(items),
+            (Shape::EmptyList, _) => Outcome::EmptyList,
+            (Shape::ItemsNotArray, _) => Outcome::ItemsNotArray,
             // `items` was an array but this is no List: put back together by the
             // reference path (rare).
-            Some(_) => return Err(Bail),
-            None if plain_list => match items_value {
-                Some(true) | None => Outcome::EmptyList,
-                Some(false) => Outcome::ItemsNotArray,
-            },
-            None => Outcome::Whole(item(tree, depth)),
+            (_, Some(_)) => return Err(Bail),
+            (_, None) => Outcome::Whole(Item::new(tree, depth)),
         }
     } else {
         let depth = r.write(first, 0, &mut w)?;
@@ -379,7 +337,7 @@ fn read<'a, E: Events<'a>>(mut r: Reader<'a, E>, size: usize) -> Result<Outcome,
         if tree.root().is_null() {
             Outcome::Empty
         } else {
-            Outcome::Whole(item(tree, depth))
+            Outcome::Whole(Item::new(tree, depth))
         }
     };
     // Exactly one document, then the end of the stream.

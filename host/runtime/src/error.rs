@@ -117,3 +117,14 @@ impl PluginError {
         )
     }
 }
+
+/// Why the sandbox itself could not be set up (no plugin is involved yet).
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot start wasmtime: {0}")]
+    Engine(String),
+    #[error("cannot link WASI: {0}")]
+    Wasi(String),
+    #[error("cannot start the epoch thread: {0}")]
+    Ticker(#[source] std::io::Error),
+}

@@ -16,10 +16,10 @@ mod limits;
 mod plugin;
 mod wasi;
 
-pub use error::{LimitKind, PluginError};
+pub use error::{LimitKind, PluginError, SandboxError};
 pub use instance::Instance;
 pub use limits::Limits;
-pub use plugin::{CheckInfo, Plugin, PluginInfo, Severity, CONTRACT};
+pub use plugin::{CheckInfo, Plugin, PluginInfo, Severity, UnknownSeverity, CONTRACT};
 pub use wasmtime::Engine;
 
 /// One evaluation request: a resource in the tree encoding (`tollgate:policy/tree`) and

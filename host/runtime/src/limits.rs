@@ -17,11 +17,18 @@ pub struct Limits {
     pub max_output_bytes: usize,
 }
 
+impl Limits {
+    /// The default of [`Limits::time`], in milliseconds.
+    pub const DEFAULT_TIME_MS: u64 = 10_000;
+    /// The default of [`Limits::memory`], in MiB.
+    pub const DEFAULT_MEMORY_MIB: usize = 256;
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            time: Duration::from_secs(10),
-            memory: 256 << 20,
+            time: Duration::from_millis(Self::DEFAULT_TIME_MS),
+            memory: Self::DEFAULT_MEMORY_MIB << 20,
             stack: 1 << 20,
             max_findings: 1000,
             max_output_bytes: 1 << 20,

@@ -10,7 +10,7 @@ use crate::bindings::exports::tollgate::policy::policy as wit;
 use crate::bindings::PluginPre;
 use crate::limits::TICK;
 use crate::wasi::{self, State};
-use crate::{Instance, Limits, PluginError};
+use crate::{Instance, Limits, PluginError, SandboxError};
 
 /// The contract this host implements: the WIT package and the interface plugins export.
 // One version literal for all the names derived from it; it must match wit/policy.wit.
@@ -35,14 +35,14 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    pub fn new(limits: Limits) -> Result<Self, String> {
+    pub fn new(limits: Limits) -> Result<Self, SandboxError> {
         let mut config = Config::new();
         // Epoch interruption bounds wall-clock time per call at ~20% of call cost;
         // fuel would be deterministic but costs more and maps poorly to time.
         config.epoch_interruption(true);
         config.max_wasm_stack(limits.stack);
-        let engine = Engine::new(&config).map_err(|e| format!("cannot start wasmtime: {e}"))?;
-        let linker = wasi::linker(&engine).map_err(|e| format!("cannot link WASI: {e}"))?;
+        let engine = Engine::new(&config).map_err(|e| SandboxError::Engine(e.to_string()))?;
+        let linker = wasi::linker(&engine).map_err(|e| SandboxError::Wasi(e.to_string()))?;
         let ticker = engine.weak();
         std::thread::Builder::new()
             .name("tollgate-epoch".into())
@@ -53,7 +53,7 @@ impl Sandbox {
                     None => break,
                 }
             })
-            .map_err(|e| format!("cannot start the epoch thread: {e}"))?;
+            .map_err(SandboxError::Ticker)?;
         Ok(Sandbox {
             engine,
             cache: None,
@@ -98,14 +98,39 @@ impl Severity {
         }
     }
 
+    /// Every severity, lowest first.
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    /// A severity by name, in any case (surrounding spaces ignored).
     pub fn parse(s: &str) -> Option<Severity> {
-        match s.to_ascii_uppercase().as_str() {
-            "LOW" => Some(Severity::Low),
-            "MEDIUM" => Some(Severity::Medium),
-            "HIGH" => Some(Severity::High),
-            "CRITICAL" => Some(Severity::Critical),
-            _ => None,
-        }
+        let s = s.trim();
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A severity name that is not one of LOW, MEDIUM, HIGH, CRITICAL.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown severity '{0}' (use LOW, MEDIUM, HIGH, CRITICAL)")]
+pub struct UnknownSeverity(pub String);
+
+impl std::str::FromStr for Severity {
+    type Err = UnknownSeverity;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Severity::parse(s).ok_or_else(|| UnknownSeverity(s.to_string()))
     }
 }
 

@@ -10,42 +10,9 @@ use serde_json::{json, Value};
 use tollgate_runtime::Severity;
 
 use super::{Context, ResourceEntry, Sink, Tail};
+use crate::kube;
 
 pub const API_VERSION: &str = "aquasecurity.github.io/v1alpha1";
-
-/// Kinds Kubernetes keeps outside namespaces (a resource without a namespace of any
-/// other kind lives in "default").
-const CLUSTER_SCOPED: &[&str] = &[
-    "APIService",
-    "CSIDriver",
-    "CSINode",
-    "CertificateSigningRequest",
-    "ClusterIssuer",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "ComponentStatus",
-    "CustomResourceDefinition",
-    "FlowSchema",
-    "IngressClass",
-    "MutatingWebhookConfiguration",
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "PodSecurityPolicy",
-    "PriorityClass",
-    "PriorityLevelConfiguration",
-    "RuntimeClass",
-    "SecurityContextConstraints",
-    "StorageClass",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "ValidatingWebhookConfiguration",
-    "VolumeAttachment",
-];
-
-pub fn is_cluster_scoped(kind: &str) -> bool {
-    CLUSTER_SCOPED.contains(&kind)
-}
 
 /// trivy-operator's naming: `<lower kind>-<name>`, or `<lower kind>-<hash>` when that is
 /// not a valid DNS label.
@@ -106,7 +73,7 @@ pub fn timestamp() -> String {
 
 /// The report object for one resource.
 pub fn report_object(r: &ResourceEntry, ctx: &Context, now: &str) -> Value {
-    let cluster = r.namespace.is_none() && is_cluster_scoped(&r.kind);
+    let cluster = r.namespace.is_none() && kube::is_cluster_scoped(&r.kind);
     let kind = match (r.kind.as_str(), cluster) {
         ("ClusterRole", _) => "ClusterRbacAssessmentReport",
         ("Role", _) => "RbacAssessmentReport",
@@ -117,7 +84,7 @@ pub fn report_object(r: &ResourceEntry, ctx: &Context, now: &str) -> Value {
         kind,
         "ClusterRbacAssessmentReport" | "ClusterConfigAuditReport"
     );
-    let namespace = r.namespace.clone().unwrap_or_else(|| "default".into());
+    let namespace = r.namespace.clone().unwrap_or_else(|| kube::DEFAULT_NAMESPACE.into());
     let mut labels = json!({
         "trivy-operator.resource.kind": r.kind,
         "trivy-operator.resource.name": r.name.clone().unwrap_or_default(),

@@ -1,0 +1,393 @@
+//! Making an [`Auditor`]: where plugins come from, their settings, the configuration,
+//! limits, filters and scan options. Flags given to the builder win over the
+//! configuration, as on the command line.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tollgate_runtime::{Limits, PluginError, Sandbox, SandboxError, Severity};
+
+use super::{Auditor, Inner};
+use crate::config::{Config, ConfigError, Filter};
+use crate::exempt::Exemptions;
+use crate::input::InputLimits;
+use crate::pipeline::{Filters, Options};
+use crate::plugins::{self, ActivePlugin, PluginSource};
+use crate::policy::Policy;
+use crate::report::{self, SeverityFilter};
+
+/// Why an auditor could not be made. Plugins that fail to load are not among these:
+/// they are kept in [`Auditor::load_errors`] and the others run.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error(
+        "cannot read the built-in plugin bundle {}: {error}; run `cargo xtask build`, \
+         pass --plugin-dir, or use --no-builtin with --plugin FILE",
+        dir.display()
+    )]
+    Bundle { dir: PathBuf, error: std::io::Error },
+    #[error("cannot locate the built-in plugin bundle; pass --plugin-dir")]
+    NoBundle,
+    #[error("no plugins to run: the bundle is empty and no --plugin was given")]
+    NoPlugins,
+    #[error("--plugin-settings for '{name}': not valid JSON: {error}")]
+    SettingsJson {
+        name: String,
+        error: serde_json::Error,
+    },
+    #[error("--plugin-settings names plugin '{name}', which is not loaded (loaded: {loaded})")]
+    UnknownPlugin { name: String, loaded: String },
+}
+
+/// Which built-in bundle to load.
+#[derive(Debug, Clone, Default)]
+enum Bundle {
+    /// `$TOLLGATE_PLUGIN_DIR`, else `plugins/` beside the executable.
+    #[default]
+    Default,
+    Dir(PathBuf),
+    None,
+}
+
+/// Builds an [`Auditor`]; every setting is optional.
+#[derive(Debug, Clone, Default)]
+pub struct AuditorBuilder {
+    bundle: Bundle,
+    sources: Vec<PluginSource>,
+    settings: Vec<(String, String)>,
+    default_settings: Option<String>,
+    config: Option<(Config, Option<PathBuf>)>,
+    time_limit: Option<Duration>,
+    memory_limit: Option<usize>,
+    no_cache: bool,
+    fail_on: Option<Severity>,
+    filters: Filters,
+    input: InputLimits,
+    jobs: Option<usize>,
+    window: Option<usize>,
+    batch: Option<usize>,
+    severities: Option<SeverityFilter>,
+}
+
+impl AuditorBuilder {
+    /// Loads the built-in bundle from `dir` instead of the default place.
+    pub fn bundle(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.bundle = Bundle::Dir(dir.into());
+        self
+    }
+
+    /// Loads no built-in bundle: only the plugins added with [`AuditorBuilder::plugin`]
+    /// and the configuration's.
+    pub fn no_bundle(mut self) -> Self {
+        self.bundle = Bundle::None;
+        self
+    }
+
+    /// Adds a plugin, after the bundle and the configuration's plugins.
+    pub fn plugin(mut self, source: PluginSource) -> Self {
+        self.sources.push(source);
+        self
+    }
+
+    /// Settings (JSON text) for the plugin named `name`; they replace the
+    /// configuration's settings for it.
+    pub fn settings(mut self, name: impl Into<String>, json: impl Into<String>) -> Self {
+        let name = name.into();
+        self.settings.retain(|(n, _)| *n != name);
+        self.settings.push((name, json.into()));
+        self
+    }
+
+    /// Settings for every plugin that is given none (`tollgate plugin test --settings`).
+    pub fn default_settings(mut self, json: impl Into<String>) -> Self {
+        self.default_settings = Some(json.into());
+        self
+    }
+
+    /// The configuration in force, and the file it was read from (plugin paths are
+    /// relative to it, and errors name it).
+    pub fn config(mut self, config: Config, file: Option<PathBuf>) -> Self {
+        self.config = Some((config, file));
+        self
+    }
+
+    /// Wall-clock limit per call into a plugin (wins over the configuration).
+    pub fn time_limit(mut self, limit: Duration) -> Self {
+        self.time_limit = Some(limit);
+        self
+    }
+
+    /// Memory per plugin instance, in bytes (wins over the configuration).
+    pub fn memory_limit(mut self, bytes: usize) -> Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// Neither reads nor writes the compiled-plugin cache.
+    pub fn no_cache(mut self) -> Self {
+        self.no_cache = true;
+        self
+    }
+
+    /// Failed checks of this severity or worse count toward the exit status (wins over
+    /// the configuration's `fail_on`).
+    pub fn fail_on(mut self, severity: Severity) -> Self {
+        self.fail_on = Some(severity);
+        self
+    }
+
+    /// Namespace and kind globs, added to the configuration's.
+    pub fn filters(mut self, filters: Filters) -> Self {
+        self.filters = filters;
+        self
+    }
+
+    pub fn input_limits(mut self, limits: InputLimits) -> Self {
+        self.input = limits;
+        self
+    }
+
+    /// Worker threads of a scan [default: one per CPU].
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.jobs = Some(jobs.max(1));
+        self
+    }
+
+    /// Documents a scan holds in memory at once.
+    pub fn window(mut self, documents: usize) -> Self {
+        self.window = Some(documents.max(1));
+        self
+    }
+
+    /// Resources per call into a plugin.
+    pub fn batch(mut self, resources: usize) -> Self {
+        self.batch = Some(resources.max(1));
+        self
+    }
+
+    /// Only failures of these severities are reported and counted.
+    pub fn severities(mut self, severities: SeverityFilter) -> Self {
+        self.severities = Some(severities);
+        self
+    }
+
+    /// Loads and configures the plugins. Configuration mistakes are errors; a plugin
+    /// that fails to load is not (see [`Auditor::load_errors`]).
+    pub fn build(self) -> Result<Auditor, BuildError> {
+        let (config, config_file) = self.config.clone().unwrap_or_default();
+        let file_name = config_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let cfg_err = |key: String, message: String| ConfigError {
+            file: file_name.clone(),
+            key: format!("{key}: "),
+            message,
+        };
+        let limits = Limits {
+            time: self
+                .time_limit
+                .or(config.limits.time_ms.map(Duration::from_millis))
+                .unwrap_or(Limits::default().time),
+            memory: self
+                .memory_limit
+                .or(config.limits.memory_mib.map(|m| m << 20))
+                .unwrap_or(Limits::default().memory),
+            ..Limits::default()
+        };
+        let mut sandbox = Sandbox::new(limits)?;
+        if !self.no_cache {
+            if let Some(dir) = tollgate_runtime::cache::default_dir() {
+                // An unusable cache only costs time: plugins are then compiled in memory.
+                sandbox.with_cache(&dir);
+            }
+        }
+        let sources = self.sources(&config, config_file.as_deref())?;
+        let settings = self.merged_settings(&config)?;
+        let lookup = |name: &str| {
+            settings
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .map(|(_, j, _)| j.clone())
+                .or_else(|| self.default_settings.clone())
+        };
+        let mut errors = Vec::new();
+        let mut names: Vec<(PathBuf, String)> = Vec::new();
+        let mut active = plugins::activate(&sandbox, &sources, &lookup, &mut errors, &mut names);
+        for (name, _, from_config) in &settings {
+            if !names.iter().any(|(_, n)| n == name) {
+                let loaded = names
+                    .iter()
+                    .map(|(_, n)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if *from_config {
+                    return Err(cfg_err(
+                        format!("settings.{name}"),
+                        format!("no loaded plugin is named '{name}' (loaded: {loaded})"),
+                    )
+                    .into());
+                }
+                return Err(BuildError::UnknownPlugin {
+                    name: name.clone(),
+                    loaded,
+                });
+            }
+        }
+        // Settings from the configuration that a plugin refuses are configuration errors.
+        for e in &errors {
+            if let PluginError::Settings { file, message } = e {
+                let name = names
+                    .iter()
+                    .find(|(f, _)| f == file)
+                    .map(|(_, n)| n.clone())
+                    .unwrap_or_default();
+                if settings.iter().any(|(n, _, c)| *n == name && *c) {
+                    return Err(cfg_err(
+                        format!("settings.{name}"),
+                        format!("plugin '{name}' refuses them: {message}"),
+                    )
+                    .into());
+                }
+            }
+        }
+        if let Some(file) = &config_file {
+            let known = |id: &str| {
+                active
+                    .iter()
+                    .any(|p| p.checks().iter().any(|c| c.is_named(id)))
+            };
+            config.validate_ids(file, &known)?;
+        }
+        switch_checks(&mut active, &config);
+        let policy = policy(&active, &config, &file_name, self.fail_on);
+        let mut filters = Filters {
+            namespaces: config.namespaces.clone(),
+            kinds: config.kinds.clone(),
+        };
+        extend(&mut filters.namespaces, &self.filters.namespaces);
+        extend(&mut filters.kinds, &self.filters.kinds);
+        let defaults = Options::default();
+        let options = Options {
+            jobs: self.jobs.unwrap_or(defaults.jobs),
+            window: self.window.unwrap_or(defaults.window),
+            batch: self.batch.unwrap_or(defaults.batch),
+            input: self.input.clone(),
+            filters,
+        };
+        Ok(Auditor {
+            inner: Arc::new(Inner {
+                metas: report::check_metas(&active),
+                sandbox,
+                plugins: active,
+                load_errors: errors,
+                policy,
+                options,
+                severities: self.severities.clone().unwrap_or_default(),
+                config,
+                config_file,
+                idle: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// The bundle's files, then the configuration's plugins, then the builder's.
+    fn sources(
+        &self,
+        config: &Config,
+        config_file: Option<&Path>,
+    ) -> Result<Vec<PluginSource>, BuildError> {
+        let mut sources = Vec::new();
+        let dir = match &self.bundle {
+            Bundle::None => None,
+            Bundle::Dir(d) => Some(d.clone()),
+            Bundle::Default => Some(plugins::bundle_dir().ok_or(BuildError::NoBundle)?),
+        };
+        if let Some(dir) = dir {
+            let files =
+                plugins::bundle_files(&dir).map_err(|error| BuildError::Bundle { dir, error })?;
+            sources.extend(files.into_iter().map(PluginSource::file));
+        }
+        let base = config_file
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        sources.extend(config.plugins.iter().map(|p| {
+            PluginSource::File {
+                path: p.path.clone(),
+                pin: p.sha256.clone(),
+            }
+            .relative_to(&base)
+        }));
+        sources.extend(self.sources.iter().cloned());
+        if sources.is_empty() {
+            return Err(BuildError::NoPlugins);
+        }
+        Ok(sources)
+    }
+
+    /// (plugin name, settings JSON, whether from the configuration); the builder's win.
+    fn merged_settings(&self, config: &Config) -> Result<Vec<(String, String, bool)>, BuildError> {
+        let mut settings: Vec<(String, String, bool)> = config
+            .settings
+            .iter()
+            .map(|(n, v)| (n.clone(), v.to_string(), true))
+            .collect();
+        for (name, json) in &self.settings {
+            serde_json::from_str::<serde_json::Value>(json).map_err(|error| {
+                BuildError::SettingsJson {
+                    name: name.clone(),
+                    error,
+                }
+            })?;
+            settings.retain(|(m, _, _)| m != name);
+            settings.push((name.clone(), json.clone(), false));
+        }
+        Ok(settings)
+    }
+}
+
+/// The configuration's `checks.enable` and `checks.disable`, over the plugins' defaults.
+fn switch_checks(active: &mut [ActivePlugin], config: &Config) {
+    for p in active {
+        let (checks, enabled) = (&p.plugin.info.checks, &mut p.enabled);
+        for (i, c) in checks.iter().enumerate() {
+            if config.checks.enable.iter().any(|id| c.is_named(id)) {
+                enabled[i] = true;
+            }
+            if config.checks.disable.iter().any(|id| c.is_named(id)) {
+                enabled[i] = false;
+            }
+        }
+    }
+}
+
+/// Severity overrides, threshold and exemptions; the configuration is validated.
+fn policy(active: &[ActivePlugin], config: &Config, file: &str, fail_on: Option<Severity>) -> Policy {
+    let catalogue: Vec<_> = active.iter().flat_map(|p| p.checks()).collect();
+    let severity = config
+        .severity
+        .iter()
+        .filter_map(|(id, sev)| {
+            let id = plugins::primary_id(catalogue.iter().copied(), id)?;
+            Some((id, Severity::parse(sev)?))
+        })
+        .collect();
+    Policy {
+        severity,
+        fail_on: fail_on
+            .or(config.fail_on.as_deref().and_then(Severity::parse))
+            .unwrap_or(Severity::Low),
+        exemptions: Exemptions::new(file, &config.exemptions, &catalogue),
+    }
+}
+
+fn extend(filter: &mut Filter, more: &Filter) {
+    filter.include.extend(more.include.iter().cloned());
+    filter.exclude.extend(more.exclude.iter().cloned());
+}
