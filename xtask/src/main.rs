@@ -176,8 +176,11 @@ fn build_plugins() -> Result<()> {
 
 fn build() -> Result<()> {
     build_plugins()?;
+    // The whole workspace, not `-p tollgate`: the test crate's dependencies turn on
+    // features of crates wasmtime shares (hashbrown, serde_json), and a host built
+    // with other features would be compiled a second time by `cargo test`.
     let mut c = cargo();
-    c.args(["build", "--release", "-p", "tollgate"]);
+    c.args(["build", "--release", "--workspace"]);
     run(c)?;
     eprintln!(
         "xtask: built {}",

@@ -35,9 +35,18 @@ fn items_of_other_kinds_stay_in_the_object() {
 
 #[test]
 fn input_errors_are_errors_that_name_file_and_document() {
-    let out = load_bytes("bad.yaml", b"a: [\n".to_vec(), false, &InputLimits::default());
+    let out = load_bytes(
+        "bad.yaml",
+        b"a: [\n".to_vec(),
+        false,
+        &InputLimits::default(),
+    );
     let e: &dyn std::error::Error = &out.errors[0];
-    assert!(e.to_string().starts_with("bad.yaml (document 0): invalid YAML"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("bad.yaml (document 0): invalid YAML"),
+        "{e}"
+    );
 }
 
 /// serde-saphyr reads its events from granit-parser, and the fast path reads the same
@@ -61,13 +70,18 @@ fn granit_parser_is_pinned_to_the_version_serde_saphyr_uses() {
         .filter_map(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
         .map(|v| v.trim_end_matches('"'))
         .collect();
-    assert_eq!(granit, [pin], "exactly one granit-parser, the pinned one, in Cargo.lock");
+    assert_eq!(
+        granit,
+        [pin],
+        "exactly one granit-parser, the pinned one, in Cargo.lock"
+    );
     let saphyr = packages
         .iter()
         .find(|p| p.contains("name = \"serde-saphyr\""))
         .expect("serde-saphyr in Cargo.lock");
     assert!(
-        saphyr.contains("\"granit-parser\"") || saphyr.contains(&format!("\"granit-parser {pin}\"")),
+        saphyr.contains("\"granit-parser\"")
+            || saphyr.contains(&format!("\"granit-parser {pin}\"")),
         "serde-saphyr depends on granit-parser {pin}:\n{saphyr}"
     );
 }

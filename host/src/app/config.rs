@@ -30,7 +30,11 @@ pub(super) fn check(args: ConfigArgs) -> Result<u8> {
         auditor.plugins().len(),
         auditor.config().exemptions.len()
     );
-    Ok(if auditor.load_errors().is_empty() { 0 } else { 2 })
+    Ok(if auditor.load_errors().is_empty() {
+        0
+    } else {
+        2
+    })
 }
 
 /// Prints the effective configuration (defaults filled in) as YAML.

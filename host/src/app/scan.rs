@@ -72,7 +72,11 @@ fn open_outputs(args: &ScanArgs) -> Result<Vec<Box<dyn report::Sink>>> {
         let (writer, terminal): (Box<dyn Write>, bool) = match &spec.file {
             Some(path) => {
                 let f = std::fs::File::create(path).with_context(|| {
-                    format!("cannot write the {} report to {}", spec.format, path.display())
+                    format!(
+                        "cannot write the {} report to {}",
+                        spec.format,
+                        path.display()
+                    )
                 })?;
                 (Box::new(BufWriter::with_capacity(OUTPUT_BUFFER, f)), false)
             }

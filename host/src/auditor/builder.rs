@@ -368,7 +368,12 @@ fn switch_checks(active: &mut [ActivePlugin], config: &Config) {
 }
 
 /// Severity overrides, threshold and exemptions; the configuration is validated.
-fn policy(active: &[ActivePlugin], config: &Config, file: &str, fail_on: Option<Severity>) -> Policy {
+fn policy(
+    active: &[ActivePlugin],
+    config: &Config,
+    file: &str,
+    fail_on: Option<Severity>,
+) -> Policy {
     let catalogue: Vec<_> = active.iter().flat_map(|p| p.checks()).collect();
     let severity = config
         .severity

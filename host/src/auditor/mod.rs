@@ -148,7 +148,12 @@ impl Auditor {
     }
 
     fn take_pool(&self) -> Pool {
-        let idle = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let idle = self
+            .inner
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
         idle.unwrap_or_else(|| Pool::new(self.inner.plugins.len()))
     }
 

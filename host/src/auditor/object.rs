@@ -60,7 +60,9 @@ pub enum ObjectError {
     Input(#[from] InputError),
     #[error("{origin}: {reason}")]
     NotAnObject { origin: String, reason: String },
-    #[error("{origin}: expected one object, found {found} (evaluate the items of a List one by one)")]
+    #[error(
+        "{origin}: expected one object, found {found} (evaluate the items of a List one by one)"
+    )]
     NotOne { origin: String, found: usize },
 }
 
@@ -74,7 +76,11 @@ impl Auditor {
 
     /// [`Auditor::evaluate`], naming the object's origin in errors and in the entry's
     /// `file` (e.g. `admission request 5f1c…`).
-    pub fn evaluate_named(&self, origin: &str, object: Object<'_>) -> Result<Verdicts, ObjectError> {
+    pub fn evaluate_named(
+        &self,
+        origin: &str,
+        object: Object<'_>,
+    ) -> Result<Verdicts, ObjectError> {
         let inner = &*self.inner;
         let (bytes, json) = match object {
             Object::Json(t) => (t.as_bytes().to_vec(), true),

@@ -84,7 +84,10 @@ pub fn report_object(r: &ResourceEntry, ctx: &Context, now: &str) -> Value {
         kind,
         "ClusterRbacAssessmentReport" | "ClusterConfigAuditReport"
     );
-    let namespace = r.namespace.clone().unwrap_or_else(|| kube::DEFAULT_NAMESPACE.into());
+    let namespace = r
+        .namespace
+        .clone()
+        .unwrap_or_else(|| kube::DEFAULT_NAMESPACE.into());
     let mut labels = json!({
         "trivy-operator.resource.kind": r.kind,
         "trivy-operator.resource.name": r.name.clone().unwrap_or_default(),
