@@ -134,8 +134,11 @@ fn scans_are_byte_identical_whatever_jobs_window_and_batch() {
     }
 }
 
-/// The checks of every resource in a JSON report, by (file, document, item).
-fn checks_by_resource(report: &Value) -> Vec<((String, u64, Option<u64>), Value)> {
+/// Where a resource is: (file, document, item).
+type Key = (String, u64, Option<u64>);
+
+/// The checks of every resource in a JSON report, by where it is.
+fn checks_by_resource(report: &Value) -> Vec<(Key, Value)> {
     report["resources"]
         .as_array()
         .unwrap()

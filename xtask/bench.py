@@ -22,6 +22,9 @@ SHARED = os.environ.get("TOLLGATE_SHARED", os.path.join(ROOT, "..", "shared"))
 BENCH = os.path.join(ROOT, "bench")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 SETTINGS = 'advanced={"KSV032":{"enabled":true},"KSV033":{"enabled":true}}'
+# Another build of tollgate (its bundle beside it) to compare with in the same run, e.g.
+# the previous commit's: BENCH_BASELINE=/tmp/old/tollgate cargo xtask bench
+BASELINE = os.environ.get("BENCH_BASELINE")
 
 
 def corpus(n, label):
@@ -86,6 +89,36 @@ def median_runs(cmd, marker=None, runs=RUNS):
     }
 
 
+def summarize(rs):
+    walls = [r[0] for r in rs]
+    return {
+        "wall": statistics.median(walls),
+        "spread": (max(walls) - min(walls)) / statistics.median(walls),
+        "rss": statistics.median(r[2] for r in rs),
+        "cpu": statistics.median(r[4] for r in rs),
+    }
+
+
+def against_baseline(corpora):
+    """This build against BENCH_BASELINE on the same corpora, runs interleaved (this,
+    baseline, baseline, this, ...) so that the machine's drift hits both alike."""
+    measure([BASELINE, "scan", os.path.join(ROOT, "examples")])
+    print(f"\nagainst the baseline {BASELINE} (same run, interleaved, medians of {RUNS}):")
+    print(f"{'corpus':<7} {'build':<10} {'objects/s':>10} {'wall s':>8} {'spread':>7} {'CPU s':>7} {'peak RSS MiB':>13}")
+    for n, label in corpora:
+        path = corpus(n, label)
+        runs = {TOLLGATE: [], BASELINE: []}
+        for i in range(RUNS):
+            order = (TOLLGATE, BASELINE) if i % 2 == 0 else (BASELINE, TOLLGATE)
+            for exe in order:
+                runs[exe].append(measure([exe, "scan", "--format", "json", "--plugin-settings", SETTINGS, path], b"    {"))
+        this, base = summarize(runs[TOLLGATE]), summarize(runs[BASELINE])
+        for name, r in (("this", this), ("baseline", base)):
+            print(f"{label:<7} {name:<10} {n / r['wall']:>10.0f} {r['wall']:>8.2f} {r['spread']:>6.0%} {r['cpu']:>7.2f} {r['rss']:>13.1f}")
+        print(f"{label:<7} this/baseline: wall {this['wall'] / base['wall']:.3f}x, CPU {this['cpu'] / base['cpu']:.3f}x, "
+              f"peak RSS {this['rss'] / base['rss']:.3f}x")
+
+
 def main():
     for exe in (TOLLGATE, NATIVE):
         if not os.path.exists(exe):
@@ -138,6 +171,8 @@ def main():
               f"for scale, all 53 checks in the sandbox {us(one, host):.1f} us per object")
     print(f"\nsingle small manifest (examples/web.yaml), process start to exit, warm cache: "
           f"{small['wall'] * 1000:.1f} ms median (spread {small['spread']:.0%}), peak RSS {small['rss']:.1f} MiB")
+    if BASELINE:
+        against_baseline(corpora)
 
 
 if __name__ == "__main__":

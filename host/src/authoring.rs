@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
-
 use crate::input::{self, InputLimits};
 use crate::report::ResourceEntry;
 
@@ -23,6 +21,24 @@ pub enum Lang {
     Js,
 }
 
+/// Why a plugin project could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthoringError {
+    #[error("plugin name '{0}' must be lower-case letters, digits and '-' (it becomes the crate and file name)")]
+    Name(String),
+    #[error("{} already exists; choose another name or directory", .0.display())]
+    Exists(PathBuf),
+    #[error(
+        "cannot find the tollgate-kit crate; pass --kit PATH (plugins/kit of a tollgate checkout)"
+    )]
+    NoKit,
+    #[error("cannot write {}: {error}", path.display())]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
 fn fill(template: &str, vars: &[(&str, &str)]) -> String {
     vars.iter().fold(template.to_string(), |t, (k, v)| {
         t.replace(&format!("{{{{{k}}}}}"), v)
@@ -30,20 +46,22 @@ fn fill(template: &str, vars: &[(&str, &str)]) -> String {
 }
 
 /// Writes a new plugin project into `dir/name`.
-pub fn new_project(name: &str, lang: Lang, dir: &Path, kit: Option<&Path>) -> Result<PathBuf> {
+pub fn new_project(
+    name: &str,
+    lang: Lang,
+    dir: &Path,
+    kit: Option<&Path>,
+) -> Result<PathBuf, AuthoringError> {
     if name.is_empty()
         || !name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
-        bail!("plugin name '{name}' must be lower-case letters, digits and '-' (it becomes the crate and file name)");
+        return Err(AuthoringError::Name(name.to_string()));
     }
     let root = dir.join(name);
     if root.exists() {
-        bail!(
-            "{} already exists; choose another name or directory",
-            root.display()
-        );
+        return Err(AuthoringError::Exists(root));
     }
     let krate = name.replace('-', "_");
     let id = format!(
@@ -78,7 +96,7 @@ pub fn new_project(name: &str, lang: Lang, dir: &Path, kit: Option<&Path>) -> Re
         (Lang::Rust, None) => {
             let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/kit");
             if !built_from.join("Cargo.toml").exists() {
-                bail!("cannot find the tollgate-kit crate; pass --kit PATH (plugins/kit of a tollgate checkout)");
+                return Err(AuthoringError::NoKit);
             }
             built_from
         }
@@ -95,10 +113,11 @@ pub fn new_project(name: &str, lang: Lang, dir: &Path, kit: Option<&Path>) -> Re
         ("BUILD", build.as_str()),
         ("OUTPUT", output.as_str()),
     ];
-    let write = |rel: &str, text: String| -> Result<()> {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap_or(&root))?;
-        std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))
+    let write = |rel: &str, text: String| -> Result<(), AuthoringError> {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap_or(&root))
+            .and_then(|()| std::fs::write(&path, text))
+            .map_err(|error| AuthoringError::Write { path, error })
     };
     write("wit/policy.wit", WIT.to_string())?;
     write(
@@ -160,10 +179,7 @@ fn parse_expect(text: &str) -> Result<BTreeMap<String, bool>, String> {
 /// Reads the expectations of example manifests: the `tollgate.dev/expect` annotation,
 /// or (for catalogue examples) a file named pass*.yaml / fail*.yaml in a directory named
 /// after a check id.
-pub fn expectations(
-    paths: &[PathBuf],
-    check_ids: &[String],
-) -> Result<(Expectations, Vec<String>)> {
+pub fn expectations(paths: &[PathBuf], check_ids: &[String]) -> (Expectations, Vec<String>) {
     let loaded = input::load(paths, &InputLimits::default());
     let mut problems: Vec<String> = loaded
         .errors
@@ -204,7 +220,7 @@ pub fn expectations(
             out.insert((r.file.to_string(), r.document, r.item), exp);
         }
     }
-    Ok((out, problems))
+    (out, problems)
 }
 
 /// Compares results with expectations; returns the readable differences and how many

@@ -49,6 +49,17 @@ struct Rule {
     expired: bool,
 }
 
+/// An exemption annotation that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnnotationError {
+    #[error("annotation {} must read \"CHECK[, CHECK...]: reason\", got '{}'", ANNOTATION, .0)]
+    Syntax(String),
+    #[error("annotation {} needs check ids and a reason: \"KSV013: why\", got '{}'", ANNOTATION, .0)]
+    Incomplete(String),
+    #[error("annotation {} names unknown check '{}'", ANNOTATION, .0)]
+    UnknownCheck(String),
+}
+
 /// A finding an exemption covers: why, and which configured rule said so (`None` for
 /// the annotation), for the caller to count.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +115,7 @@ impl Exemptions {
         r: &Resource,
         check: &str,
         catalogue: &[&CheckInfo],
-    ) -> Result<Option<Match>, String> {
+    ) -> Result<Option<Match>, AnnotationError> {
         let namespace = r.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
         let name = r.name.as_deref().unwrap_or("");
         for (index, rule) in self.rules.iter().enumerate().filter(|(_, x)| !x.expired) {
@@ -139,11 +150,7 @@ impl Exemptions {
                         }))
                     }
                     Some(_) => {}
-                    None => {
-                        return Err(format!(
-                            "annotation {ANNOTATION} names unknown check '{id}'"
-                        ))
-                    }
+                    None => return Err(AnnotationError::UnknownCheck(id.to_string())),
                 }
             }
         }
@@ -179,10 +186,10 @@ impl Exemptions {
 }
 
 /// `"KSV013, KSV-0011: the reason"` → (ids, reason).
-pub fn parse_annotation(text: &str) -> Result<(Vec<&str>, &str), String> {
-    let (ids, reason) = text.split_once(':').ok_or_else(|| {
-        format!("annotation {ANNOTATION} must read \"CHECK[, CHECK...]: reason\", got '{text}'")
-    })?;
+pub fn parse_annotation(text: &str) -> Result<(Vec<&str>, &str), AnnotationError> {
+    let (ids, reason) = text
+        .split_once(':')
+        .ok_or_else(|| AnnotationError::Syntax(text.to_string()))?;
     let ids: Vec<&str> = ids
         .split([',', ' '])
         .map(str::trim)
@@ -190,9 +197,7 @@ pub fn parse_annotation(text: &str) -> Result<(Vec<&str>, &str), String> {
         .collect();
     let reason = reason.trim();
     if ids.is_empty() || reason.is_empty() {
-        return Err(format!(
-            "annotation {ANNOTATION} needs check ids and a reason: \"KSV013: why\", got '{text}'"
-        ));
+        return Err(AnnotationError::Incomplete(text.to_string()));
     }
     Ok((ids, reason))
 }

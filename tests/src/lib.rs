@@ -1,5 +1,6 @@
 //! Helpers for the end-to-end tests: find the built `tollgate` binary and its plugins
 //! (`cargo xtask build` puts them in `target/release/`), run it, parse its output.
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -3,6 +3,7 @@
 //! The host is an ordinary release build; plugins are built for wasm32-wasip2 with the
 //! `plugin` profile and copied beside the binary (`target/release/plugins/`), which is
 //! where the host looks for its built-in bundle.
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

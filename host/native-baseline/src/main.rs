@@ -3,6 +3,7 @@
 //! run every check including
 //! KSV032/KSV033) with the plugin crates linked in as plain Rust instead of sandboxed
 //! components. Prints the counts, for the benchmark.
+#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;
