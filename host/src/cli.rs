@@ -50,6 +50,76 @@ pub enum Command {
     /// Write, inspect and test policy plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Serve a validating admission webhook over HTTPS: POST /validate answers
+    /// admission.k8s.io/v1 AdmissionReviews with the same plugins, settings, exemptions
+    /// and filters as `scan`; GET /healthz, /readyz, /metrics. SIGTERM drains and exits.
+    ///
+    /// Failed checks at or above --deny-on deny the request (HTTP 200, allowed: false,
+    /// status 403 with the failed checks); those at or above --warn-on become warnings.
+    /// A plugin error or a missed deadline denies under --failure-policy fail and allows
+    /// with a warning under ignore. Overload is answered at once with HTTP 429, a body
+    /// over --max-body-size with 413, anything that is not an AdmissionReview with 400.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Certificate chain to serve, PEM; its SANs must name the webhook's Service
+    /// (<service>.<namespace>.svc). Reloaded when the file changes.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: PathBuf,
+
+    /// Private key of the certificate, PEM. Reloaded when the file changes.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: PathBuf,
+
+    /// Address and port to listen on.
+    #[arg(long, value_name = "ADDR", default_value = defaults::SERVE_ADDR)]
+    pub addr: std::net::SocketAddr,
+
+    #[arg(long, value_name = "MS", help = deadline_help())]
+    pub deadline: Option<u64>,
+
+    /// Failed checks of this severity or worse deny [default: HIGH, or admission.deny_on].
+    #[arg(long, value_name = "SEVERITY")]
+    pub deny_on: Option<Severity>,
+
+    /// Failed checks of this severity or worse, below --deny-on, become warnings
+    /// [default: LOW, or admission.warn_on].
+    #[arg(long, value_name = "SEVERITY")]
+    pub warn_on: Option<Severity>,
+
+    /// enforce, or audit: never deny, warn instead [default: enforce, or admission.mode].
+    #[arg(long, value_enum)]
+    pub mode: Option<crate::config::AdmissionMode>,
+
+    /// What a plugin error or a missed deadline does: fail (deny) or ignore (allow with
+    /// a warning) [default: fail, or admission.failure_policy].
+    #[arg(long, value_enum)]
+    pub failure_policy: Option<crate::config::FailurePolicy>,
+
+    /// Largest request body, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = defaults::MAX_BODY_MIB)]
+    pub max_body_size: usize,
+
+    /// Evaluations at once [default: one per CPU].
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Reviews waiting for a worker before more are answered 429.
+    #[arg(long, value_name = "N", default_value_t = defaults::QUEUE)]
+    pub queue: usize,
+
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+}
+
+fn deadline_help() -> String {
+    format!(
+        "Time to answer one review, in milliseconds; plugins are cut off by then \
+         [default: {}, or admission.deadline_ms]",
+        defaults::DEADLINE_MS
+    )
 }
 
 #[derive(Debug, Subcommand)]

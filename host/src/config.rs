@@ -26,6 +26,43 @@ pub struct Config {
     pub kinds: Filter,
     pub limits: LimitsConfig,
     pub exemptions: Vec<Exemption>,
+    /// How `tollgate serve` decides admission reviews.
+    pub admission: AdmissionConfig,
+}
+
+/// `admission:`: what the webhook (`tollgate serve`) does with findings and failures.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdmissionConfig {
+    /// Failed checks of this severity or worse deny the request [HIGH].
+    pub deny_on: Option<String>,
+    /// Failed checks below `deny_on` and at or above this become warnings [LOW].
+    pub warn_on: Option<String>,
+    /// `enforce` [default], or `audit`: never deny; what would deny becomes a warning.
+    pub mode: Option<AdmissionMode>,
+    /// What a plugin error or a missed deadline does: `fail` (deny) [default] or
+    /// `ignore` (allow, with a warning).
+    pub failure_policy: Option<FailurePolicy>,
+    /// Time to answer one review, in milliseconds [2000].
+    pub deadline_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AdmissionMode {
+    /// Deny what fails at or above `deny_on`.
+    Enforce,
+    /// Never deny: report what would be denied as warnings.
+    Audit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FailurePolicy {
+    /// Deny when the object could not be evaluated.
+    Fail,
+    /// Allow, with a warning saying why.
+    Ignore,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -168,14 +205,24 @@ impl Config {
                 ));
             }
         }
-        if let Some(f) = &self.fail_on {
-            if !SEVERITIES.contains(&f.to_ascii_uppercase().as_str()) {
-                return Err(err(
-                    file,
-                    "fail_on",
-                    format!("'{f}' is not one of LOW, MEDIUM, HIGH, CRITICAL"),
-                ));
+        let severities = [
+            ("fail_on", &self.fail_on),
+            ("admission.deny_on", &self.admission.deny_on),
+            ("admission.warn_on", &self.admission.warn_on),
+        ];
+        for (key, value) in severities {
+            if let Some(f) = value {
+                if !SEVERITIES.contains(&f.to_ascii_uppercase().as_str()) {
+                    return Err(err(
+                        file,
+                        key,
+                        format!("'{f}' is not one of LOW, MEDIUM, HIGH, CRITICAL"),
+                    ));
+                }
             }
+        }
+        if self.admission.deadline_ms == Some(0) {
+            return Err(err(file, "admission.deadline_ms", "must be at least 1"));
         }
         for (name, v) in &self.settings {
             if !v.is_object() {

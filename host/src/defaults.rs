@@ -21,3 +21,20 @@ pub const BATCH: usize = 32;
 pub fn jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+/// Where `tollgate serve` listens.
+pub const SERVE_ADDR: &str = "0.0.0.0:8443";
+/// Time `tollgate serve` takes at most to answer a review, in milliseconds: well under
+/// the API server's default webhook timeout of 10 s.
+pub const DEADLINE_MS: u64 = 2000;
+/// Largest admission request body, in MiB (an object and its old version can each
+/// approach etcd's 1.5 MiB limit).
+pub const MAX_BODY_MIB: usize = 8;
+/// Reviews waiting for a worker before more are answered 429.
+pub const QUEUE: usize = 64;
+/// Failed checks of this severity or worse deny an admission review.
+pub const DENY_ON: tollgate_runtime::Severity = tollgate_runtime::Severity::High;
+/// Failed checks of this severity or worse (below `DENY_ON`) become warnings.
+pub const WARN_ON: tollgate_runtime::Severity = tollgate_runtime::Severity::Low;
+/// How long reviews in flight may take to finish after SIGTERM, in seconds.
+pub const DRAIN_SECS: u64 = 30;

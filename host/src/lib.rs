@@ -32,6 +32,7 @@ pub mod pipeline;
 pub mod plugins;
 pub mod policy;
 pub mod report;
+pub mod serve;
 
 pub use auditor::{Auditor, AuditorBuilder, BuildError, Object, ObjectError, Verdicts};
 pub use plugins::PluginSource;

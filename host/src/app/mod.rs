@@ -8,6 +8,7 @@ mod config;
 mod plugin;
 pub mod progress;
 mod scan;
+mod serve;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Config(ConfigCommand::Check(args)) => config::check(args),
         Command::Config(ConfigCommand::Show(args)) => config::show(args),
         Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Serve(args) => serve::run(args),
     }
 }
 
@@ -44,6 +46,11 @@ fn read_config(args: &PluginArgs) -> Result<(Config, Option<PathBuf>)> {
 /// An auditor builder set up from the plugin flags and the configuration they name.
 fn builder(args: &PluginArgs) -> Result<AuditorBuilder> {
     let (config, file) = read_config(args)?;
+    Ok(builder_with(args, config, file))
+}
+
+/// [`builder`] with the configuration already read.
+fn builder_with(args: &PluginArgs, config: Config, file: Option<PathBuf>) -> AuditorBuilder {
     let mut b = Auditor::builder().config(config, file);
     if let Some(dir) = &args.plugin_dir {
         b = b.bundle(dir);
@@ -66,5 +73,5 @@ fn builder(args: &PluginArgs) -> Result<AuditorBuilder> {
     if args.no_cache {
         b = b.no_cache();
     }
-    Ok(b)
+    b
 }

@@ -52,6 +52,11 @@ pub fn timestamp() -> String {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64)
         });
+    rfc3339(secs)
+}
+
+/// Seconds since 1970-01-01T00:00:00Z in RFC 3339 (UTC).
+pub fn rfc3339(secs: i64) -> String {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;

@@ -1,0 +1,64 @@
+//! `tollgate serve`: the admission webhook, configured from flags over `admission:`.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::cli::ServeArgs;
+use crate::config::{AdmissionMode, FailurePolicy};
+use crate::defaults;
+use crate::serve::{self, Rules, ServeOptions};
+use tollgate_runtime::Severity;
+
+pub(super) fn run(args: ServeArgs) -> Result<u8> {
+    let (config, file) = super::read_config(&args.plugins)?;
+    let a = config.admission.clone();
+    let severity = |flag: Option<Severity>, conf: &Option<String>, default| {
+        flag.or(conf.as_deref().and_then(Severity::parse))
+            .unwrap_or(default)
+    };
+    let rules = Rules {
+        deny_on: severity(args.deny_on, &a.deny_on, defaults::DENY_ON),
+        warn_on: severity(args.warn_on, &a.warn_on, defaults::WARN_ON),
+        mode: args.mode.or(a.mode).unwrap_or(AdmissionMode::Enforce),
+        failure_policy: args
+            .failure_policy
+            .or(a.failure_policy)
+            .unwrap_or(FailurePolicy::Fail),
+    };
+    let deadline = Duration::from_millis(
+        args.deadline
+            .or(a.deadline_ms)
+            .unwrap_or(defaults::DEADLINE_MS)
+            .max(1),
+    );
+    // A plugin is cut off by the deadline at the latest: its call cannot outlive the answer.
+    let time_limit = args
+        .plugins
+        .time_limit
+        .or(config.limits.time_ms)
+        .map_or(deadline, |ms| Duration::from_millis(ms).min(deadline));
+    let workers = args.workers.unwrap_or_else(defaults::jobs).max(1);
+    let auditor = super::builder_with(&args.plugins, config, file)
+        .time_limit(time_limit)
+        .jobs(workers)
+        .build()?;
+    for e in auditor.load_errors() {
+        eprintln!("tollgate: error: {e}");
+    }
+    serve::run(
+        auditor,
+        ServeOptions {
+            addr: args.addr,
+            tls_cert: args.tls_cert,
+            tls_key: args.tls_key,
+            rules,
+            deadline,
+            max_body: args.max_body_size << 20,
+            workers,
+            queue: args.queue,
+            drain: Duration::from_secs(defaults::DRAIN_SECS),
+        },
+    )?;
+    Ok(0)
+}

@@ -1,0 +1,354 @@
+//! The admission protocol (`admission.k8s.io/v1` AdmissionReview) and the decision: a
+//! review's object in, an AdmissionReview answer out, with what failed, what warns and
+//! what the failure policy made of errors. No I/O here: the HTTP layer feeds it.
+
+use serde_json::{json, Map, Value};
+use tollgate_runtime::Severity;
+
+use crate::config::{AdmissionMode, FailurePolicy};
+use crate::report::CheckEntry;
+use crate::Verdicts;
+
+pub const API_VERSION: &str = "admission.k8s.io/v1";
+
+/// The API server keeps 4096 runes of warnings per request and drops warnings with
+/// control characters; it recommends at most 120 characters each.
+const WARNING_CHARS: usize = 120;
+const WARNINGS_BUDGET: usize = 4000;
+/// The denial message: what `kubectl apply` prints after "denied the request: ".
+const MESSAGE_CHARS: usize = 2048;
+
+/// How findings and failures become a decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    pub deny_on: Severity,
+    pub warn_on: Severity,
+    pub mode: AdmissionMode,
+    pub failure_policy: FailurePolicy,
+}
+
+/// The parts of a review's request the webhook reads.
+#[derive(Debug, Clone)]
+pub struct Review {
+    pub uid: String,
+    pub operation: String,
+    /// `request.kind.kind`.
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub dry_run: bool,
+    /// The object to evaluate (`request.object`), with the request's namespace filled
+    /// in when the object does not name one (a CREATE usually does not).
+    pub object: Option<Value>,
+}
+
+/// Why a body is not an AdmissionReview we can answer (HTTP 400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadReview(pub String);
+
+pub fn parse(body: &[u8]) -> Result<Review, BadReview> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| BadReview(format!("the body is not JSON: {e}")))?;
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+    match (
+        text(&v, "apiVersion").as_deref(),
+        text(&v, "kind").as_deref(),
+    ) {
+        (Some(API_VERSION), Some("AdmissionReview")) => {}
+        (a, k) => {
+            return Err(BadReview(format!(
+                "expected an AdmissionReview of {API_VERSION}, got kind {} of apiVersion {}",
+                k.unwrap_or("(none)"),
+                a.unwrap_or("(none)")
+            )))
+        }
+    }
+    let request = v
+        .get("request")
+        .filter(|r| r.is_object())
+        .ok_or_else(|| BadReview("the AdmissionReview has no `request`".into()))?;
+    let uid = text(request, "uid")
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| BadReview("the AdmissionReview's request has no `uid`".into()))?;
+    let namespace = text(request, "namespace").filter(|n| !n.is_empty());
+    let object = match request.get("object") {
+        Some(Value::Object(o)) => {
+            let mut o = o.clone();
+            if let (Some(ns), Some(Value::Object(meta))) = (&namespace, o.get_mut("metadata")) {
+                meta.entry("namespace")
+                    .or_insert_with(|| Value::String(ns.clone()));
+            }
+            Some(Value::Object(o))
+        }
+        _ => None,
+    };
+    Ok(Review {
+        uid,
+        operation: text(request, "operation").unwrap_or_default(),
+        kind: request
+            .pointer("/kind/kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        namespace,
+        name: text(request, "name").filter(|n| !n.is_empty()).or_else(|| {
+            object
+                .as_ref()
+                .and_then(|o| o.pointer("/metadata/name")?.as_str().map(str::to_string))
+        }),
+        dry_run: request
+            .get("dryRun")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        object,
+    })
+}
+
+/// What became of the review's object.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Evaluated: the checks' verdicts (plugin errors among them).
+    Evaluated(Verdicts),
+    /// Nothing to evaluate (a DELETE, a CONNECT, an object the filters leave out).
+    Skipped(&'static str),
+    /// Could not be evaluated in time, or at all.
+    Failed(String),
+}
+
+/// The answer to one review.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub allowed: bool,
+    /// HTTP-like code and message of a denial.
+    pub denial: Option<(u16, String)>,
+    pub warnings: Vec<String>,
+    /// Primary ids of the failed checks that denied (or would deny, in audit mode).
+    pub denying: Vec<String>,
+    /// Why the failure policy was applied, if it was.
+    pub failure: Option<String>,
+}
+
+impl Answer {
+    /// One word for logs and metrics.
+    pub fn decision(&self) -> &'static str {
+        match (self.allowed, &self.failure) {
+            (false, Some(_)) => "error-denied",
+            (false, None) => "denied",
+            (true, Some(_)) => "error-allowed",
+            (true, None) if self.warnings.is_empty() => "allowed",
+            (true, None) => "warned",
+        }
+    }
+}
+
+fn short(c: &CheckEntry) -> String {
+    let first = c.messages.first().map(String::as_str).unwrap_or("");
+    let more = match c.messages.len() {
+        0 | 1 => String::new(),
+        n => format!(" (+{} more)", n - 1),
+    };
+    format!(
+        "{} ({}) {}: {first}{more}",
+        c.meta.id, c.severity, c.meta.title
+    )
+}
+
+/// Text the API server will pass on: no control characters, at most `max` characters.
+fn clean(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max + 1)
+        .collect();
+    if out.chars().count() > max {
+        out = out.chars().take(max - 1).collect();
+        out.push('…');
+    }
+    out
+}
+
+pub fn decide(outcome: &Outcome, rules: &Rules) -> Answer {
+    let audit = rules.mode == AdmissionMode::Audit;
+    let mut answer = Answer {
+        allowed: true,
+        denial: None,
+        warnings: Vec::new(),
+        denying: Vec::new(),
+        failure: None,
+    };
+    let mut warn: Vec<String> = Vec::new();
+    let mut deny: Vec<&CheckEntry> = Vec::new();
+    match outcome {
+        Outcome::Skipped(_) => return answer,
+        Outcome::Failed(why) => answer.failure = Some(why.clone()),
+        Outcome::Evaluated(v) => {
+            let mut failed: Vec<&CheckEntry> = v.failed().collect();
+            failed.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.meta.id.cmp(&b.meta.id)));
+            for c in failed {
+                if c.severity >= rules.deny_on {
+                    deny.push(c);
+                } else if c.severity >= rules.warn_on {
+                    warn.push(short(c));
+                }
+            }
+            if !v.errors.is_empty() {
+                let errors: Vec<String> = v
+                    .errors
+                    .iter()
+                    .map(|e| match &e.plugin {
+                        Some(p) => format!("plugin '{p}' failed ({}): {}", e.class, e.message),
+                        None => format!("{}: {}", e.class, e.message),
+                    })
+                    .collect();
+                answer.failure = Some(errors.join("; "));
+            }
+        }
+    }
+    answer.denying = deny.iter().map(|c| c.meta.id.clone()).collect();
+    let mut message = String::new();
+    if !deny.is_empty() {
+        message = format!(
+            "{} failed check{}: ",
+            deny.len(),
+            if deny.len() == 1 { "" } else { "s" }
+        );
+        let mut listed = 0;
+        for c in &deny {
+            let part = short(c);
+            if message.len() + part.len() > MESSAGE_CHARS && listed > 0 {
+                message.push_str(&format!("; and {} more", deny.len() - listed));
+                break;
+            }
+            if listed > 0 {
+                message.push_str("; ");
+            }
+            message.push_str(&part);
+            listed += 1;
+        }
+    }
+    let failure_note = answer
+        .failure
+        .as_ref()
+        .map(|why| match rules.failure_policy {
+            FailurePolicy::Fail => {
+                format!("tollgate could not evaluate the object (failure_policy: fail): {why}")
+            }
+            FailurePolicy::Ignore => format!(
+                "tollgate could not evaluate the object, allowed by failure_policy: ignore: {why}"
+            ),
+        });
+    let fail_closed = answer.failure.is_some() && rules.failure_policy == FailurePolicy::Fail;
+    if (!deny.is_empty() || fail_closed) && !audit {
+        let mut text = message.clone();
+        if fail_closed {
+            if !text.is_empty() {
+                text.push_str(". ");
+            }
+            text.push_str(failure_note.as_deref().unwrap_or(""));
+        }
+        answer.allowed = false;
+        answer.denial = Some((403, clean(&text, MESSAGE_CHARS)));
+    } else {
+        // What does not deny is said as warnings: in audit mode, what would have denied.
+        let mut first: Vec<String> = Vec::new();
+        if audit && !deny.is_empty() {
+            first.push(format!("audit mode, would deny: {message}"));
+            first.extend(deny.iter().map(|c| short(c)));
+        }
+        if let Some(note) = &failure_note {
+            first.insert(0, note.clone());
+        }
+        warn.splice(0..0, first);
+    }
+    answer.warnings = budget(warn);
+    answer
+}
+
+/// Warnings within what the API server passes on: each short, no duplicates, a total
+/// budget, and the count of what was left out.
+fn budget(all: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut used = 0;
+    for (i, w) in all.iter().enumerate() {
+        let w = clean(w, WARNING_CHARS);
+        if out.contains(&w) {
+            continue;
+        }
+        if used + w.chars().count() > WARNINGS_BUDGET - 60 {
+            out.push(format!(
+                "and {} more findings: run `tollgate scan` on the object",
+                all.len() - i
+            ));
+            break;
+        }
+        used += w.chars().count();
+        out.push(w);
+    }
+    out
+}
+
+/// The AdmissionReview answering `uid`.
+pub fn response(uid: &str, answer: &Answer) -> Value {
+    let mut r = Map::new();
+    r.insert("uid".into(), json!(uid));
+    r.insert("allowed".into(), json!(answer.allowed));
+    if let Some((code, message)) = &answer.denial {
+        r.insert(
+            "status".into(),
+            json!({"code": code, "message": message, "reason": "Forbidden", "status": "Failure"}),
+        );
+    }
+    if !answer.warnings.is_empty() {
+        r.insert("warnings".into(), json!(answer.warnings));
+    }
+    let mut notes = Map::new();
+    notes.insert("decision".into(), json!(answer.decision()));
+    if !answer.denying.is_empty() {
+        notes.insert("failed-checks".into(), json!(answer.denying.join(",")));
+    }
+    r.insert("auditAnnotations".into(), Value::Object(notes));
+    json!({"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": r})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reviews_are_read_and_bad_ones_refused_with_the_reason() {
+        let ok = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","operation":"CREATE","kind":{"group":"","version":"v1","kind":"Pod"},"namespace":"shop","object":{"kind":"Pod","metadata":{"name":"p"}}}}"#;
+        let r = parse(ok).unwrap();
+        assert_eq!(
+            (r.uid.as_str(), r.kind.as_str(), r.operation.as_str()),
+            ("u1", "Pod", "CREATE")
+        );
+        assert_eq!(r.object.unwrap()["metadata"]["namespace"], "shop");
+        assert!(parse(b"{").unwrap_err().0.contains("not JSON"));
+        let v1beta1 = br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"u"}}"#;
+        assert!(parse(v1beta1)
+            .unwrap_err()
+            .0
+            .contains("apiVersion admission.k8s.io/v1beta1"));
+        let no_request = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#;
+        assert!(parse(no_request).unwrap_err().0.contains("no `request`"));
+    }
+
+    #[test]
+    fn text_for_the_api_server_is_clean_and_short() {
+        assert_eq!(clean("a\nb\tc", 10), "a b c");
+        let long = "x".repeat(500);
+        assert_eq!(clean(&long, 120).chars().count(), 120);
+        let many: Vec<String> = (0..200)
+            .map(|i| format!("KSV{i:03} {}", "y".repeat(100)))
+            .collect();
+        let kept = budget(many);
+        let total: usize = kept.iter().map(|w| w.chars().count()).sum();
+        assert!(total <= 4096, "{total}");
+        assert!(
+            kept.last().unwrap().starts_with("and "),
+            "{:?}",
+            kept.last()
+        );
+    }
+}

@@ -1,0 +1,237 @@
+//! The HTTP side of the webhook: routes, body limit, the bounded queue, the deadline,
+//! and turning a review into an answer through the auditor.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use super::admission::{self, Outcome, Rules};
+use super::log;
+use super::metrics::Metrics;
+use crate::{Auditor, Object};
+
+/// What every request handler shares.
+pub struct State {
+    pub auditor: Auditor,
+    pub rules: Rules,
+    pub deadline: Duration,
+    pub max_body: usize,
+    /// Reviews admitted (being evaluated or waiting for a worker); beyond: 429.
+    pub admitted: Arc<Semaphore>,
+    /// Evaluations running at once (one per worker thread).
+    pub workers: Arc<Semaphore>,
+    pub metrics: Metrics,
+}
+
+type Body = Full<Bytes>;
+
+fn reply(
+    state: &State,
+    code: StatusCode,
+    content_type: &str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
+    state.metrics.response(code.as_u16());
+    Response::builder()
+        .status(code)
+        .header("content-type", content_type)
+        .body(Full::new(body.into()))
+        .unwrap_or_default()
+}
+
+fn problem(state: &State, code: StatusCode, reason: &str) -> Response<Body> {
+    reply(
+        state,
+        code,
+        "application/json",
+        json!({"error": reason}).to_string(),
+    )
+}
+
+pub async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, hyper::Error> {
+    let path = req.uri().path().to_string();
+    Ok(match (req.method(), path.as_str()) {
+        (&Method::POST, "/validate") => validate(&state, req).await,
+        (&Method::GET, "/healthz") => reply(&state, StatusCode::OK, "text/plain", "ok\n"),
+        (&Method::GET, "/readyz") => {
+            // Ready once the plugins are loaded and configured (they are before the port
+            // opens) and none failed to.
+            if state.auditor.load_errors().is_empty() && !state.auditor.plugins().is_empty() {
+                reply(&state, StatusCode::OK, "text/plain", "ready\n")
+            } else {
+                let errors: Vec<String> = state
+                    .auditor
+                    .load_errors()
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect();
+                reply(
+                    &state,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    format!("not ready: {}\n", errors.join("; ")),
+                )
+            }
+        }
+        (&Method::GET, "/metrics") => {
+            let text = state.metrics.render();
+            reply(&state, StatusCode::OK, "text/plain; version=0.0.4", text)
+        }
+        (_, "/validate" | "/healthz" | "/readyz" | "/metrics") => {
+            problem(&state, StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        }
+        _ => problem(
+            &state,
+            StatusCode::NOT_FOUND,
+            "no such path: POST /validate, GET /healthz, /readyz, /metrics",
+        ),
+    })
+}
+
+/// The API server's own deadline for the call, `?timeout=10s`.
+fn requested_timeout(req: &Request<Incoming>) -> Option<Duration> {
+    let query = req.uri().query()?;
+    let value = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("timeout="))?;
+    let secs: u64 = value.strip_suffix('s')?.parse().ok()?;
+    Some(Duration::from_secs(secs))
+}
+
+async fn validate(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let start = Instant::now();
+    let Ok(permit) = state.admitted.clone().try_acquire_owned() else {
+        let mut r = problem(
+            state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "overloaded: every worker is busy and the queue is full; retry",
+        );
+        r.headers_mut()
+            .insert("retry-after", hyper::header::HeaderValue::from_static("1"));
+        return r;
+    };
+    let _in_flight = state.metrics.in_flight();
+    // A margin under the API server's deadline, so the answer arrives before it gives up.
+    let deadline = match requested_timeout(&req) {
+        Some(t) => state.deadline.min(
+            t.saturating_sub(Duration::from_millis(200))
+                .max(Duration::from_millis(100)),
+        ),
+        None => state.deadline,
+    };
+    let too_long = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|n| n > state.max_body);
+    if too_long {
+        return problem(
+            state,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the body is over the {} byte limit", state.max_body),
+        );
+    }
+    let body = match Limited::new(req.into_body(), state.max_body)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return problem(
+                state,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the body is over the {} byte limit", state.max_body),
+            )
+        }
+        Err(e) => {
+            return problem(
+                state,
+                StatusCode::BAD_REQUEST,
+                &format!("cannot read the body: {e}"),
+            )
+        }
+    };
+    let review = match admission::parse(&body) {
+        Ok(r) => r,
+        Err(e) => return problem(state, StatusCode::BAD_REQUEST, &e.0),
+    };
+    let outcome = match (&review.object, review.operation.as_str()) {
+        (_, "DELETE") => Outcome::Skipped("DELETE: nothing is created"),
+        (_, "CONNECT") => Outcome::Skipped("CONNECT: no object"),
+        (None, _) => Outcome::Skipped("no object in the request"),
+        (Some(object), _) => evaluate(state, &review.uid, object.clone(), deadline).await,
+    };
+    if let Outcome::Evaluated(v) = &outcome {
+        for e in &v.errors {
+            state.metrics.plugin_error(&e.class);
+        }
+    }
+    if let Outcome::Failed(_) = &outcome {
+        state.metrics.plugin_error("deadline-or-input");
+    }
+    let answer = admission::decide(&outcome, &state.rules);
+    let took = start.elapsed();
+    state
+        .metrics
+        .review(answer.decision(), &review.operation, took);
+    log::info(
+        "review",
+        json!({
+            "uid": review.uid, "operation": review.operation, "kind": review.kind,
+            "namespace": review.namespace, "name": review.name, "dry_run": review.dry_run,
+            "allowed": answer.allowed, "decision": answer.decision(), "failed_checks": answer.denying,
+            "warnings": answer.warnings.len(), "failure": answer.failure,
+            "skipped": match &outcome { Outcome::Skipped(why) => Some(*why), _ => None },
+            "duration_ms": took.as_secs_f64() * 1000.0,
+        }),
+    );
+    drop(permit);
+    let body = admission::response(&review.uid, &answer).to_string();
+    reply(state, StatusCode::OK, "application/json", body)
+}
+
+/// Evaluates on a worker thread within the deadline. A plugin that runs over is cut
+/// off by the sandbox's own time limit (set to the deadline) and its instance replaced;
+/// the answer does not wait for that.
+async fn evaluate(
+    state: &Arc<State>,
+    uid: &str,
+    object: serde_json::Value,
+    deadline: Duration,
+) -> Outcome {
+    let workers = state.workers.clone();
+    let auditor = state.auditor.clone();
+    let origin = format!("admission request {uid}");
+    let work = async move {
+        let slot = workers.acquire_owned().await;
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            auditor.evaluate_named(&origin, Object::Value(&object))
+        })
+        .await
+    };
+    match tokio::time::timeout(deadline, work).await {
+        Ok(Ok(Ok(v))) if v.filtered => {
+            Outcome::Skipped("left out by the namespace and kind filters")
+        }
+        Ok(Ok(Ok(v))) => Outcome::Evaluated(v),
+        Ok(Ok(Err(e))) => Outcome::Failed(format!("the object cannot be evaluated: {e}")),
+        Ok(Err(e)) => Outcome::Failed(format!("the evaluation failed: {e}")),
+        Err(_) => Outcome::Failed(format!(
+            "the evaluation did not finish within the {} ms deadline",
+            deadline.as_millis()
+        )),
+    }
+}

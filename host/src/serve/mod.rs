@@ -1,0 +1,172 @@
+//! `tollgate serve`: a validating admission webhook over HTTPS. The same auditor as a
+//! scan (plugins, settings, severity overrides, exemptions, filters) answers
+//! `admission.k8s.io/v1` AdmissionReviews on `POST /validate`, within a deadline, from a
+//! bounded queue; `/healthz`, `/readyz` and `/metrics` serve operations. SIGTERM (or
+//! SIGINT) stops accepting connections, lets the reviews in flight finish, and exits.
+
+pub mod admission;
+mod http;
+mod log;
+pub mod metrics;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+pub use admission::Rules;
+
+use crate::Auditor;
+
+/// Where and how to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+    pub rules: Rules,
+    /// Time to answer one review.
+    pub deadline: Duration,
+    /// Largest request body, in bytes.
+    pub max_body: usize,
+    /// Evaluations at once.
+    pub workers: usize,
+    /// Reviews waiting for a worker before more are refused with 429.
+    pub queue: usize,
+    /// How long in-flight reviews may take to finish after SIGTERM.
+    pub drain: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot listen on {addr}: {error}")]
+    Bind {
+        addr: SocketAddr,
+        error: std::io::Error,
+    },
+    #[error("cannot start the server: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Serves until SIGTERM or SIGINT.
+pub fn run(auditor: Auditor, opts: ServeOptions) -> Result<(), ServeError> {
+    let certificates = tls::Certificates::load(&opts.tls_cert, &opts.tls_key)?;
+    let config = certificates.server_config()?;
+    certificates.watch(Duration::from_millis(500), |r| match r {
+        Ok(true) => log::info("tls: certificate reloaded", json!({})),
+        Ok(false) => {}
+        Err(e) => log::error(
+            "tls: the new certificate cannot be used; still serving the previous one",
+            json!({"error": e.to_string()}),
+        ),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("tollgate-serve")
+        .build()
+        .map_err(ServeError::Runtime)?;
+    let state = Arc::new(http::State {
+        auditor,
+        rules: opts.rules,
+        deadline: opts.deadline,
+        max_body: opts.max_body,
+        admitted: Arc::new(Semaphore::new(opts.workers + opts.queue)),
+        workers: Arc::new(Semaphore::new(opts.workers)),
+        metrics: metrics::Metrics::default(),
+    });
+    runtime.block_on(serve(state, TlsAcceptor::from(Arc::new(config)), &opts))
+}
+
+async fn serve(
+    state: Arc<http::State>,
+    acceptor: TlsAcceptor,
+    opts: &ServeOptions,
+) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(opts.addr)
+        .await
+        .map_err(|error| ServeError::Bind {
+            addr: opts.addr,
+            error,
+        })?;
+    let local = listener.local_addr().map_err(ServeError::Runtime)?;
+    let plugins: Vec<&str> = state
+        .auditor
+        .plugins()
+        .iter()
+        .map(|p| p.plugin.name())
+        .collect();
+    log::info(
+        "listening",
+        json!({"addr": local.to_string(), "plugins": plugins, "deadline_ms": opts.deadline.as_millis() as u64,
+               "workers": opts.workers, "queue": opts.queue}),
+    );
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(ServeError::Runtime)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(ServeError::Runtime)?;
+    let (stop, stopped) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((tcp, peer)) = accepted else { continue };
+                let (state, acceptor, mut stopped) = (state.clone(), acceptor.clone(), stopped.clone());
+                connections.spawn(async move {
+                    let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                        Ok(Ok(tls)) => tls,
+                        // Plain HTTP, a client that does not trust us, a stalled handshake.
+                        Ok(Err(e)) => return log::info("tls handshake failed", json!({"peer": peer.to_string(), "error": e.to_string()})),
+                        Err(_) => return log::info("tls handshake timed out", json!({"peer": peer.to_string()})),
+                    };
+                    let service = service_fn(move |req| http::handle(state.clone(), req));
+                    let conn = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .keep_alive(true)
+                        .header_read_timeout(Duration::from_secs(30))
+                        .serve_connection(TokioIo::new(tls), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = stopped.changed() => {
+                            // Finish the review in progress, then close.
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
+                });
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    log::info(
+        "shutting down: no new connections; finishing reviews in flight",
+        json!({"connections": connections.len()}),
+    );
+    let drained = tokio::time::timeout(opts.drain, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    match drained {
+        Ok(()) => log::info("stopped", json!({})),
+        Err(_) => log::error(
+            "stopped with reviews still in flight after the drain time",
+            json!({"connections": connections.len()}),
+        ),
+    }
+    Ok(())
+}
