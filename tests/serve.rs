@@ -1,0 +1,653 @@
+//! `tollgate serve` over real TLS with a real HTTP client (curl): certificates made here
+//! with rcgen, the server started on 127.0.0.1 by each test and stopped by PID. What the
+//! API server relies on: the uid echoed, allowed or denied with the findings, warnings
+//! within Kubernetes' limits, 400/413/429 where due, the deadline kept when a plugin
+//! hangs, the certificate reloaded from disk, SIGTERM draining, and metrics that count
+//! what was sent.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tollgate_e2e::{binary, extra_plugin, root, run};
+
+struct Tls {
+    dir: tempfile::TempDir,
+}
+
+impl Tls {
+    fn new() -> Tls {
+        let tls = Tls {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        tls.issue("ca.pem");
+        tls
+    }
+
+    /// A fresh self-signed pair for localhost in cert.pem/key.pem; the certificate is
+    /// also kept as `trust` for the client.
+    fn issue(&self, trust: &str) {
+        let pair = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let (cert, key) = (pair.cert.pem(), pair.signing_key.serialize_pem());
+        // Written beside and renamed, as a Secret volume swaps its files.
+        for (name, text) in [("key.pem", key), ("cert.pem", cert.clone())] {
+            let tmp = self.dir.path().join(format!(".{name}"));
+            std::fs::write(&tmp, text).unwrap();
+            std::fs::rename(&tmp, self.dir.path().join(name)).unwrap();
+        }
+        std::fs::write(self.dir.path().join(trust), cert).unwrap();
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(tls: &Tls, extra: &[&str]) -> Server {
+        binary();
+        let mut child = Command::new(binary())
+            .args(["serve", "--addr", "127.0.0.1:0", "--no-config"])
+            .arg("--tls-cert")
+            .arg(tls.path("cert.pem"))
+            .arg("--tls-key")
+            .arg(tls.path("key.pem"))
+            .args(extra)
+            .env_remove("TOLLGATE_PLUGIN_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tollgate serve");
+        let stderr = child.stderr.take().unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    if v["msg"] == "listening" {
+                        let _ = tx.send(v["addr"].as_str().unwrap_or("").to_string());
+                    }
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("the server did not start: {:?}", logs.lock().unwrap()));
+        let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+        Server { child, port, logs }
+    }
+
+    /// curl over TLS, trusting `trust`; (HTTP code, body). Code 0: no HTTP answer.
+    fn curl(
+        &self,
+        tls: &Tls,
+        trust: &str,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> (u16, String) {
+        let mut c = Command::new("curl");
+        c.args([
+            "-sS",
+            "--max-time",
+            "20",
+            "-X",
+            method,
+            "-w",
+            "\n%{http_code}",
+        ])
+        .arg("--cacert")
+        .arg(tls.path(trust))
+        .arg("--resolve")
+        .arg(format!("localhost:{}:127.0.0.1", self.port))
+        .arg(format!("https://localhost:{}{path}", self.port));
+        if let Some(b) = body {
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let file = tls.path(&format!("body-{n}.json"));
+            std::fs::write(&file, b).unwrap();
+            c.args(["-H", "content-type: application/json", "--data-binary"])
+                .arg(format!("@{}", file.display()));
+        }
+        let out = c
+            .output()
+            .expect("curl (Debian's curl package) must be installed");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", text.as_str()));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    fn review(&self, tls: &Tls, review: &Value) -> Value {
+        let (code, body) = self.curl(
+            tls,
+            "ca.pem",
+            "POST",
+            "/validate",
+            Some(review.to_string().as_bytes()),
+        );
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn review(uid: &str, operation: &str, namespace: &str, object: Value) -> Value {
+    let kind = object["kind"].clone();
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": uid, "operation": operation, "namespace": namespace,
+        "kind": {"group": "", "version": "v1", "kind": kind},
+        "resource": {"group": "", "version": "v1", "resource": "things"},
+        "object": object, "dryRun": false}})
+}
+
+fn compliant_pod() -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "good"},
+        "spec": {"securityContext": {"runAsNonRoot": true, "runAsUser": 20000, "runAsGroup": 20000,
+                                     "seccompProfile": {"type": "RuntimeDefault"}},
+                 "automountServiceAccountToken": false,
+                 "containers": [{"name": "app", "image": "registry.example/app:1.2.3",
+                     "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "128Mi"}},
+                     "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+                         "runAsNonRoot": true, "runAsUser": 20000, "runAsGroup": 20000,
+                         "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}}]}})
+}
+
+fn privileged_deployment() -> Value {
+    let text =
+        std::fs::read_to_string(root().join("tests/fixtures/webhook/privileged-deployment.json"))
+            .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn config_map(name: &str, mode: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "ns"}, "data": {"mode": mode}})
+}
+
+/// The warnings Kubernetes passes on: short, no control characters, within the budget.
+fn assert_warnings_fit(warnings: &[Value]) {
+    let mut total = 0;
+    for w in warnings {
+        let w = w.as_str().unwrap();
+        assert!(w.chars().count() <= 120, "{w}");
+        assert!(!w.chars().any(char::is_control), "{w:?}");
+        assert!(!w.starts_with("Warning:"));
+        total += w.chars().count();
+    }
+    assert!(total <= 4096, "{total}");
+}
+
+#[test]
+fn reviews_are_allowed_denied_and_warned_as_tollgate_scan_finds() {
+    let tls = Tls::new();
+    let server = Server::start(&tls, &[]);
+    // A compliant Pod: allowed, uid echoed, no patch.
+    let r = server.review(&tls, &review("uid-good", "CREATE", "shop", compliant_pod()));
+    assert_eq!(r["apiVersion"], "admission.k8s.io/v1");
+    assert_eq!(r["kind"], "AdmissionReview");
+    assert_eq!(r["response"]["uid"], "uid-good");
+    assert_eq!(r["response"]["allowed"], true, "{r}");
+    assert!(r["response"].get("patch").is_none() && r["response"].get("patchType").is_none());
+
+    // A privileged Deployment: denied with its HIGH findings, the rest as warnings.
+    let deployment = privileged_deployment();
+    let r = server.review(
+        &tls,
+        &review("uid-bad", "CREATE", "shop", deployment.clone()),
+    );
+    let resp = &r["response"];
+    assert_eq!(
+        (resp["uid"].as_str(), resp["allowed"].as_bool()),
+        (Some("uid-bad"), Some(false)),
+        "{r}"
+    );
+    assert_eq!(resp["status"]["code"], 403);
+    let message = resp["status"]["message"].as_str().unwrap();
+    let warnings = resp["warnings"].as_array().unwrap();
+    assert_warnings_fit(warnings);
+
+    // The same object through `tollgate scan`: its HIGH and CRITICAL failures deny,
+    // the others warn, nothing else.
+    let dir = tempfile::tempdir().unwrap();
+    let mut object = deployment.clone();
+    object["metadata"]["namespace"] = json!("shop");
+    let file = dir.path().join("d.json");
+    std::fs::write(&file, object.to_string()).unwrap();
+    let scan = run(["scan", "-f", "json", "--no-config", file.to_str().unwrap()]).json();
+    let failed: Vec<(String, String)> = scan["resources"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["success"] == false)
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["severity"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(failed.len() > 5);
+    let denying: Vec<&str> = failed
+        .iter()
+        .filter(|(_, s)| s == "HIGH" || s == "CRITICAL")
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert!(!denying.is_empty());
+    let mut annotated: Vec<&str> = resp["auditAnnotations"]["failed-checks"]
+        .as_str()
+        .unwrap()
+        .split(',')
+        .collect();
+    annotated.sort();
+    let mut expected = denying.clone();
+    expected.sort();
+    assert_eq!(annotated, expected);
+    for (id, severity) in &failed {
+        let in_message = message.contains(&format!("{id} ({severity})"));
+        let in_warnings = warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with(&format!("{id} ")));
+        if denying.contains(&id.as_str()) {
+            assert!(in_message && !in_warnings, "{id} denies: {message}");
+        } else {
+            assert!(in_warnings && !in_message, "{id} warns: {warnings:?}");
+        }
+    }
+
+    // An exemption annotation for the denying checks: allowed, with the warnings.
+    let mut exempted = deployment.clone();
+    exempted["metadata"]["annotations"] = json!({"tollgate.dev/exempt": format!("{}: a debugging tool, reviewed in SEC-42", denying.join(", "))});
+    let r = server.review(&tls, &review("uid-exempt", "CREATE", "shop", exempted));
+    assert_eq!(r["response"]["allowed"], true, "{r}");
+    assert!(!r["response"]["warnings"].as_array().unwrap().is_empty());
+
+    // DELETE and CONNECT carry no object to judge; dryRun is judged the same.
+    let mut delete = review("uid-del", "DELETE", "shop", Value::Null);
+    delete["request"]["oldObject"] = deployment.clone();
+    assert_eq!(server.review(&tls, &delete)["response"]["allowed"], true);
+    let connect = review(
+        "uid-con",
+        "CONNECT",
+        "shop",
+        json!({"kind": "PodExecOptions"}),
+    );
+    assert_eq!(server.review(&tls, &connect)["response"]["allowed"], true);
+    let mut dry = review("uid-dry", "CREATE", "shop", deployment);
+    dry["request"]["dryRun"] = json!(true);
+    assert_eq!(server.review(&tls, &dry)["response"]["allowed"], false);
+
+    // Every review is logged as one JSON line with its uid.
+    std::thread::sleep(Duration::from_millis(100));
+    let logs = server.logs.lock().unwrap().clone();
+    let line = logs
+        .iter()
+        .find(|l| l.contains("\"uid-bad\""))
+        .expect("a log line for uid-bad");
+    let v: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(
+        (v["msg"].as_str(), v["decision"].as_str()),
+        (Some("review"), Some("denied"))
+    );
+}
+
+#[test]
+fn bad_requests_are_refused_with_the_reason_and_counted() {
+    let tls = Tls::new();
+    let server = Server::start(&tls, &["--max-body-size", "1"]);
+    let post = |body: &[u8]| server.curl(&tls, "ca.pem", "POST", "/validate", Some(body));
+    let (code, body) = post(b"{not json");
+    assert_eq!(code, 400);
+    assert!(body.contains("not JSON"), "{body}");
+    let (code, body) = post(br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"x"}}"#);
+    assert_eq!(code, 400);
+    assert!(body.contains("admission.k8s.io/v1beta1"), "{body}");
+    let (code, body) = post(br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#);
+    assert_eq!(code, 400);
+    assert!(body.contains("no `request`"), "{body}");
+    let mut big = review("uid-big", "CREATE", "shop", compliant_pod());
+    big["request"]["object"]["data"] = json!("x".repeat(2 << 20));
+    let (code, body) = post(big.to_string().as_bytes());
+    assert_eq!(code, 413, "{body}");
+    let (code, _) = server.curl(&tls, "ca.pem", "GET", "/validate", None);
+    assert_eq!(code, 405);
+    let (code, _) = server.curl(&tls, "ca.pem", "GET", "/nowhere", None);
+    assert_eq!(code, 404);
+    let good = review("uid-1", "CREATE", "shop", compliant_pod());
+    for _ in 0..3 {
+        server.review(&tls, &good);
+    }
+    // Plain HTTP gets no HTTP answer.
+    let plain = Command::new("curl")
+        .args(["-sS", "--max-time", "5", "-w", "%{http_code}"])
+        .arg(format!("http://127.0.0.1:{}/healthz", server.port))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&plain.stdout).trim(), "000");
+    // A client that does not trust the certificate gets nothing either.
+    let other = Tls::new();
+    assert_eq!(server.curl(&other, "ca.pem", "GET", "/healthz", None).0, 0);
+
+    assert_eq!(server.curl(&tls, "ca.pem", "GET", "/healthz", None).0, 200);
+    assert_eq!(server.curl(&tls, "ca.pem", "GET", "/readyz", None).0, 200);
+    let (code, text) = server.curl(&tls, "ca.pem", "GET", "/metrics", None);
+    assert_eq!(code, 200);
+    let metrics = parse_metrics(&text);
+    assert_eq!(
+        metrics["tollgate_admission_reviews_total{decision=\"allowed\",operation=\"CREATE\"}"],
+        3.0
+    );
+    assert_eq!(metrics["tollgate_http_responses_total{code=\"400\"}"], 3.0);
+    assert_eq!(metrics["tollgate_http_responses_total{code=\"413\"}"], 1.0);
+    assert_eq!(
+        metrics["tollgate_http_responses_total{code=\"200\"}"], 5.0,
+        "3 reviews, healthz, readyz"
+    );
+    assert_eq!(
+        metrics["tollgate_admission_review_duration_seconds_count"],
+        3.0
+    );
+    assert_eq!(
+        metrics["tollgate_admission_review_duration_seconds_bucket{le=\"+Inf\"}"],
+        3.0
+    );
+    assert_eq!(metrics["tollgate_admission_in_flight"], 0.0);
+}
+
+/// Prometheus text format: `# HELP`/`# TYPE` comments and `name{labels} value` samples;
+/// anything else fails the parse.
+fn parse_metrics(text: &str) -> std::collections::HashMap<String, f64> {
+    let mut out = std::collections::HashMap::new();
+    for line in text.lines() {
+        if line.starts_with("# HELP ") || line.starts_with("# TYPE ") {
+            continue;
+        }
+        let (name, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("not a sample: {line}"));
+        let metric = name.split('{').next().unwrap();
+        assert!(
+            !metric.is_empty()
+                && metric
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "bad metric name in {line}"
+        );
+        if let Some(labels) = name.strip_prefix(metric) {
+            assert!(
+                labels.is_empty() || (labels.starts_with('{') && labels.ends_with('}')),
+                "{line}"
+            );
+        }
+        out.insert(
+            name.to_string(),
+            value
+                .parse::<f64>()
+                .unwrap_or_else(|_| panic!("bad value in {line}")),
+        );
+    }
+    out
+}
+
+#[test]
+fn a_hanging_plugin_is_cut_off_within_the_deadline_and_the_next_review_is_served() {
+    let tls = Tls::new();
+    let hostile = extra_plugin("hostile");
+    for (policy, allowed) in [("fail", false), ("ignore", true)] {
+        let server = Server::start(
+            &tls,
+            &[
+                "--plugin",
+                hostile.to_str().unwrap(),
+                "--deadline",
+                "500",
+                "--failure-policy",
+                policy,
+            ],
+        );
+        let start = Instant::now();
+        let r = server.review(
+            &tls,
+            &review("uid-loop", "CREATE", "ns", config_map("spin", "loop")),
+        );
+        let took = start.elapsed();
+        assert!(
+            took < Duration::from_millis(1500),
+            "{policy}: answered after {took:?}"
+        );
+        assert_eq!(r["response"]["allowed"], allowed, "{policy}: {r}");
+        let said = if allowed {
+            r["response"]["warnings"][0].as_str().unwrap().to_string()
+        } else {
+            r["response"]["status"]["message"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            said.contains(&format!("failure_policy: {policy}")),
+            "{said}"
+        );
+        // The next review gets a fresh instance of the same plugin.
+        let r = server.review(
+            &tls,
+            &review("uid-calm", "CREATE", "ns", config_map("calm", "none")),
+        );
+        assert_eq!(r["response"]["allowed"], true, "{r}");
+        assert!(r["response"].get("warnings").is_none(), "{r}");
+        let metrics = parse_metrics(&server.curl(&tls, "ca.pem", "GET", "/metrics", None).1);
+        let errors: f64 = metrics
+            .iter()
+            .filter(|(k, _)| k.starts_with("tollgate_plugin_errors_total"))
+            .map(|(_, v)| v)
+            .sum();
+        assert!(errors >= 1.0, "{metrics:?}");
+    }
+}
+
+#[test]
+fn overload_is_answered_at_once_with_429() {
+    let tls = Tls::new();
+    let hostile = extra_plugin("hostile");
+    let server = Arc::new(Server::start(
+        &tls,
+        &[
+            "--plugin",
+            hostile.to_str().unwrap(),
+            "--deadline",
+            "1500",
+            "--workers",
+            "1",
+            "--queue",
+            "0",
+        ],
+    ));
+    let busy = {
+        let (server, body) = (
+            server.clone(),
+            review("uid-busy", "CREATE", "ns", config_map("spin", "loop")).to_string(),
+        );
+        let tls_dir = tls.path("");
+        std::thread::spawn(move || {
+            let t = Tls {
+                dir: tempfile::tempdir().unwrap(),
+            };
+            std::fs::copy(tls_dir.join("ca.pem"), t.path("ca.pem")).unwrap();
+            server.curl(&t, "ca.pem", "POST", "/validate", Some(body.as_bytes()))
+        })
+    };
+    std::thread::sleep(Duration::from_millis(400));
+    let start = Instant::now();
+    let (code, body) = server.curl(
+        &tls,
+        "ca.pem",
+        "POST",
+        "/validate",
+        Some(
+            review("uid-more", "CREATE", "ns", compliant_pod())
+                .to_string()
+                .as_bytes(),
+        ),
+    );
+    assert_eq!(code, 429, "{body}");
+    assert!(start.elapsed() < Duration::from_millis(500));
+    assert_eq!(busy.join().unwrap().0, 200);
+}
+
+#[test]
+fn a_certificate_replaced_on_disk_is_served_without_a_restart() {
+    let tls = Tls::new();
+    let server = Server::start(&tls, &[]);
+    assert_eq!(server.curl(&tls, "ca.pem", "GET", "/healthz", None).0, 200);
+    tls.issue("ca2.pem");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.curl(&tls, "ca2.pem", "GET", "/healthz", None).0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the new certificate is not served"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        server.curl(&tls, "ca.pem", "GET", "/healthz", None).0,
+        0,
+        "the old one is gone"
+    );
+    // A broken pair does not replace a working one.
+    std::fs::write(tls.path("cert.pem"), "not a certificate").unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(server.curl(&tls, "ca2.pem", "GET", "/healthz", None).0, 200);
+    assert!(server
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("still serving the previous one")));
+}
+
+#[test]
+fn sigterm_finishes_the_review_in_flight_then_exits() {
+    let tls = Tls::new();
+    let hostile = extra_plugin("hostile");
+    let mut server = Server::start(
+        &tls,
+        &["--plugin", hostile.to_str().unwrap(), "--deadline", "1500"],
+    );
+    let port = server.port;
+    let ca = tls.path("ca.pem");
+    let body = review("uid-slow", "CREATE", "ns", config_map("spin", "loop")).to_string();
+    let body_file = tls.path("slow.json");
+    std::fs::write(&body_file, body).unwrap();
+    let slow = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "-w",
+            "\n%{http_code}",
+            "-H",
+            "content-type: application/json",
+        ])
+        .arg("--cacert")
+        .arg(&ca)
+        .arg("--resolve")
+        .arg(format!("localhost:{port}:127.0.0.1"))
+        .arg("--data-binary")
+        .arg(format!("@{}", body_file.display()))
+        .arg(format!("https://localhost:{port}/validate"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    server.signal("TERM");
+    let out = slow.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.ends_with("\n200"),
+        "the review in flight was answered: {text}"
+    );
+    assert!(text.contains("\"uid\":\"uid-slow\""), "{text}");
+    let status = wait(&mut server.child, Duration::from_secs(10));
+    assert_eq!(status, Some(0), "exits 0 after draining");
+    let logs = server.logs.lock().unwrap().clone();
+    assert!(logs.iter().any(|l| l.contains("shutting down")), "{logs:?}");
+}
+
+fn wait(child: &mut Child, limit: Duration) -> Option<i32> {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn the_deploy_manifests_pass_every_check() {
+    let out = run([
+        "scan",
+        "--no-config",
+        "-f",
+        "json",
+        root().join("deploy").to_str().unwrap(),
+    ]);
+    let report = out.json();
+    let failed: Vec<String> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            r["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["success"] == false)
+                .map(move |c| format!("{} {}: {} {}", r["file"], r["name"], c["id"], c["messages"]))
+        })
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let kinds: Vec<&str> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["kind"].as_str())
+        .collect();
+    for kind in [
+        "Namespace",
+        "ServiceAccount",
+        "Deployment",
+        "Service",
+        "ValidatingWebhookConfiguration",
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+    ] {
+        assert!(kinds.contains(&kind), "deploy/ has a {kind}");
+    }
+}
