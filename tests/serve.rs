@@ -469,6 +469,22 @@ fn a_hanging_plugin_is_cut_off_within_the_deadline_and_the_next_review_is_served
     }
 }
 
+/// A client that hangs up while the server writes (wrk does, at the end of a run) must
+/// not kill it: the server runs with SIGPIPE ignored, unlike the CLI commands, which
+/// stop quietly on a closed pipe.
+#[test]
+fn the_server_ignores_sigpipe() {
+    let tls = Tls::new();
+    let server = Server::start(&tls, &[]);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    let ignored = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .map(|hex| u64::from_str_radix(hex.trim(), 16).unwrap())
+        .unwrap();
+    assert_ne!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE is not ignored: {ignored:x}");
+}
+
 #[test]
 fn overload_is_answered_at_once_with_429() {
     let tls = Tls::new();

@@ -116,8 +116,8 @@ pub struct ServeArgs {
 
 fn deadline_help() -> String {
     format!(
-        "Time to answer one review, in milliseconds; plugins are cut off by then \
-         [default: {}, or admission.deadline_ms]",
+        "Time to answer one review, in milliseconds (or admission.deadline_ms); plugins \
+         are cut off by then [default: {}]",
         defaults::DEADLINE_MS
     )
 }

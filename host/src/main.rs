@@ -10,13 +10,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const PIPE_SIZE: libc::c_int = 1 << 20;
 
 fn main() -> std::process::ExitCode {
-    // Rust ignores SIGPIPE, which turns `tollgate checks | head` into an error (or a
-    // panic in println!); a command-line tool should just stop, as cat and grep do.
-    #[cfg(unix)]
-    // SAFETY: called before any thread starts; SIG_DFL is a valid disposition.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     // Transparent huge pages: mimalloc asks for them, and every 2 MiB page is zeroed when
     // first touched; a large scan allocates and releases far more than it keeps, and on
     // the VMs we measured those faults cost 9-17% of the scan's CPU time.
@@ -41,6 +34,16 @@ fn main() -> std::process::ExitCode {
         }
     }
     let cli = tollgate::cli::Cli::parse();
+    // Rust ignores SIGPIPE, which turns `tollgate checks | head` into an error (or a
+    // panic in println!); a command-line tool should just stop, as cat and grep do. A
+    // server must not: a client that hangs up mid-answer would kill it.
+    if !matches!(cli.command, tollgate::cli::Command::Serve(_)) {
+        #[cfg(unix)]
+        // SAFETY: no other thread runs yet; SIG_DFL is a valid disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match tollgate::app::run(cli) {
         Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {

@@ -49,10 +49,13 @@ fn main() -> Result<()> {
             let mut c = cargo();
             c.args(["build", "--release", "-p", "tollgate-native"]);
             run(c)?;
-            let mut py = Command::new("python3");
-            py.arg(root().join("xtask").join("bench.py"))
-                .env("CARGO_TARGET_DIR", target_dir());
-            run(py)
+            for script in ["bench.py", "bench_webhook.py"] {
+                let mut py = Command::new("python3");
+                py.arg(root().join("xtask").join(script))
+                    .env("CARGO_TARGET_DIR", target_dir());
+                run(py)?;
+            }
+            Ok(())
         }
         _ => {
             eprintln!(
