@@ -482,7 +482,11 @@ fn the_server_ignores_sigpipe() {
         .find_map(|l| l.strip_prefix("SigIgn:"))
         .map(|hex| u64::from_str_radix(hex.trim(), 16).unwrap())
         .unwrap();
-    assert_ne!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE is not ignored: {ignored:x}");
+    assert_ne!(
+        ignored & (1 << (libc::SIGPIPE - 1)),
+        0,
+        "SIGPIPE is not ignored: {ignored:x}"
+    );
 }
 
 #[test]

@@ -31,7 +31,7 @@ pub mod split;
 mod transcode;
 
 pub use discover::discover;
-pub use parse::parse_doc;
+pub use parse::{parse_doc, parse_value};
 pub use read::{load, load_bytes, read_file};
 pub use resource::{InputError, InputLimits, Loaded, Resource, Skipped, EXEMPT_ANNOTATION};
 pub use split::{split_bytes, split_documents, DocText, RawDoc};

@@ -1,7 +1,9 @@
 //! One document into objects: the fast path when it can, the reference path otherwise.
 
+use std::sync::Arc;
+
 use crate::accept;
-use crate::{reference, transcode, InputLimits, Loaded, RawDoc};
+use crate::{reference, transcode, InputError, InputLimits, Loaded, RawDoc};
 
 /// Parses one document into resources, skipped documents or errors, appended to `out`.
 /// YAML goes through the transcoder (events straight to the tree encoding) unless it
@@ -14,4 +16,24 @@ pub fn parse_doc(doc: &RawDoc, limits: &InputLimits, out: &mut Loaded) {
         }
     }
     reference::parse_doc(doc, limits, out)
+}
+
+/// An object already parsed, as if it were the only document of a JSON file named
+/// `file`: the same resources, skipped documents or errors, without writing and
+/// reading its text again.
+pub fn parse_value(file: &str, value: &serde_json::Value, limits: &InputLimits) -> Loaded {
+    let mut out = Loaded {
+        files: 1,
+        ..Loaded::default()
+    };
+    let file: Arc<str> = Arc::from(file);
+    match reference::value_outcome(value, limits) {
+        Ok(o) => accept::accept(&file, 0, Some(1), o, limits, &mut out),
+        Err(message) => out.errors.push(InputError {
+            file: file.to_string(),
+            document: Some(0),
+            message,
+        }),
+    }
+    out
 }

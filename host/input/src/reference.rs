@@ -72,6 +72,32 @@ fn outcome(d: Doc, limits: &InputLimits) -> Result<Outcome, String> {
     })
 }
 
+/// An object already parsed (an admission request's): what [`outcome`] makes of the
+/// same document read from text.
+pub(crate) fn value_outcome(v: &Value, limits: &InputLimits) -> Result<Outcome, String> {
+    let Value::Object(fields) = v else {
+        return Ok(match v {
+            Value::Null => Outcome::Empty,
+            other => Outcome::Whole(item(other)),
+        });
+    };
+    let kind = fields.get("kind").and_then(Value::as_str).unwrap_or("");
+    let items = fields.get("items");
+    let field = ItemsField::of(
+        items.is_some_and(Value::is_array),
+        items.filter(|i| !i.is_array()).map(Value::is_null),
+    );
+    Ok(match (shape(kind, field), items) {
+        (Shape::List, Some(Value::Array(items))) => Outcome::List(items.iter().map(item).collect()),
+        (Shape::EmptyList, _) => Outcome::EmptyList,
+        (Shape::ItemsNotArray, _) => Outcome::ItemsNotArray,
+        _ if depth(v) > limits.max_depth => {
+            return Err(format!("nested deeper than {} levels", limits.max_depth))
+        }
+        _ => Outcome::Whole(item(v)),
+    })
+}
+
 fn item(v: &Value) -> Item {
     Item::new(Tree::from_value(v), depth(v))
 }

@@ -82,21 +82,22 @@ impl Auditor {
         object: Object<'_>,
     ) -> Result<Verdicts, ObjectError> {
         let inner = &*self.inner;
-        let (bytes, json) = match object {
-            Object::Json(t) => (t.as_bytes().to_vec(), true),
-            Object::Yaml(t) => (t.as_bytes().to_vec(), false),
-            Object::Value(v) => (v.to_string().into_bytes(), true),
-        };
-        let limit = inner.options.input.max_file_bytes;
-        if bytes.len() as u64 > limit {
-            return Err(InputError {
-                file: origin.to_string(),
-                document: None,
-                message: format!("object is larger than the {} MiB limit", limit >> 20),
+        let loaded = match object {
+            Object::Value(v) => input::parse_value(origin, v, &inner.options.input),
+            Object::Json(t) | Object::Yaml(t) => {
+                let limit = inner.options.input.max_file_bytes;
+                if t.len() as u64 > limit {
+                    return Err(InputError {
+                        file: origin.to_string(),
+                        document: None,
+                        message: format!("object is larger than the {} MiB limit", limit >> 20),
+                    }
+                    .into());
+                }
+                let json = matches!(object, Object::Json(_));
+                input::load_bytes(origin, t.as_bytes().to_vec(), json, &inner.options.input)
             }
-            .into());
-        }
-        let loaded = input::load_bytes(origin, bytes, json, &inner.options.input);
+        };
         if let Some(e) = loaded.errors.into_iter().next() {
             return Err(e.into());
         }

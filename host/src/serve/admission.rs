@@ -72,9 +72,9 @@ pub fn parse(body: &[u8]) -> Result<Review, BadReview> {
         .filter(|u| !u.is_empty())
         .ok_or_else(|| BadReview("the AdmissionReview's request has no `uid`".into()))?;
     let namespace = text(request, "namespace").filter(|n| !n.is_empty());
-    let object = match request.get("object") {
-        Some(Value::Object(o)) => {
-            let mut o = o.clone();
+    let mut v = v;
+    let object = match v.pointer_mut("/request/object").map(Value::take) {
+        Some(Value::Object(mut o)) => {
             if let (Some(ns), Some(Value::Object(meta))) = (&namespace, o.get_mut("metadata")) {
                 meta.entry("namespace")
                     .or_insert_with(|| Value::String(ns.clone()));
@@ -83,6 +83,7 @@ pub fn parse(body: &[u8]) -> Result<Review, BadReview> {
         }
         _ => None,
     };
+    let request = &v["request"];
     Ok(Review {
         uid,
         operation: text(request, "operation").unwrap_or_default(),
@@ -109,7 +110,7 @@ pub fn parse(body: &[u8]) -> Result<Review, BadReview> {
 #[derive(Debug)]
 pub enum Outcome {
     /// Evaluated: the checks' verdicts (plugin errors among them).
-    Evaluated(Verdicts),
+    Evaluated(Box<Verdicts>),
     /// Nothing to evaluate (a DELETE, a CONNECT, an object the filters leave out).
     Skipped(&'static str),
     /// Could not be evaluated in time, or at all.
@@ -213,8 +214,7 @@ pub fn decide(outcome: &Outcome, rules: &Rules) -> Answer {
             deny.len(),
             if deny.len() == 1 { "" } else { "s" }
         );
-        let mut listed = 0;
-        for c in &deny {
+        for (listed, c) in deny.iter().enumerate() {
             let part = short(c);
             if message.len() + part.len() > MESSAGE_CHARS && listed > 0 {
                 message.push_str(&format!("; and {} more", deny.len() - listed));
@@ -224,7 +224,6 @@ pub fn decide(outcome: &Outcome, rules: &Rules) -> Answer {
                 message.push_str("; ");
             }
             message.push_str(&part);
-            listed += 1;
         }
     }
     let failure_note = answer

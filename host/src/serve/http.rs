@@ -163,15 +163,15 @@ async fn validate(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> 
             )
         }
     };
-    let review = match admission::parse(&body) {
+    let mut review = match admission::parse(&body) {
         Ok(r) => r,
         Err(e) => return problem(state, StatusCode::BAD_REQUEST, &e.0),
     };
-    let outcome = match (&review.object, review.operation.as_str()) {
+    let outcome = match (review.object.take(), review.operation.as_str()) {
         (_, "DELETE") => Outcome::Skipped("DELETE: nothing is created"),
         (_, "CONNECT") => Outcome::Skipped("CONNECT: no object"),
         (None, _) => Outcome::Skipped("no object in the request"),
-        (Some(object), _) => evaluate(state, &review.uid, object.clone(), deadline).await,
+        (Some(object), _) => evaluate(state, &review.uid, object, deadline).await,
     };
     if let Outcome::Evaluated(v) = &outcome {
         for e in &v.errors {
@@ -226,7 +226,7 @@ async fn evaluate(
         Ok(Ok(Ok(v))) if v.filtered => {
             Outcome::Skipped("left out by the namespace and kind filters")
         }
-        Ok(Ok(Ok(v))) => Outcome::Evaluated(v),
+        Ok(Ok(Ok(v))) => Outcome::Evaluated(Box::new(v)),
         Ok(Ok(Err(e))) => Outcome::Failed(format!("the object cannot be evaluated: {e}")),
         Ok(Err(e)) => Outcome::Failed(format!("the evaluation failed: {e}")),
         Err(_) => Outcome::Failed(format!(
