@@ -56,7 +56,8 @@ impl Server {
     fn start(tls: &Tls, extra: &[&str]) -> Server {
         binary();
         let mut child = Command::new(binary())
-            .args(["serve", "--addr", "127.0.0.1:0", "--no-config"])
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args((!extra.contains(&"--config")).then_some("--no-config"))
             .arg("--tls-cert")
             .arg(tls.path("cert.pem"))
             .arg("--tls-key")
@@ -670,4 +671,50 @@ fn the_deploy_manifests_pass_every_check() {
     ] {
         assert!(kinds.contains(&kind), "deploy/ has a {kind}");
     }
+}
+
+/// The configuration decides at admission as it does for a scan: `deny_on`, severity of
+/// what denies, configured exemptions, namespace filters; and `--mode audit` never denies.
+#[test]
+fn the_configuration_decides_as_it_does_for_a_scan() {
+    let tls = Tls::new();
+    let config = tls.path("tollgate.yaml");
+    std::fs::write(
+        &config,
+        "admission: {deny_on: MEDIUM, warn_on: HIGH}\nnamespaces: {exclude: ['kube-*']}\n\
+         exemptions:\n- checks: [KSV017]\n  kind: Deployment\n  reason: the debug image must be privileged\n",
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let server = Server::start(&tls, &["--config", cfg]);
+    let r = server.review(
+        &tls,
+        &review("uid-shop", "CREATE", "shop", privileged_deployment()),
+    );
+    let resp = &r["response"];
+    assert_eq!(resp["allowed"], false, "{r}");
+    let failed = resp["auditAnnotations"]["failed-checks"].as_str().unwrap();
+    assert!(failed.contains("KSV013"), "MEDIUM denies now: {failed}");
+    assert!(!failed.contains("KSV017"), "KSV017 is exempted: {failed}");
+    assert!(
+        resp.get("warnings").is_none(),
+        "warn_on above deny_on: nothing left to warn: {r}"
+    );
+    let r = server.review(
+        &tls,
+        &review("uid-kube", "CREATE", "kube-public", privileged_deployment()),
+    );
+    assert_eq!(r["response"]["allowed"], true, "kube-* is not scanned: {r}");
+    assert!(r["response"].get("warnings").is_none());
+    drop(server);
+
+    let audit = Server::start(&tls, &["--config", cfg, "--mode", "audit"]);
+    let r = audit.review(
+        &tls,
+        &review("uid-audit", "CREATE", "shop", privileged_deployment()),
+    );
+    assert_eq!(r["response"]["allowed"], true, "{r}");
+    let first = r["response"]["warnings"][0].as_str().unwrap();
+    assert!(first.starts_with("audit mode, would deny: "), "{first}");
+    assert!(r["response"].get("status").is_none());
 }
