@@ -155,16 +155,20 @@ fn short(c: &CheckEntry) -> String {
     )
 }
 
-/// Text the API server will pass on: no control characters, at most `max` characters.
+/// Text the API server will pass on: no control characters, at most `max` characters
+/// (the last one an ellipsis when cut). One pass, and none for short ASCII text.
 fn clean(text: &str, max: usize) -> String {
-    let mut out: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(max + 1)
-        .collect();
-    if out.chars().count() > max {
-        out = out.chars().take(max - 1).collect();
-        out.push('…');
+    if text.len() <= max && text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len().min(max * 4));
+    for (n, c) in text.chars().enumerate() {
+        if n == max {
+            out.pop();
+            out.push('…');
+            break;
+        }
+        out.push(if c.is_control() { ' ' } else { c });
     }
     out
 }
@@ -338,6 +342,13 @@ mod tests {
         assert_eq!(clean("a\nb\tc", 10), "a b c");
         let long = "x".repeat(500);
         assert_eq!(clean(&long, 120).chars().count(), 120);
+        assert!(clean(&long, 120).ends_with('…'));
+        assert_eq!(
+            clean(&"é".repeat(120), 120),
+            "é".repeat(120),
+            "120 characters fit"
+        );
+        assert_eq!(clean("\u{85}x", 10), " x", "C1 controls too");
         let many: Vec<String> = (0..200)
             .map(|i| format!("KSV{i:03} {}", "y".repeat(100)))
             .collect();
