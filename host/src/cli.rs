@@ -60,6 +60,15 @@ pub enum Command {
     /// with a warning under ignore. Overload is answered at once with HTTP 429, a body
     /// over --max-body-size with 413, anything that is not an AdmissionReview with 400.
     Serve(ServeArgs),
+    /// Print a completion script for a shell, e.g.
+    /// `tollgate completions bash > ~/.local/share/bash-completion/completions/tollgate`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g.
+    /// `tollgate man > ~/.local/share/man/man1/tollgate.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]

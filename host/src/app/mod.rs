@@ -28,6 +28,16 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Config(ConfigCommand::Show(args)) => config::show(args),
         Command::Plugin(cmd) => plugin::run(cmd),
         Command::Serve(args) => serve::run(args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "tollgate", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+            Ok(0)
+        }
     }
 }
 
