@@ -4,7 +4,9 @@
 use std::fs;
 
 use serde_json::Value;
-use tollgate_e2e::{binary, bundle_plugin, check, extra_plugin, root, run, run_stdin, tollgate};
+use tollgate_e2e::{
+    binary, bundle_plugin, check, extra_plugin, root, run, run_stdin, shared, tollgate,
+};
 
 /// `tollgate scan --format json` of a directory holding one file.
 fn scan_one_file(name: &str, text: &str) -> Value {
@@ -729,4 +731,72 @@ fn a_closed_pipe_ends_the_output_quietly() {
         !stderr.contains("Broken pipe") && !stderr.contains("panicked"),
         "{stderr}"
     );
+}
+
+/// `--failed-only`: every resource keeps its identity and exactly its failed (and
+/// exempted) checks, the summary and exit status do not change, and the JSON says so.
+#[test]
+fn failed_only_reports_leave_out_exactly_the_passed_checks() {
+    let mut paths = vec![root().join("examples")];
+    if let Some(s) = shared() {
+        paths.push(s.join("corpus/public"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let scan = |extra: &[&str], tag: &str| {
+        let (json, junit) = (
+            dir.path().join(format!("{tag}.json")),
+            dir.path().join(format!("{tag}.xml")),
+        );
+        let mut args: Vec<std::ffi::OsString> = vec!["scan".into(), "--no-config".into()];
+        args.push("-f".into());
+        args.push(format!("json={}", json.display()).into());
+        args.push("-f".into());
+        args.push(format!("junit={}", junit.display()).into());
+        args.extend(extra.iter().map(|a| a.into()));
+        args.extend(paths.iter().map(|p| p.clone().into_os_string()));
+        let out = run(args);
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        (
+            out.code,
+            report,
+            std::fs::read_to_string(&junit).unwrap(),
+            std::fs::metadata(&json).unwrap().len(),
+        )
+    };
+    let (code, full, _, full_size) = scan(&[], "full");
+    let (code_f, failed, junit, failed_size) = scan(&["--failed-only"], "failed");
+    assert_eq!(code, code_f);
+    assert_eq!(failed["failed_only"], true);
+    assert!(full.get("failed_only").is_none());
+    assert_eq!(full["summary"], failed["summary"]);
+    let (a, b) = (
+        full["resources"].as_array().unwrap(),
+        failed["resources"].as_array().unwrap(),
+    );
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(
+            (&x["file"], &x["document"], &x["item"], &x["name"]),
+            (&y["file"], &y["document"], &y["item"], &y["name"])
+        );
+        let kept: Vec<&Value> = x["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["success"] == false)
+            .collect();
+        let got: Vec<&Value> = y["checks"].as_array().unwrap().iter().collect();
+        assert_eq!(kept, got);
+    }
+    let testcases = junit.matches("<testcase ").count();
+    let summary = &failed["summary"];
+    assert_eq!(
+        testcases as u64,
+        summary["checks_failed"].as_u64().unwrap() + summary["checks_exempted"].as_u64().unwrap()
+    );
+    assert!(
+        failed_size * 2 < full_size,
+        "{failed_size} vs {full_size} bytes"
+    );
+    eprintln!("JSON report: {full_size} bytes, {failed_size} with --failed-only");
 }

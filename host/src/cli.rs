@@ -356,6 +356,12 @@ pub struct ScanArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
+    /// Leave passed checks out of every report (JSON, JUnit, report objects), for big
+    /// scans: each resource keeps its identity and its failed (and exempted) checks; the
+    /// summary and the exit status are the same. The JSON report says "failed_only": true.
+    #[arg(long)]
+    pub failed_only: bool,
+
     /// Exit with status 1 only for failed checks of this severity or worse: LOW,
     /// MEDIUM, HIGH or CRITICAL [default: LOW, or fail_on in the configuration].
     #[arg(long, value_name = "SEVERITY")]

@@ -89,7 +89,12 @@ fn open_outputs(args: &ScanArgs) -> Result<Vec<Box<dyn report::Sink>>> {
             color: terminal && no_color_unset(),
             quiet: args.quiet,
         };
-        sinks.push(spec.format.sink(writer, style));
+        let sink = spec.format.sink(writer, style);
+        sinks.push(if args.failed_only {
+            Box::new(report::FailedOnly(sink))
+        } else {
+            sink
+        });
     }
     Ok(sinks)
 }

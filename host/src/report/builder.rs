@@ -110,6 +110,7 @@ impl<'a> Builder<'a> {
         Context {
             plugins: self.plugin_entries(),
             checks,
+            failed_only: false,
         }
     }
 

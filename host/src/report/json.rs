@@ -45,6 +45,11 @@ impl<W: Write> Sink for JsonSink<W> {
             },
         )?;
         writeln!(self.out, ",")?;
+        if ctx.failed_only {
+            // Said up front: a reader must not take the missing passed checks for absent ones.
+            field(&mut self.out, "failed_only", &true)?;
+            writeln!(self.out, ",")?;
+        }
         field(&mut self.out, "plugins", &ctx.plugins)?;
         write!(self.out, ",\n  \"resources\": [")
     }
