@@ -76,3 +76,65 @@ fn the_man_page_renders_with_man() {
         );
     }
 }
+
+/// The binary alone is the tool: copied where no `plugins/` sits beside it, it runs the
+/// bundle embedded at build time; `--plugin-dir` and `$TOLLGATE_PLUGIN_DIR` still win.
+#[test]
+fn a_copied_binary_runs_the_embedded_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("tollgate");
+    std::fs::copy(binary(), &copy).unwrap();
+    let scan = |extra: &[&str], env: Option<&std::path::Path>| {
+        let mut c = Command::new(&copy);
+        c.args(["scan", "--no-config", "-f", "json"])
+            .args(extra)
+            .arg(tollgate_e2e::root().join("examples"))
+            .current_dir(dir.path())
+            .env_remove("TOLLGATE_PLUGIN_DIR");
+        if let Some(p) = env {
+            c.env("TOLLGATE_PLUGIN_DIR", p);
+        }
+        tollgate_e2e::output(c.output().unwrap())
+    };
+    let out = scan(&[], None);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = out.json();
+    let files: Vec<&str> = report["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "builtin:advanced.wasm",
+            "builtin:general.wasm",
+            "builtin:pss-baseline.wasm",
+            "builtin:pss-restricted.wasm",
+            "builtin:rbac.wasm"
+        ]
+    );
+    // The same verdicts as the bundle on disk.
+    let reference = run([
+        "scan",
+        "--no-config",
+        "-f",
+        "json",
+        tollgate_e2e::root().join("examples").to_str().unwrap(),
+    ])
+    .json();
+    assert_eq!(report["resources"], reference["resources"]);
+    assert_eq!(report["summary"], reference["summary"]);
+    let bundle = tollgate_e2e::target_profile_dir().join("plugins");
+    let by_flag = scan(&["--plugin-dir", bundle.to_str().unwrap()], None).json();
+    assert!(by_flag["plugins"][0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("plugins/advanced.wasm"));
+    let by_env = scan(&[], Some(&bundle)).json();
+    assert!(by_env["plugins"][0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("plugins/advanced.wasm"));
+}

@@ -16,8 +16,8 @@ use crate::report;
     version,
     about = "Audit Kubernetes manifests against trivy-operator's checks, every policy a sandboxed WebAssembly plugin",
     long_about = "Audit Kubernetes manifests against trivy-operator's configuration checks.\n\n\
-Every policy is a WebAssembly component loaded at run time: the built-in bundle sits in \
-`plugins/` beside the binary, and `--plugin FILE` adds your own. Plugins run in a sandbox \
+Every policy is a WebAssembly component loaded at run time: the built-in bundle is embedded \
+in the binary (or read from `plugins/` beside it), and `--plugin FILE` adds your own. Plugins run in a sandbox \
 with no files, network, environment or clock, under time and memory limits.",
     after_help = "Examples:\n  tollgate scan ./manifests\n  kubectl get deploy -A -o yaml | tollgate scan -\n  \
 helm template ./chart | tollgate scan --format json - > report.json\n  \
@@ -304,8 +304,8 @@ pub struct PluginArgs {
     #[arg(long = "plugin", value_name = "FILE")]
     pub plugins: Vec<PluginSource>,
 
-    /// Directory of the built-in bundle [default: plugins/ beside the binary, or
-    /// $TOLLGATE_PLUGIN_DIR].
+    /// Directory of the built-in bundle [default: $TOLLGATE_PLUGIN_DIR, plugins/ beside
+    /// the binary, or the bundle embedded in it].
     #[arg(long, value_name = "DIR")]
     pub plugin_dir: Option<PathBuf>,
 

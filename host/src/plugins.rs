@@ -17,6 +17,12 @@ pub fn primary_id<'a>(
     checks.find(|c| c.is_named(name)).map(|c| c.id.clone())
 }
 
+/// The built-in bundle as `build.rs` found it when the binary was built (empty when
+/// it found none): `EMBEDDED: &[(file name, component, sha256)]`.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
 /// Where a plugin component comes from. Every caller takes plugins through this type,
 /// so a new kind of source (a registry reference) changes no caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +30,24 @@ pub enum PluginSource {
     /// A component file, refused before it is compiled when `pin` (a sha256 in hex) is
     /// given and differs.
     File { path: PathBuf, pin: Option<String> },
+    /// A built-in plugin embedded in the binary, named `builtin:NAME.wasm` in reports.
+    Embedded {
+        name: &'static str,
+        bytes: &'static [u8],
+        sha256: &'static str,
+    },
+}
+
+/// The plugins embedded in this binary (none when it was built without a bundle).
+pub fn embedded() -> Vec<PluginSource> {
+    embedded::EMBEDDED
+        .iter()
+        .map(|(name, bytes, sha256)| PluginSource::Embedded {
+            name,
+            bytes,
+            sha256,
+        })
+        .collect()
 }
 
 impl PluginSource {
@@ -49,6 +73,17 @@ impl PluginSource {
     pub fn load(&self, sandbox: &Sandbox) -> Result<Plugin, PluginError> {
         match self {
             PluginSource::File { path, pin } => Plugin::load(sandbox, path, pin.as_deref()),
+            PluginSource::Embedded { bytes, sha256, .. } => {
+                Plugin::from_bytes(sandbox, &self.label(), bytes, sha256.to_string())
+            }
+        }
+    }
+
+    /// How reports and errors name the plugin's origin.
+    pub fn label(&self) -> PathBuf {
+        match self {
+            PluginSource::File { path, .. } => path.clone(),
+            PluginSource::Embedded { name, .. } => PathBuf::from(format!("builtin:{name}")),
         }
     }
 
@@ -60,6 +95,7 @@ impl PluginSource {
                 path: base.join(path),
                 pin,
             },
+            embedded => embedded,
         }
     }
 }
@@ -80,6 +116,7 @@ impl std::fmt::Display for PluginSource {
                 path,
                 pin: Some(pin),
             } => write!(f, "{}@sha256:{pin}", path.display()),
+            PluginSource::Embedded { name, .. } => write!(f, "builtin:{name}"),
         }
     }
 }
@@ -134,15 +171,31 @@ impl ActivePlugin {
     }
 }
 
-/// The directory of the built-in bundle: `$TOLLGATE_PLUGIN_DIR`, else `plugins/` beside
-/// the executable.
-pub fn bundle_dir() -> Option<PathBuf> {
+/// Where the built-in bundle is read from when no directory is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DefaultBundle {
+    /// `$TOLLGATE_PLUGIN_DIR`, or `plugins/` beside the executable when it exists.
+    Dir(PathBuf),
+    /// The plugins embedded in the binary.
+    Embedded,
+}
+
+/// The built-in bundle: `$TOLLGATE_PLUGIN_DIR`, else `plugins/` beside the executable
+/// when there is one, else the plugins embedded at build time, else (a binary built
+/// without a bundle) `plugins/` beside the executable, whose absence is then the error.
+pub fn default_bundle() -> Option<DefaultBundle> {
     if let Some(d) = std::env::var_os("TOLLGATE_PLUGIN_DIR") {
-        return Some(PathBuf::from(d));
+        return Some(DefaultBundle::Dir(PathBuf::from(d)));
     }
-    let exe = std::env::current_exe().ok()?;
-    let exe = exe.canonicalize().unwrap_or(exe);
-    Some(exe.parent()?.join("plugins"))
+    let beside = std::env::current_exe().ok().and_then(|exe| {
+        let exe = exe.canonicalize().unwrap_or(exe);
+        Some(exe.parent()?.join("plugins"))
+    });
+    match beside {
+        Some(dir) if dir.is_dir() => Some(DefaultBundle::Dir(dir)),
+        _ if !embedded::EMBEDDED.is_empty() => Some(DefaultBundle::Embedded),
+        beside => beside.map(DefaultBundle::Dir),
+    }
 }
 
 /// The `.wasm` files of a bundle directory, sorted.
@@ -231,13 +284,15 @@ pub struct PluginDescription {
 
 /// Loads a plugin (without configuring it) and describes it.
 pub fn inspect(sandbox: &Sandbox, source: &PluginSource) -> Result<PluginDescription, PluginError> {
-    let PluginSource::File { path, .. } = source;
-    let size = std::fs::metadata(path)
-        .map_err(|source| PluginError::Read {
-            file: path.clone(),
-            source,
-        })?
-        .len();
+    let size = match source {
+        PluginSource::File { path, .. } => std::fs::metadata(path)
+            .map_err(|source| PluginError::Read {
+                file: path.clone(),
+                source,
+            })?
+            .len(),
+        PluginSource::Embedded { bytes, .. } => bytes.len() as u64,
+    };
     let plugin = source.load(sandbox)?;
     let contract = plugin
         .exports
@@ -245,7 +300,7 @@ pub fn inspect(sandbox: &Sandbox, source: &PluginSource) -> Result<PluginDescrip
         .find(|e| e.starts_with("tollgate:policy/policy@"))
         .cloned();
     Ok(PluginDescription {
-        file: path.display().to_string(),
+        file: source.label().display().to_string(),
         size,
         input: if plugin.reads_trees() { "tree" } else { "json" },
         sha256: plugin.sha256,

@@ -225,7 +225,9 @@ impl Plugin {
         Self::from_bytes(sandbox, file, &bytes, sha256)
     }
 
-    fn from_bytes(
+    /// Loads a component held in memory (a plugin embedded in the binary), named
+    /// `file` in reports and errors, whose sha256 is already known.
+    pub fn from_bytes(
         sandbox: &Sandbox,
         file: &Path,
         bytes: &[u8],

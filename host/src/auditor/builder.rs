@@ -13,7 +13,7 @@ use crate::config::{Config, ConfigError, Filter};
 use crate::exempt::Exemptions;
 use crate::input::InputLimits;
 use crate::pipeline::{Filters, Options};
-use crate::plugins::{self, ActivePlugin, PluginSource};
+use crate::plugins::{self, ActivePlugin, DefaultBundle, PluginSource};
 use crate::policy::Policy;
 use crate::report::{self, SeverityFilter};
 
@@ -306,7 +306,13 @@ impl AuditorBuilder {
         let dir = match &self.bundle {
             Bundle::None => None,
             Bundle::Dir(d) => Some(d.clone()),
-            Bundle::Default => Some(plugins::bundle_dir().ok_or(BuildError::NoBundle)?),
+            Bundle::Default => match plugins::default_bundle().ok_or(BuildError::NoBundle)? {
+                DefaultBundle::Dir(d) => Some(d),
+                DefaultBundle::Embedded => {
+                    sources.extend(plugins::embedded());
+                    None
+                }
+            },
         };
         if let Some(dir) = dir {
             let files =
