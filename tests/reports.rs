@@ -550,3 +550,202 @@ fn progress_bar_on_a_terminal_for_long_scans_only() {
     .unwrap();
     assert!(!short.contains("documents scanned"));
 }
+
+/// The CRD's schema of one served version.
+fn crd_version_validator(file: &str, version: &str) -> (jsonschema::Validator, Value) {
+    let text = std::fs::read_to_string(schemas().join(file)).unwrap();
+    let crd: Value = serde_saphyr::from_str(&text).unwrap();
+    let schema = crd["spec"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == version)
+        .unwrap_or_else(|| panic!("{file} serves {version}"))["schema"]["openAPIV3Schema"]
+        .clone();
+    (jsonschema::validator_for(&schema).unwrap(), schema)
+}
+
+/// Kubernetes prunes fields a structural schema does not declare: every field written
+/// must be declared, or it would silently vanish in a cluster.
+fn assert_declared(schema: &Value, instance: &Value, path: &str) {
+    match instance {
+        Value::Object(map) => {
+            if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
+                return;
+            }
+            let props = schema.get("properties").and_then(Value::as_object);
+            for (k, v) in map {
+                match props.and_then(|p| p.get(k)) {
+                    Some(s) => assert_declared(s, v, &format!("{path}.{k}")),
+                    None => match schema.get("additionalProperties") {
+                        Some(s @ Value::Object(_)) => assert_declared(s, v, &format!("{path}.{k}")),
+                        Some(Value::Bool(true)) => {}
+                        _ if path.ends_with(".metadata") || path.contains(".metadata.") => {}
+                        _ => panic!("{path}.{k} is not declared by the CRD"),
+                    },
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(s) = schema.get("items") {
+                for (i, v) in items.iter().enumerate() {
+                    assert_declared(s, v, &format!("{path}[{i}]"));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn yaml_documents(text: &str) -> Vec<Value> {
+    text.split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| serde_saphyr::from_str(d).unwrap())
+        .collect()
+}
+
+#[test]
+fn policy_reports_and_openreports_validate_against_their_crds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (polr, open, json) = (
+        dir.path().join("polr.yaml"),
+        dir.path().join("open.yaml"),
+        dir.path().join("r.json"),
+    );
+    let mut args: Vec<std::ffi::OsString> = vec!["scan".into(), "--no-config".into()];
+    for (f, p) in [
+        ("policy-report", &polr),
+        ("openreports", &open),
+        ("json", &json),
+    ] {
+        args.push("-f".into());
+        args.push(format!("{f}={}", p.display()).into());
+    }
+    args.extend(targets().into_iter().map(|p| p.into_os_string()));
+    let out = run(args);
+    assert!(out.code == 1 || out.code == 2, "{}", out.stderr);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let summary = &report["summary"];
+    let cases = [
+        (
+            &polr,
+            "wgpolicyk8s.io/v1alpha2",
+            [
+                ("PolicyReport", "crd-policyreports.yaml"),
+                ("ClusterPolicyReport", "crd-clusterpolicyreports.yaml"),
+            ],
+            "v1alpha2",
+        ),
+        (
+            &open,
+            "openreports.io/v1alpha1",
+            [
+                ("Report", "crd-openreports-reports.yaml"),
+                ("ClusterReport", "crd-openreports-clusterreports.yaml"),
+            ],
+            "v1alpha1",
+        ),
+    ];
+    for (file, api, kinds, version) in cases {
+        let text = std::fs::read_to_string(file).unwrap();
+        let objects = yaml_documents(&text);
+        assert!(
+            objects.len() >= 2,
+            "{api}: one report per namespace and one for the cluster"
+        );
+        let validators: HashMap<&str, (jsonschema::Validator, Value)> = kinds
+            .iter()
+            .map(|(k, f)| (*k, crd_version_validator(f, version)))
+            .collect();
+        let (mut pass, mut fail, mut skip) = (0, 0, 0);
+        for o in &objects {
+            assert_eq!(o["apiVersion"], api);
+            let kind = o["kind"].as_str().unwrap();
+            let (validator, schema) = &validators[kind];
+            let what = format!("{kind} {}", o["metadata"]["name"]);
+            assert_valid(validator, o, &what);
+            assert_declared(schema, o, "");
+            assert_eq!(
+                o["metadata"].get("namespace").is_some(),
+                !kind.starts_with("Cluster"),
+                "{what}"
+            );
+            let results = o["results"].as_array().unwrap();
+            assert!(results.len() <= 1000, "{what}: {} results", results.len());
+            let s = &o["summary"];
+            let total = s["pass"].as_u64().unwrap()
+                + s["fail"].as_u64().unwrap()
+                + s["skip"].as_u64().unwrap();
+            let omitted: u64 = o["metadata"]["annotations"]["tollgate.dev/results-omitted"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(total, results.len() as u64 + omitted, "{what}");
+            assert!(
+                serde_json::to_vec(o).unwrap().len() < 1 << 20,
+                "{what} stays under 1 MiB"
+            );
+            // Failures are kept before passes.
+            let first_pass = results
+                .iter()
+                .position(|r| r["result"] == "pass")
+                .unwrap_or(results.len());
+            assert!(
+                results[first_pass..].iter().all(|r| r["result"] == "pass"),
+                "{what}"
+            );
+            for r in results {
+                assert_eq!(r["source"], "tollgate");
+                assert!(r["rule"].as_str().unwrap().len() > 2 && r["policy"].is_string());
+            }
+            pass += s["pass"].as_u64().unwrap();
+            fail += s["fail"].as_u64().unwrap();
+            skip += s["skip"].as_u64().unwrap();
+        }
+        assert_eq!(pass, summary["checks_passed"].as_u64().unwrap(), "{api}");
+        assert_eq!(fail, summary["checks_failed"].as_u64().unwrap(), "{api}");
+        assert_eq!(skip, summary["checks_exempted"].as_u64().unwrap(), "{api}");
+    }
+}
+
+#[test]
+fn an_exempted_finding_is_a_skip_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("m.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: shop\n  annotations:\n    tollgate.dev/exempt: 'KSV013: pinned at deploy time'\n\
+         spec:\n  containers:\n  - name: c\n    image: nginx:latest\n",
+    )
+    .unwrap();
+    let out = run([
+        "scan",
+        "--no-config",
+        "-f",
+        "openreports",
+        manifest.to_str().unwrap(),
+    ]);
+    let objects = yaml_documents(&out.stdout);
+    assert_eq!(objects.len(), 1);
+    assert_eq!(
+        (
+            objects[0]["kind"].as_str(),
+            objects[0]["metadata"]["namespace"].as_str()
+        ),
+        (Some("Report"), Some("shop"))
+    );
+    let r = objects[0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "KSV013")
+        .unwrap();
+    assert_eq!(r["result"], "skip");
+    assert_eq!(r["properties"]["exemption"], "pinned at deploy time");
+    assert_eq!(
+        r["properties"]["exemption.source"],
+        "annotation tollgate.dev/exempt"
+    );
+    assert_eq!(objects[0]["summary"]["skip"], 1);
+}

@@ -44,15 +44,19 @@ pub fn report_name(kind: &str, name: Option<&str>) -> String {
 
 /// RFC 3339 UTC "now", or `$SOURCE_DATE_EPOCH` for reproducible output.
 pub fn timestamp() -> String {
-    let secs = std::env::var("SOURCE_DATE_EPOCH")
+    rfc3339(now_seconds())
+}
+
+/// Seconds since the epoch: `$SOURCE_DATE_EPOCH` when set (reproducible output), else now.
+pub fn now_seconds() -> i64 {
+    std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
         .unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64)
-        });
-    rfc3339(secs)
+        })
 }
 
 /// Seconds since 1970-01-01T00:00:00Z in RFC 3339 (UTC).

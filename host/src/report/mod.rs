@@ -6,6 +6,7 @@ pub mod json;
 pub mod junit;
 pub mod k8s;
 mod model;
+pub mod policy_report;
 pub mod sarif;
 pub mod table;
 
@@ -27,16 +28,22 @@ pub enum Format {
     K8sReports,
     /// trivy-operator's report objects, as a JSON `List`.
     K8sReportsJson,
+    /// wgpolicyk8s.io/v1alpha2 PolicyReport per namespace, ClusterPolicyReport (YAML).
+    PolicyReport,
+    /// openreports.io/v1alpha1 Report per namespace, ClusterReport (YAML).
+    OpenReports,
 }
 
 impl Format {
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 8] = [
         Format::Table,
         Format::Json,
         Format::Sarif,
         Format::Junit,
         Format::K8sReports,
         Format::K8sReportsJson,
+        Format::PolicyReport,
+        Format::OpenReports,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +54,8 @@ impl Format {
             Format::Junit => "junit",
             Format::K8sReports => "k8s-reports",
             Format::K8sReportsJson => "k8s-reports-json",
+            Format::PolicyReport => "policy-report",
+            Format::OpenReports => "openreports",
         }
     }
 
@@ -59,6 +68,14 @@ impl Format {
             Format::Junit => Box::new(junit::JunitSink::new(out)),
             Format::K8sReports => Box::new(k8s::K8sSink::new(out, false)),
             Format::K8sReportsJson => Box::new(k8s::K8sSink::new(out, true)),
+            Format::PolicyReport => Box::new(policy_report::PolicyReportSink::new(
+                out,
+                policy_report::Flavour::PolicyReport,
+            )),
+            Format::OpenReports => Box::new(policy_report::PolicyReportSink::new(
+                out,
+                policy_report::Flavour::OpenReports,
+            )),
         }
     }
 }
