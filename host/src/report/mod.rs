@@ -2,6 +2,7 @@
 //! and counts, and one module per format, each a [`Sink`] fed as the scan goes.
 
 mod builder;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod k8s;
@@ -32,10 +33,12 @@ pub enum Format {
     PolicyReport,
     /// openreports.io/v1alpha1 Report per namespace, ClusterReport (YAML).
     OpenReports,
+    /// One self-contained HTML page with summary, charts and a filterable table.
+    Html,
 }
 
 impl Format {
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 9] = [
         Format::Table,
         Format::Json,
         Format::Sarif,
@@ -44,6 +47,7 @@ impl Format {
         Format::K8sReportsJson,
         Format::PolicyReport,
         Format::OpenReports,
+        Format::Html,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +60,7 @@ impl Format {
             Format::K8sReportsJson => "k8s-reports-json",
             Format::PolicyReport => "policy-report",
             Format::OpenReports => "openreports",
+            Format::Html => "html",
         }
     }
 
@@ -76,6 +81,7 @@ impl Format {
                 out,
                 policy_report::Flavour::OpenReports,
             )),
+            Format::Html => Box::new(html::HtmlSink::new(out)),
         }
     }
 }
