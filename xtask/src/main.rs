@@ -157,8 +157,14 @@ fn build_plugins() -> Result<()> {
     }
     let copy = |krate: &str, dest: PathBuf| -> Result<()> {
         let src = out.join(format!("{}.wasm", krate.replace('-', "_")));
-        std::fs::copy(&src, &dest)
-            .with_context(|| format!("cannot copy {} to {}", src.display(), dest.display()))?;
+        let bytes =
+            std::fs::read(&src).with_context(|| format!("cannot read {}", src.display()))?;
+        // An unchanged component keeps its file (and mtime): the host embeds the bundle,
+        // and a touched file would make cargo rebuild it for nothing.
+        if std::fs::read(&dest).ok().as_deref() != Some(bytes.as_slice()) {
+            std::fs::write(&dest, &bytes)
+                .with_context(|| format!("cannot write {}", dest.display()))?;
+        }
         Ok(())
     };
     for name in BUILTIN {
