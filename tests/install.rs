@@ -83,7 +83,14 @@ fn the_man_page_renders_with_man() {
 fn a_copied_binary_runs_the_embedded_bundle() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("tollgate");
-    std::fs::copy(binary(), &copy).unwrap();
+    // Copied by a `cp` process, not in this one: a test thread that forks while this process
+    // holds the copy open for writing would make exec fail with ETXTBSY ("Text file busy").
+    let cp = Command::new("cp")
+        .arg(binary())
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(cp.success(), "cp {} failed", binary().display());
     let scan = |extra: &[&str], env: Option<&std::path::Path>| {
         let mut c = Command::new(&copy);
         c.args(["scan", "--no-config", "-f", "json"])
