@@ -28,6 +28,7 @@ pub mod evaluate;
 pub mod exempt;
 pub use tollgate_input as input;
 pub mod kube;
+pub mod node;
 pub mod pipeline;
 pub mod plugins;
 pub mod policy;

@@ -307,8 +307,19 @@ fn emit(done: Evaluated, builder: &mut Builder, sink: &mut dyn Sink) -> std::io:
 }
 
 /// Scans `paths`, feeding every entry to `builder` and `sink` in input order.
+/// A file's contents already in memory (a NodeInfo object just collected), scanned
+/// before the paths under `name`, which reports show as its file.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    /// Read as one JSON document rather than as YAML documents.
+    pub json: bool,
+}
+
 pub fn scan(
     paths: &[PathBuf],
+    documents: Vec<Document>,
     plugins: &[ActivePlugin],
     opts: &Options,
     builder: &mut Builder,
@@ -316,7 +327,8 @@ pub fn scan(
     progress: &dyn Fn(usize),
 ) -> std::io::Result<Tail> {
     let mut errors = Vec::new();
-    let files = input::discover(paths, &mut errors);
+    let mut files: Vec<PathBuf> = documents.iter().map(|d| PathBuf::from(&d.name)).collect();
+    files.extend(input::discover(paths, &mut errors));
     builder.set_files(&files);
     builder.summary.files = files.len();
     for e in &errors {
@@ -332,8 +344,14 @@ pub fn scan(
     };
     let mut window: Vec<RawDoc> = Vec::with_capacity(opts.window.min(1 << 16));
     let mut done = 0usize;
-    for f in files {
-        match input::read_file(&f, &opts.input) {
+    let in_memory = documents
+        .into_iter()
+        .map(|d| input::split_bytes(&d.name, d.bytes, d.json));
+    let on_disk = files[in_memory.len()..]
+        .iter()
+        .map(|f| input::read_file(f, &opts.input));
+    for read in in_memory.chain(on_disk) {
+        match read {
             Ok(docs) => {
                 for d in docs {
                     window.push(d);

@@ -17,7 +17,7 @@ pub(super) fn run(args: ComplianceArgs) -> Result<u8> {
     let auditor = builder.build()?;
     let ctx = auditor.context();
     let mut collect = report::Collect::default();
-    let tail = auditor.scan(&args.paths, &mut collect)?;
+    let tail = auditor.scan(&super::paths_or_here(&args.paths), &mut collect)?;
     let outcome = compliance::evaluate(&spec, &ctx, &collect.resources);
     let detail = args.report == ReportView::All;
     let stdout = std::io::stdout();

@@ -5,6 +5,7 @@
 mod checks;
 mod compliance;
 mod config;
+mod node;
 mod plugin;
 pub mod progress;
 mod scan;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Config(ConfigCommand::Show(args)) => config::show(args),
         Command::Plugin(cmd) => plugin::run(cmd),
         Command::Serve(args) => serve::run(args),
+        Command::Node(cmd) => node::run(cmd),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "tollgate", &mut std::io::stdout());
@@ -84,4 +86,13 @@ fn builder_with(args: &PluginArgs, config: Config, file: Option<PathBuf>) -> Aud
         b = b.no_cache();
     }
     b
+}
+
+/// The paths to scan: those given, else the working directory.
+fn paths_or_here(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths.to_vec()
+    }
 }

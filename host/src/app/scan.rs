@@ -1,6 +1,7 @@
 //! `tollgate scan`: the scan, its report formats and where they go.
 
 use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
@@ -8,12 +9,18 @@ use super::progress::Progress;
 use crate::cli::ScanArgs;
 use crate::config::Filter;
 use crate::input::InputLimits;
-use crate::pipeline::Filters;
+use crate::pipeline::{Document, Filters};
 use crate::report::{self, SeverityFilter};
 
 pub(super) fn run(args: ScanArgs) -> Result<u8> {
+    let paths = super::paths_or_here(&args.paths);
+    scan(&args, Vec::new(), &paths)
+}
+
+/// A scan of `documents` (already in memory) and then `paths`, as the flags say.
+pub(super) fn scan(args: &ScanArgs, documents: Vec<Document>, paths: &[PathBuf]) -> Result<u8> {
     // Outputs are opened before any work so that a bad path fails fast.
-    let outputs = open_outputs(&args)?;
+    let outputs = open_outputs(args)?;
     let mut builder = super::builder(&args.plugins)?
         .input_limits(InputLimits {
             max_file_bytes: args.max_file_size << 20,
@@ -43,7 +50,7 @@ pub(super) fn run(args: ScanArgs) -> Result<u8> {
     let auditor = builder.build()?;
     let mut sink = report::Tee(outputs);
     let progress = Progress::new();
-    let tail = auditor.scan_with_progress(&args.paths, &mut sink, &|n| progress.update(n))?;
+    let tail = auditor.scan_documents(documents, paths, &mut sink, &|n| progress.update(n))?;
     progress.finish();
     drop(sink);
     Ok(tail.exit_code())

@@ -124,10 +124,23 @@ impl Auditor {
         sink: &mut dyn Sink,
         progress: &dyn Fn(usize),
     ) -> std::io::Result<Tail> {
+        self.scan_documents(Vec::new(), paths, sink, progress)
+    }
+
+    /// [`Auditor::scan_with_progress`] with documents already in memory (a NodeInfo
+    /// object just collected) scanned first, each reported under its name.
+    pub fn scan_documents(
+        &self,
+        documents: Vec<pipeline::Document>,
+        paths: &[PathBuf],
+        sink: &mut dyn Sink,
+        progress: &dyn Fn(usize),
+    ) -> std::io::Result<Tail> {
         let inner = &*self.inner;
         let mut builder = self.report(inner.severities.clone(), &inner.load_errors);
         pipeline::scan(
             paths,
+            documents,
             &inner.plugins,
             &inner.options,
             &mut builder,

@@ -10,6 +10,9 @@ use crate::defaults;
 use crate::plugins::PluginSource;
 use crate::report;
 
+mod node;
+pub use node::{CollectArgs, NodeCommand, NodeFormat, NodeScanArgs, Source};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tollgate",
@@ -60,6 +63,11 @@ pub enum Command {
     /// with a warning under ignore. Overload is answered at once with HTTP 429, a body
     /// over --max-body-size with 413, anything that is not an AdmissionReview with 400.
     Serve(ServeArgs),
+    /// Assess a node as trivy-operator's node-collector does: collect its file modes,
+    /// owners and kubelet settings as a NodeInfo object (`collect`), or collect and run
+    /// the CIS checks on it and on the static Pod manifests in one step (`scan`).
+    #[command(subcommand)]
+    Node(NodeCommand),
     /// Print a completion script for a shell, e.g.
     /// `tollgate completions bash > ~/.local/share/bash-completion/completions/tollgate`.
     Completions {
@@ -205,8 +213,8 @@ pub struct ComplianceArgs {
     #[arg(value_name = "SPEC")]
     pub spec: String,
 
-    /// Files, directories, or `-` for stdin.
-    #[arg(value_name = "PATH", default_value = ".")]
+    /// Files, directories, or `-` for stdin [default: .].
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
     #[arg(long, short, value_enum, default_value_t = ComplianceFormat::Table)]
@@ -341,8 +349,8 @@ pub struct PluginArgs {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Files, directories, or `-` for stdin.
-    #[arg(value_name = "PATH", default_value = ".")]
+    /// Files, directories, or `-` for stdin [default: . for `scan`, none for `node scan`].
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
     #[arg(long, short, value_name = "FORMAT[=FILE]", default_value = "table", help = formats_help())]

@@ -1,0 +1,66 @@
+//! `tollgate node collect` and `tollgate node scan`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{NodeCommand, NodeFormat, Source};
+use crate::node::{self, Collected};
+use crate::pipeline::Document;
+
+pub(super) fn run(cmd: NodeCommand) -> Result<u8> {
+    match cmd {
+        NodeCommand::Collect(args) => {
+            let collected = collect(&args.source);
+            let text = match args.format {
+                NodeFormat::Json => serde_json::to_string(&collected.node_info)? + "\n",
+                NodeFormat::Yaml => serde_saphyr::to_string(&collected.node_info)?,
+            };
+            match &args.output {
+                Some(file) => std::fs::write(file, text).with_context(|| {
+                    format!("cannot write the NodeInfo object to {}", file.display())
+                })?,
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(text.as_bytes())?;
+                    out.flush()?;
+                }
+            }
+            Ok(0)
+        }
+        NodeCommand::Scan(args) => {
+            let collected = collect(&args.source);
+            let name = collected.node_info["metadata"]["name"]
+                .as_str()
+                .unwrap_or("node");
+            let document = Document {
+                name: format!("nodeinfo:{name}"),
+                bytes: serde_json::to_vec(&collected.node_info)?,
+                json: true,
+            };
+            // The control plane's static Pods are judged by the control-plane checks.
+            let mut paths: Vec<PathBuf> = Vec::new();
+            let manifests = args.source.root.join("etc/kubernetes/manifests");
+            if manifests.is_dir() {
+                paths.push(manifests);
+            }
+            paths.extend(args.scan.paths.iter().cloned());
+            super::scan::scan(&args.scan, vec![document], &paths)
+        }
+    }
+}
+
+/// Collects the node, telling stderr what could not be read.
+fn collect(source: &Source) -> Collected {
+    let collected = node::collect(&node::Options {
+        root: source.root.clone(),
+        proc_dir: source.proc_dir.clone(),
+        kubelet_config: source.kubelet_config.clone(),
+        node_name: source.node_name.clone(),
+    });
+    for p in &collected.problems {
+        eprintln!("tollgate: warning: {p}");
+    }
+    collected
+}
