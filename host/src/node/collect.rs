@@ -222,6 +222,7 @@ const FILE_KEYS: &[(&str, bool, Measure)] = &[
 
 struct Collector {
     root: Root,
+    proc_dir: PathBuf,
     procs: Vec<Process>,
     kubelet: Option<usize>,
     proxy: Option<usize>,
@@ -264,8 +265,16 @@ pub fn collect(opts: &Options) -> Collected {
             ),
         ));
     }
+    if proxy.is_none() {
+        problems.push(problem(
+            "processes",
+            "no kube-proxy process: kubeconfigFileExistsPermissions and kubeconfigFileExistsOwnership are empty"
+                .to_string(),
+        ));
+    }
     let mut c = Collector {
         root,
+        proc_dir: opts.proc_dir.clone(),
         procs,
         kubelet,
         proxy,
@@ -451,8 +460,11 @@ impl Collector {
         if on_node.symlink_metadata().is_ok() {
             return (path.to_string(), on_node);
         }
-        let in_process =
-            PathBuf::from(format!("/proc/{}/root", p.pid)).join(path.trim_start_matches('/'));
+        let in_process = self
+            .proc_dir
+            .join(p.pid.to_string())
+            .join("root")
+            .join(path.trim_start_matches('/'));
         if in_process.symlink_metadata().is_ok() {
             return (path.to_string(), in_process);
         }
