@@ -20,6 +20,8 @@ const CLUSTER_SCOPED: &[&str] = &[
     "MutatingWebhookConfiguration",
     "Namespace",
     "Node",
+    // Not an API kind: node-collector's description of one Node.
+    "NodeInfo",
     "PersistentVolume",
     "PodSecurityPolicy",
     "PriorityClass",
@@ -49,6 +51,31 @@ pub const WORKLOAD_KINDS: [&str; 9] = [
     "Job",
 ];
 
+/// What node-collector (and `tollgate node collect`) writes: the facts of one node.
+pub const NODE_INFO: &str = "NodeInfo";
+
+/// The control plane's components as kubeadm runs them: static Pods in `kube-system`
+/// named after the component (`kube-apiserver`, or `kube-apiserver-<node>` once the
+/// kubelet has mirrored them).
+const CONTROL_PLANE: [&str; 4] = [
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "etcd",
+];
+
+/// Whether a resource is a control-plane component's Pod (trivy-operator writes
+/// infra-assessment reports for those).
+pub fn is_control_plane_pod(kind: &str, namespace: Option<&str>, name: Option<&str>) -> bool {
+    kind == "Pod"
+        && namespace.is_none_or(|n| n == "kube-system")
+        && name.is_some_and(|n| {
+            CONTROL_PLANE
+                .iter()
+                .any(|c| n == *c || n.strip_prefix(c).is_some_and(|rest| rest.starts_with('-')))
+        })
+}
+
 pub fn is_cluster_scoped(kind: &str) -> bool {
     CLUSTER_SCOPED.contains(&kind)
 }
@@ -67,6 +94,20 @@ mod tests {
     fn scope_and_workloads() {
         assert!(is_cluster_scoped("ClusterRole"));
         assert!(!is_cluster_scoped("Role"));
+        assert!(is_cluster_scoped(NODE_INFO));
+        assert!(is_control_plane_pod(
+            "Pod",
+            Some("kube-system"),
+            Some("kube-apiserver-cp-1")
+        ));
+        assert!(is_control_plane_pod("Pod", None, Some("etcd")));
+        assert!(!is_control_plane_pod("Pod", Some("default"), Some("etcd")));
+        assert!(!is_control_plane_pod(
+            "Deployment",
+            None,
+            Some("kube-scheduler")
+        ));
+        assert!(!is_control_plane_pod("Pod", None, Some("kube-schedulerx")));
         let mut kinds: Vec<String> = WORKLOAD_KINDS.iter().rev().map(|k| k.to_string()).collect();
         assert!(is_workload_set(&kinds));
         kinds.pop();

@@ -44,8 +44,10 @@ pub enum Command {
     /// and whether they run by default.
     Checks(ChecksArgs),
     /// How the scanned resources stand against a compliance specification:
-    /// k8s-nsa-1.0, k8s-pss-baseline-0.1, k8s-pss-restricted-0.1, k8s-cis-1.23 (its KSV
-    /// controls), or a specification file. Exit status 1 when a control fails.
+    /// k8s-cis-1.23, k8s-nsa-1.0, k8s-pss-baseline-0.1, k8s-pss-restricted-0.1,
+    /// eks-cis-1.4, rke2-cis-1.24, or a specification file. Give NodeInfo objects
+    /// (`tollgate node collect`) and manifests together for the whole CIS view. Exit
+    /// status 1 when a control fails.
     Compliance(ComplianceArgs),
     /// Validate or show the configuration file (tollgate.yaml).
     #[command(subcommand)]

@@ -1,7 +1,10 @@
 //! `--format k8s-reports`: the objects trivy-operator writes, so dashboards that read
 //! them read tollgate's results unchanged: `ConfigAuditReport` (namespaced resources),
-//! `ClusterConfigAuditReport` (cluster-scoped), `RbacAssessmentReport` (Role) and
-//! `ClusterRbacAssessmentReport` (ClusterRole), in `aquasecurity.github.io/v1alpha1`.
+//! `ClusterConfigAuditReport` (cluster-scoped), `RbacAssessmentReport` (Role),
+//! `ClusterRbacAssessmentReport` (ClusterRole), `ClusterInfraAssessmentReport` (a
+//! NodeInfo: `node-<name>`) and `InfraAssessmentReport` (the KCV results of a
+//! control-plane Pod, whose other results stay in its ConfigAuditReport), in
+//! `aquasecurity.github.io/v1alpha1`.
 //! YAML documents by default, a JSON `List` on request; written as the scan goes.
 
 use std::io::Write;
@@ -9,7 +12,7 @@ use std::io::Write;
 use serde_json::{json, Value};
 use tollgate_runtime::Severity;
 
-use super::{Context, ResourceEntry, Sink, Tail};
+use super::{CheckEntry, Context, ResourceEntry, Sink, Tail};
 use crate::kube;
 
 pub const API_VERSION: &str = "aquasecurity.github.io/v1alpha1";
@@ -80,36 +83,90 @@ pub fn rfc3339(secs: i64) -> String {
     )
 }
 
-/// The report object for one resource.
-pub fn report_object(r: &ResourceEntry, ctx: &Context, now: &str) -> Value {
+/// trivy-operator's infra-assessment reports carry its KCV family (the CIS checks of
+/// nodes and control-plane components); the id prefix is how its reports tell them apart.
+fn is_infra_check(id: &str) -> bool {
+    id.starts_with("KCV")
+}
+
+/// The report objects for one resource: one, or for a control-plane Pod two (its KCV
+/// results in an InfraAssessmentReport, the others in its ConfigAuditReport).
+pub fn report_objects(r: &ResourceEntry, ctx: &Context, now: &str) -> Vec<Value> {
+    if r.kind == kube::NODE_INFO {
+        return vec![report_object(
+            r,
+            ctx,
+            now,
+            "ClusterInfraAssessmentReport",
+            &r.checks,
+        )];
+    }
+    if !kube::is_control_plane_pod(&r.kind, r.namespace.as_deref(), r.name.as_deref()) {
+        return vec![report_object(r, ctx, now, audit_kind(r), &r.checks)];
+    }
+    let (infra, audit): (Vec<CheckEntry>, Vec<CheckEntry>) = r
+        .checks
+        .iter()
+        .cloned()
+        .partition(|c| is_infra_check(&c.meta.id));
+    let mut out = Vec::new();
+    if !audit.is_empty() {
+        out.push(report_object(r, ctx, now, audit_kind(r), &audit));
+    }
+    if !infra.is_empty() {
+        out.push(report_object(r, ctx, now, "InfraAssessmentReport", &infra));
+    }
+    out
+}
+
+fn audit_kind(r: &ResourceEntry) -> &'static str {
     let cluster = r.namespace.is_none() && kube::is_cluster_scoped(&r.kind);
-    let kind = match (r.kind.as_str(), cluster) {
+    match (r.kind.as_str(), cluster) {
         ("ClusterRole", _) => "ClusterRbacAssessmentReport",
         ("Role", _) => "RbacAssessmentReport",
         (_, true) => "ClusterConfigAuditReport",
         (_, false) => "ConfigAuditReport",
-    };
-    let namespaced = !matches!(
+    }
+}
+
+/// One report object of `kind` for a resource, holding `checks`.
+fn report_object(
+    r: &ResourceEntry,
+    ctx: &Context,
+    now: &str,
+    kind: &str,
+    checks: &[CheckEntry],
+) -> Value {
+    let namespaced = matches!(
         kind,
-        "ClusterRbacAssessmentReport" | "ClusterConfigAuditReport"
+        "RbacAssessmentReport" | "ConfigAuditReport" | "InfraAssessmentReport"
     );
     let namespace = r
         .namespace
         .clone()
         .unwrap_or_else(|| kube::DEFAULT_NAMESPACE.into());
+    // A NodeInfo describes a Node: its report is named and labelled after the Node.
+    let (kind_label, name) = if r.kind == kube::NODE_INFO {
+        ("Node", r.name.clone().unwrap_or_else(|| "unnamed".into()))
+    } else {
+        (r.kind.as_str(), r.name.clone().unwrap_or_default())
+    };
     let mut labels = json!({
-        "trivy-operator.resource.kind": r.kind,
-        "trivy-operator.resource.name": r.name.clone().unwrap_or_default(),
+        "trivy-operator.resource.kind": kind_label,
+        "trivy-operator.resource.name": name,
     });
-    let mut metadata = json!({"name": report_name(&r.kind, r.name.as_deref())});
+    let report_name = report_name(
+        kind_label,
+        Some(&name).filter(|n| !n.is_empty()).map(|n| n.as_str()),
+    );
+    let mut metadata = json!({"name": report_name});
     if namespaced {
         labels["trivy-operator.resource.namespace"] = json!(namespace);
         metadata["namespace"] = json!(namespace);
     }
     metadata["labels"] = labels;
     let mut counts = [0usize; 4];
-    let checks: Vec<Value> = r
-        .checks
+    let checks: Vec<Value> = checks
         .iter()
         .map(|c| {
             // trivy-operator has no exemptions: an accepted finding reads as a pass whose
@@ -186,16 +243,17 @@ impl<W: Write> Sink for K8sSink<W> {
     }
 
     fn resource(&mut self, r: &ResourceEntry) -> std::io::Result<()> {
-        let obj = report_object(r, &self.ctx, &self.now);
-        if self.json {
-            self.out
-                .write_all(if self.first { b"\n" } else { b",\n" })?;
-            serde_json::to_writer(&mut self.out, &obj)?;
-        } else {
-            let text = serde_saphyr::to_string(&obj).map_err(std::io::Error::other)?;
-            writeln!(self.out, "---\n{}", text.trim_end())?;
+        for obj in report_objects(r, &self.ctx, &self.now) {
+            if self.json {
+                self.out
+                    .write_all(if self.first { b"\n" } else { b",\n" })?;
+                serde_json::to_writer(&mut self.out, &obj)?;
+            } else {
+                let text = serde_saphyr::to_string(&obj).map_err(std::io::Error::other)?;
+                writeln!(self.out, "---\n{}", text.trim_end())?;
+            }
+            self.first = false;
         }
-        self.first = false;
         Ok(())
     }
 
