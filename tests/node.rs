@@ -497,3 +497,123 @@ fn files_the_collector_may_not_read_are_reported_as_such() {
         out.stderr
     );
 }
+
+/// The manifests that run the collector in a cluster, scanned by tollgate itself: what
+/// they fail is what a node collector needs, each check exempted by annotation with its
+/// reason and explained in a comment beside the field that fails it.
+#[test]
+fn the_node_collector_manifests_fail_only_what_they_justify() {
+    let dir = tollgate_e2e::root().join("deploy/node-collector");
+    let out = tollgate_e2e::run(["scan", "--no-config", "-f", "json", dir.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let report = out.json();
+    let resources = report["resources"].as_array().unwrap();
+    let kinds: Vec<&str> = resources
+        .iter()
+        .filter_map(|r| r["kind"].as_str())
+        .collect();
+    for kind in [
+        "Namespace",
+        "ServiceAccount",
+        "NetworkPolicy",
+        "Job",
+        "DaemonSet",
+    ] {
+        assert!(
+            kinds.contains(&kind),
+            "deploy/node-collector has a {kind}: {kinds:?}"
+        );
+    }
+    let mut exempted = 0;
+    for r in resources {
+        let file = r["file"].as_str().unwrap();
+        let text = fs::read_to_string(file).unwrap();
+        for c in r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["success"] == false)
+        {
+            let id = c["id"].as_str().unwrap();
+            let why = &c["exempted"];
+            assert_eq!(
+                why["source"], "annotation tollgate.dev/exempt",
+                "{file} {id} fails without an exemption: {}",
+                c["messages"]
+            );
+            assert!(
+                why["reason"].as_str().unwrap().contains("node collector"),
+                "{why}"
+            );
+            assert!(
+                text.lines()
+                    .any(|l| l.trim_start().starts_with('#') && l.contains(id)),
+                "{file}: no comment beside the field that fails {id}"
+            );
+            exempted += 1;
+        }
+    }
+    // hostPID, hostPath, uid 0 (two checks), on the Job and on the DaemonSet.
+    assert_eq!(
+        exempted,
+        8,
+        "{}",
+        serde_json::to_string_pretty(&report["summary"]).unwrap()
+    );
+    assert_eq!(report["summary"]["checks_failed"], 0);
+}
+
+/// job.yaml and daemonset.yaml run the same pod: only the Job's node, restart policy and
+/// one-shot arguments and the instance label differ.
+#[test]
+fn the_job_and_the_daemonset_run_the_same_pod() {
+    let read = |f: &str| -> Value {
+        let text =
+            fs::read_to_string(tollgate_e2e::root().join("deploy/node-collector").join(f)).unwrap();
+        serde_saphyr::from_str(&text).unwrap()
+    };
+    let (job, ds) = (read("job.yaml"), read("daemonset.yaml"));
+    let normalise = |v: &Value| {
+        let mut t = v["spec"]["template"].clone();
+        let spec = t["spec"].as_object_mut().unwrap();
+        spec.remove("nodeName");
+        spec.remove("restartPolicy");
+        t["spec"]["containers"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("args");
+        t["metadata"]["labels"]
+            .as_object_mut()
+            .unwrap()
+            .remove("app.kubernetes.io/instance");
+        t
+    };
+    assert_eq!(normalise(&job), normalise(&ds));
+    assert_eq!(
+        job["metadata"]["annotations"],
+        ds["metadata"]["annotations"]
+    );
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["args"],
+        json!(["node", "collect", "--root=/host", "--proc=/proc"])
+    );
+    assert_eq!(
+        ds["spec"]["template"]["spec"]["containers"][0]["args"][4],
+        "--interval=3600"
+    );
+    // Read-only host mounts only, and no service account token.
+    for m in job["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(m["readOnly"], true, "{m}");
+        assert!(
+            m["mountPath"].as_str().unwrap().starts_with("/host/"),
+            "{m}"
+        );
+    }
+    assert_eq!(
+        job["spec"]["template"]["spec"]["automountServiceAccountToken"],
+        false
+    );
+}

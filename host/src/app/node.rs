@@ -11,11 +11,13 @@ use crate::pipeline::Document;
 
 pub(super) fn run(cmd: NodeCommand) -> Result<u8> {
     match cmd {
-        NodeCommand::Collect(args) => {
+        NodeCommand::Collect(args) => loop {
             let collected = collect(&args.source);
             let text = match args.format {
                 NodeFormat::Json => serde_json::to_string(&collected.node_info)? + "\n",
-                NodeFormat::Yaml => serde_saphyr::to_string(&collected.node_info)?,
+                NodeFormat::Yaml => {
+                    format!("---\n{}", serde_saphyr::to_string(&collected.node_info)?)
+                }
             };
             match &args.output {
                 Some(file) => std::fs::write(file, text).with_context(|| {
@@ -27,8 +29,11 @@ pub(super) fn run(cmd: NodeCommand) -> Result<u8> {
                     out.flush()?;
                 }
             }
-            Ok(0)
-        }
+            if args.interval == 0 {
+                return Ok(0);
+            }
+            std::thread::sleep(std::time::Duration::from_secs(args.interval));
+        },
         NodeCommand::Scan(args) => {
             let collected = collect(&args.source);
             let name = collected.node_info["metadata"]["name"]

@@ -55,6 +55,11 @@ pub struct CollectArgs {
     /// Write the NodeInfo object to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Collect again every SECONDS, one object per line (for a DaemonSet whose log is
+    /// read by `kubectl logs --tail=1`); 0 collects once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub interval: u64,
 }
 
 #[derive(Debug, Args)]
