@@ -9,7 +9,7 @@ linked in as plain Rust): objects per second for the whole process, time to firs
 cache. Each figure is the median of several runs, measured side by side in one run so the
 ratios are meaningful on a noisy machine.
 """
-import os, statistics, subprocess, sys, time
+import json, os, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -172,6 +172,7 @@ def main():
     print(f"\nsingle small manifest (examples/web.yaml), process start to exit, warm cache: "
           f"{small['wall'] * 1000:.1f} ms median (spread {small['spread']:.0%}), peak RSS {small['rss']:.1f} MiB")
     html_report(corpora[-1])
+    node_assessment(rows[0])
     if BASELINE:
         against_baseline(corpora)
 
@@ -198,6 +199,76 @@ def html_report(corpus_spec):
     took = time.perf_counter() - start
     ok = 'data-ready="true"' in dom
     print(f"; Chromium loads it and renders the KSV013 filter in {took:.1f} s (browser start included){'' if ok else ' (the script did not finish!)'}")
+
+
+def fake_node(root):
+    """A kubeadm control-plane node's files under `root` (modes as kubeadm leaves them)."""
+    files = {
+        "etc/kubernetes/manifests/kube-apiserver.yaml": 0o600, "etc/kubernetes/manifests/kube-controller-manager.yaml": 0o600,
+        "etc/kubernetes/manifests/kube-scheduler.yaml": 0o600, "etc/kubernetes/manifests/etcd.yaml": 0o600,
+        "etc/kubernetes/admin.conf": 0o600, "etc/kubernetes/scheduler.conf": 0o600,
+        "etc/kubernetes/controller-manager.conf": 0o600, "etc/kubernetes/kubelet.conf": 0o600,
+        "etc/systemd/system/kubelet.service.d/10-kubeadm.conf": 0o644, "var/lib/kubelet/config.yaml": 0o644,
+        "etc/passwd": 0o644, "etc/group": 0o644, "etc/hostname": 0o644,
+    }
+    for name in ["ca", "apiserver", "apiserver-kubelet-client", "front-proxy-ca", "sa", "etcd/ca", "etcd/server", "etcd/peer"]:
+        files[f"etc/kubernetes/pki/{name}.crt"] = 0o644
+        files[f"etc/kubernetes/pki/{name}.key"] = 0o600
+    for path, mode in files.items():
+        full = os.path.join(root, path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w") as f:
+            f.write("root:x:0:0::/root:/bin/sh\n" if path == "etc/passwd" else "kind: Config\n")
+        os.chmod(full, mode)
+    for d in ["var/lib/etcd/member", "etc/cni/net.d", "opt/cni/bin"]:
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+
+
+def node_infos(n, path):
+    """n NodeInfo objects, half control-plane and half worker, with values that vary."""
+    with open(path, "w") as f:
+        for i in range(n):
+            master = i % 2 == 0
+            info = {"kubeletConfFilePermissions": [600 if i % 3 else 644], "kubeletConfFileOwnership": ["root:root"],
+                    "kubeletAnonymousAuthArgumentSet": ["false"], "kubeletAuthorizationModeArgumentSet": ["Webhook"],
+                    "kubeletReadOnlyPortArgumentSet": [0 if i % 5 else 10255], "kubeletOnlyUseStrongCryptographic": [],
+                    "kubeletRotateCertificatesArgumentSet": ["true"], "kubeletEventQpsArgumentSet": [5]}
+            if master:
+                info.update({"kubeAPIServerSpecFilePermission": [600], "adminConfFilePermissions": [600 if i % 7 else 644],
+                             "kubePKIKeyFilePermissions": [600] * 8, "etcdDataDirectoryOwnership": ["root:root"]})
+            body = ",".join(f'"{k}":{{"values":{json.dumps(v)}}}' for k, v in info.items())
+            f.write(f'---\n{{"apiVersion":"v1","kind":"NodeInfo","metadata":{{"name":"node-{i}"}},'
+                    f'"type":"{"master" if master else "worker"}","info":{{{body}}}}}\n')
+
+
+def node_assessment(row):
+    """`tollgate node collect` on a fake control-plane node (this machine's real /proc,
+    one process started as `kubelet`), and a scan of 10,000 NodeInfo objects against the
+    10k manifest corpus measured above in the same run."""
+    import shutil, tempfile
+    tmp = tempfile.mkdtemp(prefix="tollgate-bench-node-")
+    try:
+        root = os.path.join(tmp, "root")
+        fake_node(root)
+        kubelet = os.path.join(tmp, "kubelet")
+        os.symlink(shutil.which("sleep"), kubelet)
+        proc = subprocess.Popen([kubelet, "600"])
+        try:
+            collect = median_runs([TOLLGATE, "node", "collect", "--root", root], runs=max(RUNS, 10))
+        finally:
+            proc.kill()
+            proc.wait()
+        version = median_runs([TOLLGATE, "--version"], runs=max(RUNS, 10))
+        nodes = os.path.join(tmp, "nodeinfo.yaml")
+        node_infos(10_000, nodes)
+        scan = median_runs([TOLLGATE, "scan", "--format", "json", nodes], b"    {")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    label, n, manifests = row[0], row[1], row[2]
+    print(f"\nnode collect on a fake control-plane node: {collect['wall'] * 1000:.1f} ms median, process start to exit "
+          f"(tollgate --version alone: {version['wall'] * 1000:.1f} ms), peak RSS {collect['rss']:.1f} MiB")
+    print(f"10,000 NodeInfo objects: {10_000 / scan['wall']:.0f} objects/s ({scan['wall']:.2f} s, CPU {scan['cpu']:.2f} s, "
+          f"peak RSS {scan['rss']:.0f} MiB); the {label} manifest corpus in the same run: {n / manifests['wall']:.0f} objects/s")
 
 
 if __name__ == "__main__":
