@@ -8,26 +8,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use tollgate_e2e::{root, run, shared};
+use tollgate_e2e::{assert_valid, crd_validator, root, run, shared};
 
 fn schemas() -> PathBuf {
     root().join("tests/fixtures/schemas")
-}
-
-fn crd_validator(file: &str) -> jsonschema::Validator {
-    let text = std::fs::read_to_string(schemas().join(file)).unwrap();
-    let crd: Value = serde_saphyr::from_str(&text).unwrap();
-    let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
-    jsonschema::validator_for(schema).unwrap()
-}
-
-fn assert_valid(v: &jsonschema::Validator, instance: &Value, what: &str) {
-    let errors: Vec<String> = v
-        .iter_errors(instance)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .take(5)
-        .collect();
-    assert!(errors.is_empty(), "{what} is invalid: {errors:?}");
 }
 
 fn targets() -> Vec<PathBuf> {

@@ -149,3 +149,21 @@ pub fn check<'a>(
         .iter()
         .find(|c| c["id"] == id)
 }
+
+/// A validator for the first version's OpenAPI schema of a CRD in tests/fixtures/schemas.
+pub fn crd_validator(file: &str) -> jsonschema::Validator {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/schemas").join(file)).unwrap();
+    let crd: Value = serde_saphyr::from_str(&text).unwrap();
+    let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+    jsonschema::validator_for(schema).unwrap()
+}
+
+/// Panics with the first schema errors (and where they are) unless `instance` is valid.
+pub fn assert_valid(v: &jsonschema::Validator, instance: &Value, what: &str) {
+    let errors: Vec<String> = v
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .take(5)
+        .collect();
+    assert!(errors.is_empty(), "{what} is invalid: {errors:?}");
+}
