@@ -28,7 +28,15 @@ fn bundle() -> Option<PathBuf> {
         }),
         Some(manifest.join("../target/release/plugins")),
     ];
-    candidates.into_iter().flatten().find(|d| d.is_dir())
+    let found = candidates.iter().flatten().find(|d| d.is_dir()).cloned();
+    if found.is_none() {
+        // Watched while missing (cargo then reruns this script at every build), so a host
+        // built before its first `cargo xtask build` picks the bundle up once it appears.
+        for c in candidates.iter().flatten() {
+            println!("cargo:rerun-if-changed={}", c.display());
+        }
+    }
+    found
 }
 
 fn main() {

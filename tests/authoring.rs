@@ -177,6 +177,8 @@ fn the_catalogue_examples_meet_their_expectations() {
         ("pss-baseline", "{}"),
         ("pss-restricted", "{}"),
         ("rbac", "{}"),
+        ("cis-control-plane", "{}"),
+        ("cis-node", "{}"),
     ] {
         let out = tollgate_e2e::run([
             "plugin".as_ref(),

@@ -466,7 +466,7 @@ fn readme_example_configuration_loads_and_shows() {
         file.as_os_str(),
     ]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("valid (6 plugins"), "{}", out.stdout);
+    assert!(out.stdout.contains("valid (8 plugins"), "{}", out.stdout);
     let show = run([
         "config".as_ref(),
         "show".as_ref(),

@@ -116,6 +116,8 @@ fn a_copied_binary_runs_the_embedded_bundle() {
         files,
         [
             "builtin:advanced.wasm",
+            "builtin:cis-control-plane.wasm",
+            "builtin:cis-node.wasm",
             "builtin:general.wasm",
             "builtin:pss-baseline.wasm",
             "builtin:pss-restricted.wasm",

@@ -111,7 +111,7 @@ fn json_report_follows_the_v1_contract() {
     let r = out.json();
     assert_eq!(r["schema"], "tollgate.report/v1");
     assert_eq!(r["tool"]["name"], "tollgate");
-    assert_eq!(r["plugins"].as_array().unwrap().len(), 5);
+    assert_eq!(r["plugins"].as_array().unwrap().len(), 7);
     for p in r["plugins"].as_array().unwrap() {
         assert_eq!(p["sha256"].as_str().unwrap().len(), 64);
     }
@@ -139,8 +139,8 @@ fn json_report_follows_the_v1_contract() {
     let checks = d["checks"].as_array().unwrap();
     assert_eq!(
         checks.len(),
-        32,
-        "12 General + 4 Advanced + 11 PSS Baseline + 5 PSS Restricted apply to a Deployment"
+        32 + 44,
+        "12 General + 4 Advanced + 11 PSS Baseline + 5 PSS Restricted + 44 CIS Control Plane apply to a Deployment"
     );
     let passed = checks.iter().find(|c| c["id"] == "KSV008").unwrap();
     assert_eq!(
@@ -233,7 +233,7 @@ fn a_second_plugin_file_adds_its_checks_at_run_time() {
         .as_str()
         .unwrap()
         .contains("app.kubernetes.io/version"));
-    assert_eq!(r["plugins"].as_array().unwrap().len(), 6);
+    assert_eq!(r["plugins"].as_array().unwrap().len(), 8);
     // Only the plugin files decide the checks: a bundle of just general.wasm runs 12.
     let dir = tempfile::tempdir().unwrap();
     fs::copy(bundle_plugin("general"), dir.path().join("general.wasm")).unwrap();
@@ -399,7 +399,7 @@ fn a_broken_plugin_is_reported_and_the_others_still_run() {
 }
 
 #[test]
-fn checks_lists_the_53_built_in_checks() {
+fn checks_lists_the_143_built_in_checks() {
     let out = run(["checks", "--format", "json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let r = out.json();
@@ -409,7 +409,8 @@ fn checks_lists_the_53_built_in_checks() {
         .iter()
         .flat_map(|p| p["checks"].as_array().unwrap())
         .collect();
-    assert_eq!(checks.len(), 53);
+    // trivy-operator's 53 KSV checks and its 90 CIS checks (KCV).
+    assert_eq!(checks.len(), 143);
     let count = |cat: &str| checks.iter().filter(|c| c["category"] == cat).count();
     assert_eq!(
         (
@@ -421,12 +422,20 @@ fn checks_lists_the_53_built_in_checks() {
         ),
         (12, 9, 11, 5, 16)
     );
+    assert_eq!(
+        (
+            count("CIS Control Plane"),
+            count("CIS Node"),
+            count("Ingress")
+        ),
+        (44, 45, 1)
+    );
     for c in &checks {
         let off = c["id"] == "KSV032" || c["id"] == "KSV033";
         assert_eq!(c["default_enabled"].as_bool(), Some(!off), "{}", c["id"]);
         assert!(!c["remediation"].as_str().unwrap().is_empty());
         let id = c["id"].as_str().unwrap();
-        let long = format!("AVD-KSV-{:04}", id[3..].parse::<u32>().unwrap());
+        let long = format!("AVD-{}-{:04}", &id[..3], id[3..].parse::<u32>().unwrap());
         assert!(
             c["aliases"].as_array().unwrap().iter().any(|a| *a == long),
             "{id}"
@@ -439,7 +448,7 @@ fn checks_lists_the_53_built_in_checks() {
         .find(|l| l.starts_with("KSV032"))
         .unwrap();
     assert!(line.contains(" off "), "{line}");
-    assert!(table.stdout.contains("53 checks from 5 plugins"));
+    assert!(table.stdout.contains("143 checks from 7 plugins"));
 }
 
 #[test]

@@ -128,3 +128,111 @@ fn fail_word(f: bool) -> &'static str {
         "pass"
     }
 }
+
+/// Every upstream case of the KCV checks (copied from the shared spec into
+/// tests/fixtures/kcv-cases): control-plane Pods, NodeInfo objects and Ingresses through
+/// the real binary and the built-in `cis-control-plane` and `cis-node` plugins. The
+/// verdict must be trivy's, and so must the number of findings where the case gives it.
+#[test]
+fn every_kcv_case_gets_trivys_verdict() {
+    let dir = root().join("tests/fixtures/kcv-cases");
+    let mut cases = Vec::new();
+    let mut ids: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .map(|e| e.unwrap().path())
+        .collect();
+    ids.sort();
+    for id_dir in ids {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&id_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for f in files {
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+            cases.push((f, v));
+        }
+    }
+    assert_eq!(cases.len(), 325, "the shared spec has 325 KCV cases");
+    let ids: std::collections::BTreeSet<&str> = cases
+        .iter()
+        .map(|(_, v)| v["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 90, "cases for all 90 KCV checks");
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, (_, c)) in cases.iter().enumerate() {
+        std::fs::write(
+            tmp.path().join(format!("{i:04}.json")),
+            serde_json::to_string(&c["input"]).unwrap(),
+        )
+        .unwrap();
+    }
+    let out = run([
+        "scan",
+        "--no-config",
+        "--format",
+        "json",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.code == 0 || out.code == 1,
+        "scan failed ({}): {}",
+        out.code,
+        out.stderr
+    );
+    let report = out.json();
+    let loaded: Vec<&str> = report["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(
+        loaded.contains(&"cis-node") && loaded.contains(&"cis-control-plane"),
+        "{loaded:?}"
+    );
+    let mut failures = Vec::new();
+    for (i, (file, c)) in cases.iter().enumerate() {
+        let name = format!("{}", file.strip_prefix(&dir).unwrap().display());
+        let id = c["id"].as_str().unwrap();
+        let want_fail = c["expect_fail"].as_bool().unwrap();
+        let resource = report["resources"].as_array().unwrap().iter().find(|r| {
+            r["file"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("{i:04}.json"))
+        });
+        let check = resource.and_then(|r| {
+            r["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|k| k["id"] == id)
+        });
+        let failed = check.is_some_and(|k| k["success"] == false);
+        if failed != want_fail {
+            failures.push(format!(
+                "{name}: expected {}, got {}",
+                fail_word(want_fail),
+                fail_word(failed)
+            ));
+            continue;
+        }
+        if let (Some(want), Some(k)) = (c["expect_count"].as_u64(), check) {
+            let got = k["messages"].as_array().map_or(0, Vec::len) as u64;
+            if failed && got != want {
+                failures.push(format!(
+                    "{name}: expected {want} findings, got {got}: {}",
+                    k["messages"]
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} KCV cases disagree:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}

@@ -17,6 +17,8 @@ const BUILTIN: &[&str] = &[
     "pss-baseline",
     "pss-restricted",
     "rbac",
+    "cis-control-plane",
+    "cis-node",
 ];
 /// Extra plugins used by tests and docs, built into `target/release/extra-plugins/`.
 const EXTRA: &[(&str, &str)] = &[

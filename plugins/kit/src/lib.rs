@@ -10,6 +10,10 @@
 //! * [`Node`]: the object itself, read in place from the tree the host sends (the
 //!   reading methods of `serde_json::Value`, nothing parsed or allocated per field);
 //! * [`rbac`]: rules of Roles and ClusterRoles;
+//! * [`flags`]: control-plane components and their command-line flags
+//!   ([`Container::is_component`], [`flags::has`], [`flags::flag_value`]);
+//! * [`node_info`]: NodeInfo objects, a node's CIS facts ([`node_info::NodeInfo`]), and
+//!   in [`value`] Rego's comparisons across types ([`value::rego_cmp`]);
 //! * [`CheckInfo`]: check metadata, usually read from a `check.json` catalogue entry;
 //! * [`Policy`] + [`export_policy!`]: the trait a plugin implements and the macro that
 //!   turns it into a component.
@@ -47,7 +51,9 @@
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod alloc;
+pub mod flags;
 mod info;
+pub mod node_info;
 mod object;
 pub mod rbac;
 mod runtime;
