@@ -783,3 +783,33 @@ fn node_scan_judges_the_node_and_its_static_pods() {
     let v = tollgate_e2e::crd_validator("crd-clustercompliancereports.yaml");
     tollgate_e2e::assert_valid(&v, &report, "the ClusterComplianceReport");
 }
+
+/// A root that is not a node at all still gives a complete (empty) NodeInfo, exit 0, and
+/// says why on stderr.
+#[test]
+fn a_root_that_is_not_a_node_gives_an_empty_node_info_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-root");
+    let empty_proc = dir.path().join("proc");
+    fs::create_dir(&empty_proc).unwrap();
+    let out = output(
+        tollgate()
+            .args(["node", "collect", "--node-name", "x", "--root"])
+            .arg(&missing)
+            .arg("--proc")
+            .arg(&empty_proc)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = out.json();
+    assert_eq!(v["type"], "worker");
+    assert_eq!(info(&v).len(), 24);
+    assert!(info(&v).values().all(|e| e["values"] == json!([])), "{v}");
+    assert!(
+        out.stderr.contains("is not a readable directory"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("no kubelet process"), "{}", out.stderr);
+}

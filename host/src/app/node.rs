@@ -35,6 +35,7 @@ pub(super) fn run(cmd: NodeCommand) -> Result<u8> {
             std::thread::sleep(std::time::Duration::from_secs(args.interval));
         },
         NodeCommand::Scan(args) => {
+            let args = *args;
             let collected = collect(&args.source);
             let name = collected.node_info["metadata"]["name"]
                 .as_str()

@@ -20,7 +20,7 @@ pub enum NodeCommand {
     /// Collect this node and scan it in one step: the NodeInfo object, the static Pod
     /// manifests under ROOT/etc/kubernetes/manifests, and any PATHs given, with the
     /// same formats, plugins and exit status as `tollgate scan`.
-    Scan(NodeScanArgs),
+    Scan(Box<NodeScanArgs>),
 }
 
 #[derive(Debug, Args)]

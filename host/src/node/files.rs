@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+/// A file found below a directory: its node path and what `lstat` says of it.
+pub type Entry = (String, fs::Metadata);
+
 /// The node's filesystem, seen from where the collector runs.
 pub struct Root {
     dir: PathBuf,
@@ -68,11 +71,7 @@ impl Root {
     /// Every entry below `dir` (node path), depth first in name order, not following
     /// links; `hidden` decides whether dot-entries (and what is below them) count.
     /// Directories that cannot be listed are returned as errors beside the entries found.
-    pub fn walk(
-        &self,
-        dir: &str,
-        hidden: bool,
-    ) -> (Vec<(String, fs::Metadata)>, Vec<(String, io::Error)>) {
+    pub fn walk(&self, dir: &str, hidden: bool) -> (Vec<Entry>, Vec<(String, io::Error)>) {
         let mut found = Vec::new();
         let mut errors = Vec::new();
         let mut stack = vec![dir.trim_end_matches('/').to_string()];

@@ -134,8 +134,7 @@ pub fn values(s: &Setting, kubelet: Option<&Process>, config: Option<&Value>) ->
         flag.and_then(|text| {
             text.split(',')
                 .filter_map(|g| g.split_once('='))
-                .filter(|(name, _)| name.trim() == "RotateKubeletServerCertificate")
-                .last()
+                .rfind(|(name, _)| name.trim() == "RotateKubeletServerCertificate")
                 .map(|(_, v)| v.trim().to_string())
         })
     } else {
