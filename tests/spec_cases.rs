@@ -3,7 +3,7 @@
 //! get trivy's verdict.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use tollgate_e2e::{root, run};
@@ -16,36 +16,41 @@ struct Case {
     input: Value,
 }
 
-fn cases() -> Vec<Case> {
-    let dir = root().join("tests/fixtures/cases");
-    let mut out = Vec::new();
-    let mut ids: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("fixtures")
-        .map(|e| e.unwrap().path())
-        .collect();
-    ids.sort();
-    for id_dir in ids {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&id_dir)
-            .unwrap()
+/// Every case file below `dir` (one directory per check id), in order, with its JSON.
+fn case_files(dir: &Path) -> Vec<(PathBuf, Value)> {
+    let sorted = |d: &Path| {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
             .map(|e| e.unwrap().path())
             .collect();
-        files.sort();
-        for f in files {
+        v.sort();
+        v
+    };
+    let mut out = Vec::new();
+    for id_dir in sorted(dir) {
+        for f in sorted(&id_dir) {
             let v: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
-            out.push(Case {
-                id: v["id"].as_str().unwrap().to_string(),
-                name: format!(
-                    "{}/{}",
-                    v["id"].as_str().unwrap(),
-                    f.file_name().unwrap().to_string_lossy()
-                ),
-                expect_fail: v["expect_fail"].as_bool().unwrap(),
-                version: v["data"]["k8s"]["version"].as_str().map(str::to_string),
-                input: v["input"].clone(),
-            });
+            out.push((f, v));
         }
     }
     out
+}
+
+fn cases() -> Vec<Case> {
+    case_files(&root().join("tests/fixtures/cases"))
+        .into_iter()
+        .map(|(f, v)| Case {
+            id: v["id"].as_str().unwrap().to_string(),
+            name: format!(
+                "{}/{}",
+                v["id"].as_str().unwrap(),
+                f.file_name().unwrap().to_string_lossy()
+            ),
+            expect_fail: v["expect_fail"].as_bool().unwrap(),
+            version: v["data"]["k8s"]["version"].as_str().map(str::to_string),
+            input: v["input"].clone(),
+        })
+        .collect()
 }
 
 #[test]
@@ -136,23 +141,7 @@ fn fail_word(f: bool) -> &'static str {
 #[test]
 fn every_kcv_case_gets_trivys_verdict() {
     let dir = root().join("tests/fixtures/kcv-cases");
-    let mut cases = Vec::new();
-    let mut ids: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("fixtures")
-        .map(|e| e.unwrap().path())
-        .collect();
-    ids.sort();
-    for id_dir in ids {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&id_dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for f in files {
-            let v: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
-            cases.push((f, v));
-        }
-    }
+    let cases = case_files(&dir);
     assert_eq!(cases.len(), 325, "the shared spec has 325 KCV cases");
     let ids: std::collections::BTreeSet<&str> = cases
         .iter()
