@@ -813,3 +813,32 @@ fn a_root_that_is_not_a_node_gives_an_empty_node_info_and_says_so() {
     );
     assert!(out.stderr.contains("no kubelet process"), "{}", out.stderr);
 }
+
+/// node-collector's own NodeInfo has no name: its report is named after the file, so two
+/// nodes' reports do not overwrite each other.
+#[test]
+fn a_nameless_node_info_is_reported_under_its_file_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for n in ["worker-8", "worker-9"] {
+        fs::write(
+            dir.path().join(format!("{n}.json")),
+            r#"{"apiVersion":"v1","kind":"NodeInfo","metadata":{"creationTimestamp":"2026-01-01T00:00:00Z"},"type":"worker","info":{"kubeletConfFilePermissions":{"values":[644]}}}"#,
+        )
+        .unwrap();
+    }
+    let out = tollgate_e2e::run([
+        "scan",
+        "--no-config",
+        "-f",
+        "k8s-reports-json",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let names: Vec<String> = out.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["node-worker-8", "node-worker-9"]);
+}

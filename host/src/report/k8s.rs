@@ -147,7 +147,21 @@ fn report_object(
         .unwrap_or_else(|| kube::DEFAULT_NAMESPACE.into());
     // A NodeInfo describes a Node: its report is named and labelled after the Node.
     let (kind_label, name) = if r.kind == kube::NODE_INFO {
-        ("Node", r.name.clone().unwrap_or_else(|| "unnamed".into()))
+        // node-collector's own objects carry no name: the file's (nodes/<node>.json, as
+        // the README's pipeline writes them) keeps two nodes' reports apart.
+        let from_file = || {
+            std::path::Path::new(&*r.file)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .filter(|s| !s.is_empty() && s != "-")
+        };
+        (
+            "Node",
+            r.name
+                .clone()
+                .or_else(from_file)
+                .unwrap_or_else(|| "unnamed".into()),
+        )
     } else {
         (r.kind.as_str(), r.name.clone().unwrap_or_default())
     };
