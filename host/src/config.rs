@@ -28,6 +28,8 @@ pub struct Config {
     pub exemptions: Vec<Exemption>,
     /// How `tollgate serve` decides admission reviews.
     pub admission: AdmissionConfig,
+    /// Which registry plugins may run: repositories, signing keys, unsigned ones.
+    pub trust: crate::registry::TrustConfig,
 }
 
 /// `admission:`: what the webhook (`tollgate serve`) does with findings and failures.
@@ -68,6 +70,8 @@ pub enum FailurePolicy {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginEntry {
+    /// A component file (relative to this file), or a registry reference
+    /// `oci://registry/repository:tag` (`...@sha256:<digest>` pins it).
     pub path: PathBuf,
     /// Expected sha256 of the file; a different file is refused before it is compiled.
     #[serde(default)]
@@ -260,6 +264,20 @@ impl Config {
             }
         }
         for (i, p) in self.plugins.iter().enumerate() {
+            let text = p.path.to_string_lossy();
+            if text.starts_with(crate::registry::reference::SCHEME) {
+                if let Err(e) = crate::registry::OciRef::parse(&text) {
+                    return Err(err(file, &format!("plugins[{i}].path"), e.to_string()));
+                }
+                if p.sha256.is_some() {
+                    return Err(err(
+                        file,
+                        &format!("plugins[{i}].sha256"),
+                        "a registry plugin is pinned by its manifest digest in the reference \
+                         (oci://...@sha256:<digest>) or by tollgate.lock, not by sha256",
+                    ));
+                }
+            }
             if let Some(h) = &p.sha256 {
                 let h = h.trim_start_matches("sha256:");
                 if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -337,28 +355,7 @@ pub fn today() -> i64 {
         .map_or(0, |d| d.as_secs() as i64 / 86_400)
 }
 
-/// Shell-style wildcard match: `*` any run of characters, `?` one character.
-pub fn glob(pattern: &str, value: &str) -> bool {
-    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
-    let (mut pi, mut vi, mut star, mut mark) = (0, 0, None, 0);
-    while vi < v.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
-            pi += 1;
-            vi += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = vi;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            vi = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
+pub use crate::pattern::glob;
 
 #[cfg(test)]
 mod tests {

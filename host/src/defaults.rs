@@ -38,3 +38,15 @@ pub const DENY_ON: tollgate_runtime::Severity = tollgate_runtime::Severity::High
 pub const WARN_ON: tollgate_runtime::Severity = tollgate_runtime::Severity::Low;
 /// How long reviews in flight may take to finish after SIGTERM, in seconds.
 pub const DRAIN_SECS: u64 = 30;
+
+/// Time to open a connection to a registry, in seconds.
+pub const REGISTRY_CONNECT_TIMEOUT_S: u64 = 5;
+/// Time a registry may go silent mid-answer, in seconds.
+pub const REGISTRY_READ_TIMEOUT_S: u64 = 30;
+/// Attempts per registry request when the registry cannot be reached or answers 5xx
+/// (waiting 0.2 s, then 0.4 s, ...).
+pub const REGISTRY_ATTEMPTS: u32 = 3;
+/// Registry requests in flight at once when a scan pulls many plugins.
+pub const REGISTRY_CONCURRENCY: usize = 16;
+/// Downloads at least this large show a progress bar on a terminal.
+pub const PROGRESS_MIN_BYTES: u64 = 1 << 20;

@@ -13,7 +13,8 @@
 //! overrides, [`exempt`]ions, threshold; one module per format). Around it:
 //! [`plugins`] (sources, the bundle, loading and configuring), [`config`]
 //! (`tollgate.yaml`), [`catalogue`] (the checks as typed values), [`compliance`]
-//! (views over a scan), [`kube`] (the Kubernetes facts the host needs), [`defaults`].
+//! (views over a scan), [`kube`] (the Kubernetes facts the host needs), [`registry`]
+//! (plugins through OCI registries: signatures, trust policy, lock, store), [`defaults`].
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -29,9 +30,11 @@ pub mod exempt;
 pub use tollgate_input as input;
 pub mod kube;
 pub mod node;
+pub mod pattern;
 pub mod pipeline;
 pub mod plugins;
 pub mod policy;
+pub mod registry;
 pub mod report;
 pub mod serve;
 

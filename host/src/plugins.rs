@@ -3,10 +3,13 @@
 //! configuring each one, with clashing check ids refused. Compiled components are
 //! cached by the sandbox (`tollgate_runtime::cache`).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use tollgate_runtime::{CheckInfo, Instance, Plugin, PluginError, Sandbox};
+
+use crate::registry::{OciRef, Pulled};
 
 /// Resolves any id or alias (KSV011, KSV-0011, AVD-KSV-0011, ...) to the primary id of
 /// a loaded check.
@@ -36,6 +39,9 @@ pub enum PluginSource {
         bytes: &'static [u8],
         sha256: &'static str,
     },
+    /// A component in an OCI registry (`oci://registry/repository:tag` or
+    /// `...@sha256:<manifest digest>`), fetched under the trust policy before loading.
+    Oci(OciRef),
 }
 
 /// The plugins embedded in this binary (none when it was built without a bundle).
@@ -58,24 +64,35 @@ impl PluginSource {
         }
     }
 
-    /// Parses `FILE` or `FILE@sha256:HEX`.
-    pub fn parse(s: &str) -> PluginSource {
-        match s.rsplit_once("@sha256:") {
+    /// Parses `oci://REFERENCE`, `FILE` or `FILE@sha256:HEX`.
+    pub fn parse(s: &str) -> Result<PluginSource, crate::registry::reference::RefError> {
+        if s.starts_with(crate::registry::reference::SCHEME) {
+            return OciRef::parse(s).map(PluginSource::Oci);
+        }
+        Ok(match s.rsplit_once("@sha256:") {
             Some((path, hex)) => PluginSource::File {
                 path: PathBuf::from(path),
                 pin: Some(hex.to_string()),
             },
             None => PluginSource::file(s),
-        }
+        })
     }
 
-    /// Loads and verifies the component.
-    pub fn load(&self, sandbox: &Sandbox) -> Result<Plugin, PluginError> {
+    /// Loads and verifies the component; a registry plugin must have been fetched
+    /// (`pulled`).
+    pub fn load(&self, sandbox: &Sandbox, pulled: Option<Pulled>) -> Result<Plugin, PluginError> {
         match self {
             PluginSource::File { path, pin } => Plugin::load(sandbox, path, pin.as_deref()),
             PluginSource::Embedded { bytes, sha256, .. } => {
                 Plugin::from_bytes(sandbox, &self.label(), bytes, sha256.to_string())
             }
+            PluginSource::Oci(_) => match pulled {
+                Some(p) => Plugin::from_bytes(sandbox, &self.label(), &p.component, p.sha256),
+                None => Err(PluginError::Registry {
+                    file: self.label(),
+                    reason: "listed more than once".into(),
+                }),
+            },
         }
     }
 
@@ -84,6 +101,7 @@ impl PluginSource {
         match self {
             PluginSource::File { path, .. } => path.clone(),
             PluginSource::Embedded { name, .. } => PathBuf::from(format!("builtin:{name}")),
+            PluginSource::Oci(r) => PathBuf::from(r.to_string()),
         }
     }
 
@@ -101,10 +119,10 @@ impl PluginSource {
 }
 
 impl std::str::FromStr for PluginSource {
-    type Err = std::convert::Infallible;
+    type Err = crate::registry::reference::RefError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(PluginSource::parse(s))
+        PluginSource::parse(s)
     }
 }
 
@@ -117,6 +135,7 @@ impl std::fmt::Display for PluginSource {
                 pin: Some(pin),
             } => write!(f, "{}@sha256:{pin}", path.display()),
             PluginSource::Embedded { name, .. } => write!(f, "builtin:{name}"),
+            PluginSource::Oci(r) => write!(f, "{r}"),
         }
     }
 }
@@ -211,17 +230,30 @@ pub fn bundle_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Loads and configures plugins. A plugin that fails is reported and left out; the
 /// others still run. A check id already declared by an earlier plugin is an error for
 /// the later plugin. `loaded` receives (file, name) of every plugin that loaded, also
-/// of those whose settings were then refused.
+/// of those whose settings were then refused. Registry plugins come fetched, or with
+/// the reason they could not be, in `pulled`.
 pub fn activate(
     sandbox: &Sandbox,
     sources: &[PluginSource],
+    mut pulled: HashMap<OciRef, Result<Pulled, PluginError>>,
     settings: &dyn Fn(&str) -> Option<String>,
     errors: &mut Vec<PluginError>,
     loaded: &mut Vec<(PathBuf, String)>,
 ) -> Vec<ActivePlugin> {
     let mut active: Vec<ActivePlugin> = Vec::new();
     for source in sources {
-        let plugin = match source.load(sandbox) {
+        let fetched = match source {
+            PluginSource::Oci(r) => match pulled.remove(r) {
+                Some(Ok(p)) => Some(p),
+                Some(Err(e)) => {
+                    errors.push(e);
+                    continue;
+                }
+                None => None,
+            },
+            _ => None,
+        };
+        let plugin = match source.load(sandbox, fetched) {
             Ok(p) => p,
             Err(e) => {
                 errors.push(e);
@@ -292,8 +324,9 @@ pub fn inspect(sandbox: &Sandbox, source: &PluginSource) -> Result<PluginDescrip
             })?
             .len(),
         PluginSource::Embedded { bytes, .. } => bytes.len() as u64,
+        PluginSource::Oci(_) => 0,
     };
-    let plugin = source.load(sandbox)?;
+    let plugin = source.load(sandbox, None)?;
     let contract = plugin
         .exports
         .iter()

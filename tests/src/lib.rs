@@ -167,3 +167,4 @@ pub fn assert_valid(v: &jsonschema::Validator, instance: &Value, what: &str) {
         .collect();
     assert!(errors.is_empty(), "{what} is invalid: {errors:?}");
 }
+pub mod registry;

@@ -103,7 +103,10 @@ fn owned_and_private(_meta: &std::fs::Metadata) -> bool {
     false
 }
 
-fn create_private(dir: &Path) -> Option<()> {
+/// Creates `dir` (mode 0700) if needed; None unless it is a directory that belongs to
+/// this user and nobody else can write to. Other stores of trusted bytes (the pulled
+/// plugins) follow the same rule.
+pub fn create_private(dir: &Path) -> Option<()> {
     if !dir.exists() {
         #[cfg(unix)]
         {
@@ -121,6 +124,7 @@ fn create_private(dir: &Path) -> Option<()> {
     (meta.is_dir() && owned_and_private(&meta)).then_some(())
 }
 
-fn is_private_file(path: &Path) -> bool {
+/// A regular file (not a link) of this user's that nobody else can write to.
+pub fn is_private_file(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && owned_and_private(&m))
 }

@@ -61,6 +61,15 @@ pub enum PluginError {
 
     #[error("{file}: {detail}")]
     Host { file: PathBuf, detail: String },
+
+    /// A registry plugin the trust policy does not admit (unsigned, signed by another
+    /// key, from a repository not allowed, tampered with, or not what the lock says).
+    #[error("{file}: refused by the trust policy: {reason}")]
+    Trust { file: PathBuf, reason: String },
+
+    /// A registry plugin that could not be fetched.
+    #[error("{file}: {reason}")]
+    Registry { file: PathBuf, reason: String },
 }
 
 impl PluginError {
@@ -75,7 +84,9 @@ impl PluginError {
             | PluginError::Limit { file, .. }
             | PluginError::Trap { file, .. }
             | PluginError::Rejected { file, .. }
-            | PluginError::Host { file, .. } => file,
+            | PluginError::Host { file, .. }
+            | PluginError::Trust { file, .. }
+            | PluginError::Registry { file, .. } => file,
         }
     }
 
@@ -106,6 +117,8 @@ impl PluginError {
             PluginError::Trap { .. } => "trap",
             PluginError::Rejected { .. } => "rejected",
             PluginError::Host { .. } => "host",
+            PluginError::Trust { .. } => "trust",
+            PluginError::Registry { .. } => "registry",
         }
     }
 

@@ -8,6 +8,7 @@ mod config;
 mod node;
 mod plugin;
 pub mod progress;
+mod registry;
 mod scan;
 mod serve;
 
@@ -85,7 +86,10 @@ fn builder_with(args: &PluginArgs, config: Config, file: Option<PathBuf>) -> Aud
     if args.no_cache {
         b = b.no_cache();
     }
-    b
+    for k in &args.trusted_keys {
+        b = b.trusted_key(k);
+    }
+    b.registry(args.registry.options())
 }
 
 /// The paths to scan: those given, else the working directory.

@@ -27,7 +27,12 @@ pub(super) fn run(cmd: PluginCommand) -> Result<u8> {
             );
             Ok(0)
         }
-        PluginCommand::Inspect { file, format } => {
+        PluginCommand::Inspect {
+            file: PluginSource::Oci(r),
+            format,
+            registry,
+        } => super::registry::inspect(&r, format, &registry),
+        PluginCommand::Inspect { file, format, .. } => {
             let description = plugins::inspect(&Sandbox::new(Limits::default())?, &file)?;
             match format {
                 ListFormat::Json => println!(
@@ -43,6 +48,35 @@ pub(super) fn run(cmd: PluginCommand) -> Result<u8> {
             examples,
             settings,
         } => test(file, &examples, settings),
+        PluginCommand::Push {
+            file,
+            reference,
+            annotations,
+            registry,
+        } => super::registry::push(&file, &reference, &annotations, &registry),
+        PluginCommand::Pull {
+            reference,
+            output,
+            keys,
+            registry,
+        } => super::registry::pull(&reference, output.as_deref(), &keys, &registry),
+        PluginCommand::Lock { plugins } => super::registry::lock(&plugins),
+        PluginCommand::Keygen {
+            output_key_prefix,
+            force,
+        } => super::registry::keygen(&output_key_prefix, force),
+        PluginCommand::Sign {
+            reference,
+            key,
+            annotations,
+            registry,
+        } => super::registry::sign(&reference, &key, &annotations, &registry),
+        PluginCommand::Verify {
+            reference,
+            keys,
+            annotations,
+            registry,
+        } => super::registry::verify(&reference, &keys, &annotations, &registry),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::input::InputLimits;
 use crate::pipeline::{Filters, Options};
 use crate::plugins::{self, ActivePlugin, DefaultBundle, PluginSource};
 use crate::policy::Policy;
+use crate::registry::{self, Fetcher, Lock, OciRef, RegistryOptions, Store, Trust};
 use crate::report::{self, SeverityFilter};
 
 /// Why an auditor could not be made. Plugins that fail to load are not among these:
@@ -42,6 +43,12 @@ pub enum BuildError {
     },
     #[error("--plugin-settings names plugin '{name}', which is not loaded (loaded: {loaded})")]
     UnknownPlugin { name: String, loaded: String },
+    #[error("trust policy: {0}")]
+    Key(#[from] registry::cosign::KeyError),
+    #[error(transparent)]
+    Lock(#[from] registry::lock::LockError),
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
 }
 
 /// Which built-in bundle to load.
@@ -72,9 +79,24 @@ pub struct AuditorBuilder {
     window: Option<usize>,
     batch: Option<usize>,
     severities: Option<SeverityFilter>,
+    registry: RegistryOptions,
+    trusted_keys: Vec<PathBuf>,
 }
 
 impl AuditorBuilder {
+    /// How registries are reached (plain-HTTP hosts, timeouts, attempts).
+    pub fn registry(mut self, options: RegistryOptions) -> Self {
+        self.registry = options;
+        self
+    }
+
+    /// A public key (cosign.pub) whose signatures admit registry plugins, besides the
+    /// configuration's `trust.keys`.
+    pub fn trusted_key(mut self, path: impl Into<PathBuf>) -> Self {
+        self.trusted_keys.push(path.into());
+        self
+    }
+
     /// Loads the built-in bundle from `dir` instead of the default place.
     pub fn bundle(mut self, dir: impl Into<PathBuf>) -> Self {
         self.bundle = Bundle::Dir(dir.into());
@@ -201,13 +223,20 @@ impl AuditorBuilder {
             ..Limits::default()
         };
         let mut sandbox = Sandbox::new(limits)?;
-        if !self.no_cache {
-            if let Some(dir) = tollgate_runtime::cache::default_dir() {
-                // An unusable cache only costs time: plugins are then compiled in memory.
-                sandbox.with_cache(&dir);
-            }
+        let cache_dir = (!self.no_cache)
+            .then(tollgate_runtime::cache::default_dir)
+            .flatten();
+        if let Some(dir) = &cache_dir {
+            // An unusable cache only costs time: plugins are then compiled in memory.
+            sandbox.with_cache(dir);
         }
-        let sources = self.sources(&config, config_file.as_deref())?;
+        let sources = self.sources(&config, config_file.as_deref(), &cfg_err)?;
+        let pulled = self.fetch(
+            &sources,
+            &config,
+            config_file.as_deref(),
+            cache_dir.as_deref(),
+        )?;
         let settings = self.merged_settings(&config)?;
         let lookup = |name: &str| {
             settings
@@ -218,7 +247,8 @@ impl AuditorBuilder {
         };
         let mut errors = Vec::new();
         let mut names: Vec<(PathBuf, String)> = Vec::new();
-        let mut active = plugins::activate(&sandbox, &sources, &lookup, &mut errors, &mut names);
+        let mut active =
+            plugins::activate(&sandbox, &sources, pulled, &lookup, &mut errors, &mut names);
         for (name, _, from_config) in &settings {
             if !names.iter().any(|(_, n)| n == name) {
                 let loaded = names
@@ -296,11 +326,43 @@ impl AuditorBuilder {
         })
     }
 
+    /// Fetches the registry plugins among `sources`, all at once, under the trust
+    /// policy and the lock.
+    fn fetch(
+        &self,
+        sources: &[PluginSource],
+        config: &Config,
+        config_file: Option<&Path>,
+        cache_dir: Option<&Path>,
+    ) -> Result<std::collections::HashMap<OciRef, Result<registry::Pulled, PluginError>>, BuildError>
+    {
+        let refs: Vec<OciRef> = sources
+            .iter()
+            .filter_map(|s| match s {
+                PluginSource::Oci(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect();
+        if refs.is_empty() {
+            return Ok(Default::default());
+        }
+        let base = config_file.and_then(Path::parent).unwrap_or(Path::new(""));
+        let trust = Trust::load(&config.trust, base, &self.trusted_keys)?;
+        let lock = Lock::read(&registry::lock::path_for(config_file))?;
+        let hosts: Vec<&str> = refs.iter().map(|r| r.registry()).collect();
+        let client = registry::Client::new(self.registry.clone(), &hosts)?;
+        let store = cache_dir.and_then(Store::open);
+        let fetcher = Fetcher::new(client, store, trust, lock);
+        let results = fetcher.fetch_all(&refs);
+        Ok(refs.into_iter().zip(results).collect())
+    }
+
     /// The bundle's files, then the configuration's plugins, then the builder's.
     fn sources(
         &self,
         config: &Config,
         config_file: Option<&Path>,
+        cfg_err: &dyn Fn(String, String) -> ConfigError,
     ) -> Result<Vec<PluginSource>, BuildError> {
         let mut sources = Vec::new();
         let dir = match &self.bundle {
@@ -323,13 +385,22 @@ impl AuditorBuilder {
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        sources.extend(config.plugins.iter().map(|p| {
-            PluginSource::File {
-                path: p.path.clone(),
-                pin: p.sha256.clone(),
+        for (i, p) in config.plugins.iter().enumerate() {
+            let text = p.path.to_string_lossy();
+            if text.starts_with(registry::reference::SCHEME) {
+                let r = OciRef::parse(&text)
+                    .map_err(|e| cfg_err(format!("plugins[{i}].path"), e.to_string()))?;
+                sources.push(PluginSource::Oci(r));
+                continue;
             }
-            .relative_to(&base)
-        }));
+            sources.push(
+                PluginSource::File {
+                    path: p.path.clone(),
+                    pin: p.sha256.clone(),
+                }
+                .relative_to(&base),
+            );
+        }
         sources.extend(self.sources.iter().cloned());
         if sources.is_empty() {
             return Err(BuildError::NoPlugins);

@@ -8,6 +8,7 @@ use tollgate_runtime::Severity;
 
 use crate::defaults;
 use crate::plugins::PluginSource;
+use crate::registry::OciRef;
 use crate::report;
 
 mod node;
@@ -157,11 +158,93 @@ pub enum PluginCommand {
         #[arg(long)]
         kit: Option<PathBuf>,
     },
-    /// Show what a plugin file is: name, version, contract, sha256, checks, imports.
+    /// Show what a plugin is: name, version, contract, sha256, checks, imports. For a
+    /// registry reference (oci://...), what its manifest says, without downloading the
+    /// component.
     Inspect {
+        #[arg(value_name = "FILE|REF")]
         file: PluginSource,
         #[arg(long, short, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Push a plugin component to an OCI registry as a Wasm artifact, e.g.
+    /// `tollgate plugin push labels.wasm oci://registry.example.com/policies/labels:1.0`.
+    /// The manifest's annotations carry the plugin's name, version, contract and check
+    /// ids. Prints the pinned reference (…@sha256:<digest>). Credentials come from the
+    /// docker config (`docker login`).
+    Push {
+        file: PathBuf,
+        #[arg(value_name = "REF")]
+        reference: OciRef,
+        /// Another manifest annotation (repeatable), e.g.
+        /// -a org.opencontainers.image.source=https://github.com/me/policies
+        #[arg(long = "annotation", short = 'a', value_name = "KEY=VALUE")]
+        annotations: Vec<KeyValue>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Download a registry plugin into the cache (where scans find it by digest, also
+    /// offline) and, with -o, to a file. With --key, exit status 2 unless a valid
+    /// signature by that key is found (as `cosign verify --key`).
+    Pull {
+        #[arg(value_name = "REF")]
+        reference: OciRef,
+        /// Also write the component to FILE.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Require a signature by this public key (cosign.pub; repeatable: any of them).
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<PathBuf>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Record the manifest digest of every registry plugin the configuration and
+    /// --plugin name in tollgate.lock (beside the configuration file). Scans then run
+    /// exactly those digests and refuse a tag that has moved until you lock again.
+    Lock {
+        #[command(flatten)]
+        plugins: PluginArgs,
+    },
+    /// Write a new ECDSA P-256 key pair as cosign does: cosign.key (encrypted with the
+    /// password from COSIGN_PASSWORD, or asked for) and cosign.pub, here.
+    Keygen {
+        /// File name prefix of the key pair.
+        #[arg(long, value_name = "PREFIX", default_value = "cosign")]
+        output_key_prefix: String,
+        /// Overwrite existing key files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Sign a registry plugin with a private key, in cosign's format (the signature at
+    /// tag sha256-<digest>.sig beside it); `cosign verify --key` accepts it. The key's
+    /// password comes from COSIGN_PASSWORD, or is asked for.
+    Sign {
+        #[arg(value_name = "REF")]
+        reference: OciRef,
+        /// Private key (cosign.key).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// An annotation signed with the payload (repeatable); `verify -a` checks it.
+        #[arg(long = "annotation", short = 'a', value_name = "KEY=VALUE")]
+        annotations: Vec<KeyValue>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Check that a registry plugin carries a valid signature by a public key, as
+    /// `cosign verify --key` does. Exit status 0 when one is found, 2 otherwise.
+    Verify {
+        #[arg(value_name = "REF")]
+        reference: OciRef,
+        /// Public key (cosign.pub; repeatable: any of them).
+        #[arg(long = "key", value_name = "PUB", required = true)]
+        keys: Vec<PathBuf>,
+        /// An annotation the signed payload must carry (repeatable).
+        #[arg(long = "annotation", short = 'a', value_name = "KEY=VALUE")]
+        annotations: Vec<KeyValue>,
+        #[command(flatten)]
+        registry: RegistryArgs,
     },
     /// Run a plugin on example manifests that declare their expected outcome (the
     /// annotation tollgate.dev/expect: "fail: ID" or "pass: ID"; or pass*.yaml and
@@ -264,6 +347,45 @@ impl std::str::FromStr for FormatSpec {
     }
 }
 
+/// `KEY=VALUE`, for annotations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: String,
+}
+
+impl std::str::FromStr for KeyValue {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok(KeyValue {
+                key: k.to_string(),
+                value: v.to_string(),
+            }),
+            _ => Err("expected KEY=VALUE".to_string()),
+        }
+    }
+}
+
+/// How registries are reached.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RegistryArgs {
+    /// Speak plain HTTP to this registry host[:port] (repeatable). Loopback registries
+    /// (localhost, 127.0.0.1) always may; every other one needs TLS without this.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registries: Vec<String>,
+}
+
+impl RegistryArgs {
+    pub fn options(&self) -> crate::registry::RegistryOptions {
+        crate::registry::RegistryOptions {
+            insecure: self.insecure_registries.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 /// `--plugin-settings NAME=JSON`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginSetting {
@@ -310,9 +432,19 @@ fn formats_help() -> String {
 
 #[derive(Debug, Args)]
 pub struct PluginArgs {
-    /// Load another plugin component (repeatable). Pin it with FILE@sha256:HEX.
-    #[arg(long = "plugin", value_name = "FILE")]
+    /// Load another plugin component (repeatable): a file (pin it with FILE@sha256:HEX)
+    /// or a registry reference oci://registry/repository:tag (or @sha256:<digest>),
+    /// admitted by the trust policy (trust: in the configuration).
+    #[arg(long = "plugin", value_name = "FILE|REF")]
     pub plugins: Vec<PluginSource>,
+
+    /// A public key (cosign.pub) whose signature admits registry plugins (repeatable),
+    /// besides trust.keys in the configuration.
+    #[arg(long = "trusted-key", value_name = "PUB")]
+    pub trusted_keys: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 
     /// Directory of the built-in bundle [default: $TOLLGATE_PLUGIN_DIR, plugins/ beside
     /// the binary, or the bundle embedded in it].

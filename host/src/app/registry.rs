@@ -1,0 +1,302 @@
+//! `tollgate plugin push|pull|lock|keygen|sign|verify` and `inspect oci://...`:
+//! plugins through OCI registries.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use tollgate_runtime::{Limits, Sandbox};
+
+use crate::cli::{KeyValue, ListFormat, PluginArgs, RegistryArgs};
+use crate::registry::artifact::{keys, PluginMeta};
+use crate::registry::cosign::{self, PublicKey, SigningKey};
+use crate::registry::{self, Client, Fetcher, Lock, OciRef, Store, Trust};
+use crate::PluginSource;
+
+fn client(args: &RegistryArgs, r: &OciRef) -> Result<Client> {
+    Ok(Client::new(args.options(), &[r.registry()])?)
+}
+
+fn store() -> Option<Store> {
+    tollgate_runtime::cache::default_dir().and_then(|d| Store::open(&d))
+}
+
+fn map(kv: &[KeyValue]) -> BTreeMap<String, String> {
+    kv.iter()
+        .map(|a| (a.key.clone(), a.value.clone()))
+        .collect()
+}
+
+pub(super) fn push(
+    file: &Path,
+    r: &OciRef,
+    annotations: &[KeyValue],
+    args: &RegistryArgs,
+) -> Result<u8> {
+    let component = std::fs::read(file)
+        .with_context(|| format!("{}: cannot read the plugin", file.display()))?;
+    // Only a component that loads as a tollgate plugin is published.
+    let d = crate::plugins::inspect(&Sandbox::new(Limits::default())?, &PluginSource::file(file))?;
+    let plugin = tollgate_runtime::Plugin::from_bytes(
+        &Sandbox::new(Limits::default())?,
+        file,
+        &component,
+        d.sha256.clone(),
+    )?;
+    let meta = PluginMeta {
+        name: &d.name,
+        version: &d.version,
+        description: &d.description,
+        contract: d.contract.as_deref(),
+        input: d.input,
+        checks: d.checks.iter().map(|c| c.id.as_str()).collect(),
+        exports: &plugin.exports,
+        imports: &plugin.imports,
+    };
+    let extra: Vec<(String, String)> = annotations
+        .iter()
+        .map(|a| (a.key.clone(), a.value.clone()))
+        .collect();
+    let c = client(args, r)?;
+    let created = registry::artifact::created_now();
+    let digest = c.block_on(registry::publish::push(
+        &c, r, &component, &meta, &created, &extra,
+    ))?;
+    println!(
+        "pushed {} {} ({} bytes, {} checks)",
+        d.name,
+        d.version,
+        component.len(),
+        d.checks.len()
+    );
+    println!("{}", r.pinned_text(&digest));
+    Ok(0)
+}
+
+pub(super) fn pull(
+    r: &OciRef,
+    output: Option<&Path>,
+    key_files: &[PathBuf],
+    args: &RegistryArgs,
+) -> Result<u8> {
+    let keys = key_files
+        .iter()
+        .map(|k| PublicKey::load(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let fetcher = Fetcher::new(client(args, r)?, store(), Trust::keys_only(keys), None);
+    let pulled = match fetcher.fetch_all(std::slice::from_ref(r)).pop() {
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return Ok(2);
+        }
+        None => return Ok(2),
+    };
+    if let Some(out) = output {
+        std::fs::write(out, &pulled.component)
+            .with_context(|| format!("{}: cannot write", out.display()))?;
+    }
+    println!(
+        "pulled {} ({} bytes, component sha256:{}){}",
+        r.pinned_text(&pulled.digest),
+        pulled.component.len(),
+        pulled.sha256,
+        output
+            .map(|o| format!(" -> {}", o.display()))
+            .unwrap_or_default()
+    );
+    if let Some(k) = &pulled.verified_by {
+        println!("verified: signed by {}", k.display());
+    }
+    Ok(0)
+}
+
+pub(super) fn verify(
+    r: &OciRef,
+    key_files: &[PathBuf],
+    annotations: &[KeyValue],
+    args: &RegistryArgs,
+) -> Result<u8> {
+    let keys = key_files
+        .iter()
+        .map(|k| PublicKey::load(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let fetcher = Fetcher::new(client(args, r)?, store(), Trust::keys_only(keys), None)
+        .require_annotations(map(annotations));
+    match fetcher.fetch_all(std::slice::from_ref(r)).pop() {
+        Some(Ok(p)) => {
+            println!(
+                "verified {}: signed by {}",
+                r.pinned_text(&p.digest),
+                p.verified_by.as_deref().unwrap_or(Path::new("?")).display()
+            );
+            Ok(0)
+        }
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            Ok(2)
+        }
+        None => Ok(2),
+    }
+}
+
+pub(super) fn sign(
+    r: &OciRef,
+    key: &Path,
+    annotations: &[KeyValue],
+    args: &RegistryArgs,
+) -> Result<u8> {
+    let password = password(false)?;
+    let key = SigningKey::load(key, password.as_bytes())?;
+    let c = client(args, r)?;
+    let digest = c.block_on(registry::publish::sign(&c, r, &key, &map(annotations)))?;
+    println!(
+        "signed {} (signature at tag {})",
+        r.pinned_text(&digest),
+        cosign::signature_tag(&digest)
+    );
+    Ok(0)
+}
+
+pub(super) fn keygen(prefix: &str, force: bool) -> Result<u8> {
+    let (key, public) = (
+        PathBuf::from(format!("{prefix}.key")),
+        PathBuf::from(format!("{prefix}.pub")),
+    );
+    for f in [&key, &public] {
+        if f.exists() && !force {
+            bail!(
+                "{} exists; pass --force to overwrite it, or --output-key-prefix for another name",
+                f.display()
+            );
+        }
+    }
+    let password = password(true)?;
+    let (private_pem, public_pem) =
+        cosign::generate(password.as_bytes()).map_err(anyhow::Error::msg)?;
+    write_private(&key, private_pem.as_bytes())?;
+    std::fs::write(&public, public_pem)
+        .with_context(|| format!("{}: cannot write", public.display()))?;
+    println!("Private key written to {}", key.display());
+    println!("Public key written to {}", public.display());
+    Ok(0)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .with_context(|| format!("{}: cannot write", path.display()))
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// The key's password: COSIGN_PASSWORD (may be empty), else asked on the terminal.
+fn password(confirm: bool) -> Result<String> {
+    if let Ok(p) = std::env::var("COSIGN_PASSWORD") {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no password: set COSIGN_PASSWORD (it may be empty) or run on a terminal");
+    }
+    let p = rpassword::prompt_password("Enter password for private key: ")?;
+    if confirm && rpassword::prompt_password("Enter password for private key again: ")? != p {
+        bail!("the passwords differ");
+    }
+    Ok(p)
+}
+
+pub(super) fn lock(args: &PluginArgs) -> Result<u8> {
+    let (config, file) = super::read_config(args)?;
+    let mut refs: Vec<OciRef> = Vec::new();
+    for p in &config.plugins {
+        let text = p.path.to_string_lossy();
+        if text.starts_with(registry::reference::SCHEME) {
+            refs.push(OciRef::parse(&text)?);
+        }
+    }
+    refs.extend(args.plugins.iter().filter_map(|s| match s {
+        PluginSource::Oci(r) => Some(r.clone()),
+        _ => None,
+    }));
+    if refs.is_empty() {
+        bail!("no registry plugin to lock: name oci:// references in plugins: of the configuration or with --plugin");
+    }
+    let hosts: Vec<&str> = refs.iter().map(|r| r.registry()).collect();
+    let c = Client::new(args.registry.options(), &hosts)?;
+    let path = registry::lock::path_for(file.as_deref());
+    let mut lock = Lock::read(&path)?.unwrap_or_default();
+    lock.version = 1;
+    for r in &refs {
+        let digest = match r.digest() {
+            Some(d) => d.to_string(),
+            None => c.block_on(c.resolve(r.oci()))?,
+        };
+        let before = lock.plugins.insert(r.to_string(), digest.clone());
+        let note = match before {
+            Some(b) if b != digest => format!(" (was {b})"),
+            _ => String::new(),
+        };
+        println!("{r} {digest}{note}");
+    }
+    lock.write(&path)?;
+    println!("wrote {}", path.display());
+    Ok(0)
+}
+
+pub(super) fn inspect(r: &OciRef, format: ListFormat, args: &RegistryArgs) -> Result<u8> {
+    let fetcher = Fetcher::new(
+        client(args, r)?,
+        store(),
+        Trust::keys_only(Vec::new()),
+        None,
+    );
+    let (digest, manifest, layer) = fetcher.client().block_on(fetcher.describe(r))?;
+    let a = &manifest.annotations;
+    let get = |k: &str| a.get(k).cloned().unwrap_or_default();
+    match format {
+        ListFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "reference": r.to_string(),
+                "digest": digest,
+                "component": {"digest": layer.digest, "size": layer.size},
+                "name": get(keys::NAME),
+                "version": get(keys::PLUGIN_VERSION),
+                "contract": get(keys::CONTRACT),
+                "checks": get(keys::CHECKS).split(',').filter(|s| !s.is_empty()).collect::<Vec<_>>(),
+                "annotations": a,
+            }))?
+        ),
+        ListFormat::Table => {
+            println!("reference: {r}");
+            println!("digest:    {digest}");
+            println!("component: {} ({} bytes)", layer.digest, layer.size);
+            println!(
+                "plugin:    {} {}",
+                get(keys::NAME),
+                get(keys::PLUGIN_VERSION)
+            );
+            println!("contract:  {}", get(keys::CONTRACT));
+            println!("input:     {}", get(keys::INPUT));
+            println!("checks:    {}", get(keys::CHECKS).replace(',', ", "));
+            for (k, v) in a {
+                if !k.starts_with("dev.tollgate.plugin.") {
+                    println!("  {k}: {v}");
+                }
+            }
+        }
+    }
+    Ok(0)
+}

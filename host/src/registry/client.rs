@@ -1,0 +1,397 @@
+//! Talking to registries: oci-client over rustls, credentials from the docker config,
+//! plain HTTP only for loopback hosts and `--insecure-registry` ones, bounded timeouts
+//! and retries, and a progress bar for large downloads on a terminal. Calls are
+//! blocking for the caller; underneath, one tokio runtime per client overlaps them.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::IsTerminal;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Reference, RegistryOperation};
+
+use super::artifact::{Descriptor, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
+use super::reference::sha256_digest;
+use crate::defaults;
+
+/// How to reach registries.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// Hosts (`host[:port]`) spoken to over plain HTTP besides loopback ones.
+    pub insecure: Vec<String>,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    /// Attempts per request when the registry cannot be reached or answers 5xx.
+    pub attempts: u32,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            insecure: Vec::new(),
+            connect_timeout: Duration::from_secs(defaults::REGISTRY_CONNECT_TIMEOUT_S),
+            read_timeout: Duration::from_secs(defaults::REGISTRY_READ_TIMEOUT_S),
+            attempts: defaults::REGISTRY_ATTEMPTS,
+        }
+    }
+}
+
+/// What went wrong talking to a registry, said so that the next step is clear.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct RegistryError(pub String);
+
+/// A registry client shared by every request of one command.
+pub struct Client {
+    oci: oci_client::Client,
+    runtime: tokio::runtime::Runtime,
+    options: RegistryOptions,
+    auth: Mutex<HashMap<String, RegistryAuth>>,
+}
+
+/// Loopback registries may speak plain HTTP, as docker allows (a registry started for
+/// tests or a mirror on the same machine); everything else needs TLS unless named.
+fn is_loopback(registry: &str) -> bool {
+    let host = registry
+        .rsplit_once(':')
+        .filter(|(h, p)| !h.ends_with(':') && p.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(registry, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Client {
+    pub fn new(options: RegistryOptions, hosts: &[&str]) -> Result<Client, RegistryError> {
+        // One TLS provider for all of tollgate (ring, as `serve` uses); reqwest asks for
+        // the process default. Another caller may have installed it first: fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut plain: Vec<String> = options.insecure.clone();
+        plain.extend(
+            hosts
+                .iter()
+                .filter(|h| is_loopback(h))
+                .map(|h| h.to_string()),
+        );
+        let config = ClientConfig {
+            protocol: ClientProtocol::HttpsExcept(plain),
+            connect_timeout: Some(options.connect_timeout),
+            read_timeout: Some(options.read_timeout),
+            user_agent: concat!("tollgate/", env!("CARGO_PKG_VERSION")),
+            ..ClientConfig::default()
+        };
+        let oci = oci_client::Client::try_from(config)
+            .map_err(|e| RegistryError(format!("cannot set up the registry client: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| RegistryError(format!("cannot start the registry client: {e}")))?;
+        Ok(Client {
+            oci,
+            runtime,
+            options,
+            auth: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Runs a future to completion, also from a thread that is inside another tokio
+    /// runtime (the webhook builds its auditor there).
+    pub fn block_on<F: Future + Send>(&self, fut: F) -> F::Output
+    where
+        F::Output: Send,
+    {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| {
+                s.spawn(|| self.runtime.block_on(fut))
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e))
+            })
+        } else {
+            self.runtime.block_on(fut)
+        }
+    }
+
+    /// Credentials for a registry from the docker config (`$DOCKER_CONFIG/config.json`
+    /// or `~/.docker/config.json`, credential helpers included), else anonymous.
+    fn auth_for(&self, registry: &str) -> RegistryAuth {
+        let mut cache = self.auth.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(registry.to_string())
+            .or_insert_with(|| {
+                let lookup = |server: &str| docker_credential::get_credential(server).ok();
+                match lookup(registry).or_else(|| lookup(&format!("https://{registry}"))) {
+                    Some(docker_credential::DockerCredential::UsernamePassword(u, p)) => {
+                        RegistryAuth::Basic(u, p)
+                    }
+                    // Identity tokens need an OAuth exchange oci-client does not do.
+                    _ => RegistryAuth::Anonymous,
+                }
+            })
+            .clone()
+    }
+
+    async fn retry<T, Fut>(
+        &self,
+        what: &str,
+        registry: &str,
+        f: impl Fn() -> Fut,
+    ) -> Result<T, RegistryError>
+    where
+        Fut: Future<Output = Result<T, OciDistributionError>>,
+    {
+        let mut delay = Duration::from_millis(200);
+        let mut attempt = 1;
+        loop {
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) if attempt < self.options.attempts && transient(&e) => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                Err(e) => return Err(explain(what, registry, &e, attempt)),
+            }
+        }
+    }
+
+    /// The manifest digest a reference names now.
+    pub async fn resolve(&self, r: &Reference) -> Result<String, RegistryError> {
+        let auth = self.auth_for(r.registry());
+        self.retry(&format!("resolving {}", r.whole()), r.registry(), || {
+            self.oci.fetch_manifest_digest(r, &auth)
+        })
+        .await
+    }
+
+    /// A manifest's bytes and digest (checked against the bytes), or None when there is
+    /// no such manifest.
+    pub async fn manifest(
+        &self,
+        r: &Reference,
+    ) -> Result<Option<(Vec<u8>, String)>, RegistryError> {
+        let auth = self.auth_for(r.registry());
+        let got = self
+            .retry(&format!("fetching {}", r.whole()), r.registry(), || async {
+                match self
+                    .oci
+                    .pull_manifest_raw(r, &auth, &[MANIFEST_MEDIA_TYPE, INDEX_MEDIA_TYPE])
+                    .await
+                {
+                    Err(e) if not_found(&e) => Ok(None),
+                    other => other.map(Some),
+                }
+            })
+            .await?;
+        Ok(got.map(|(bytes, _)| {
+            let bytes = bytes.to_vec();
+            let digest = sha256_digest(&bytes);
+            (bytes, digest)
+        }))
+    }
+
+    /// A blob's bytes, with a progress bar on a terminal when it is large. oci-client
+    /// checks the bytes against the descriptor's digest as they arrive.
+    pub async fn blob(&self, r: &Reference, d: &Descriptor) -> Result<Vec<u8>, RegistryError> {
+        let layer = oci_client::manifest::OciDescriptor {
+            media_type: d.media_type.clone(),
+            digest: d.digest.clone(),
+            size: d.size as i64,
+            ..Default::default()
+        };
+        // Authenticate the pull first: `pull_blob` uses what is stored.
+        let auth = self.auth_for(r.registry());
+        self.retry("authenticating", r.registry(), || {
+            self.oci.auth(r, &auth, RegistryOperation::Pull)
+        })
+        .await?;
+        let bar = (d.size >= defaults::PROGRESS_MIN_BYTES && std::io::stderr().is_terminal())
+            .then(|| download_bar(d));
+        let out = self
+            .retry(
+                &format!("downloading {}", d.digest),
+                r.registry(),
+                || async {
+                    let mut out = Sink {
+                        bytes: Vec::with_capacity(d.size.min(1 << 30) as usize),
+                        bar: bar.clone(),
+                    };
+                    self.oci.pull_blob(r, &layer, &mut out).await?;
+                    Ok(out.bytes)
+                },
+            )
+            .await;
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        out
+    }
+
+    /// Uploads a blob unless the registry has it already.
+    pub async fn push_blob(&self, r: &Reference, bytes: &[u8]) -> Result<(), RegistryError> {
+        let digest = sha256_digest(bytes);
+        let auth = self.auth_for(r.registry());
+        self.retry("authenticating", r.registry(), || {
+            self.oci.auth(r, &auth, RegistryOperation::Push)
+        })
+        .await?;
+        let what = format!("uploading {digest}");
+        if self
+            .retry(&what, r.registry(), || self.oci.blob_exists(r, &digest))
+            .await?
+        {
+            return Ok(());
+        }
+        let data = bytes::Bytes::copy_from_slice(bytes);
+        self.retry(&what, r.registry(), || {
+            self.oci.push_blob(r, data.clone(), &digest)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Stores a manifest under the reference's tag or digest; returns its digest.
+    pub async fn push_manifest(
+        &self,
+        r: &Reference,
+        manifest: &[u8],
+    ) -> Result<String, RegistryError> {
+        let body = bytes::Bytes::copy_from_slice(manifest);
+        self.retry(&format!("pushing {}", r.whole()), r.registry(), || {
+            self.oci.push_manifest_raw(
+                r,
+                body.clone(),
+                reqwest::header::HeaderValue::from_static(MANIFEST_MEDIA_TYPE),
+            )
+        })
+        .await?;
+        Ok(sha256_digest(manifest))
+    }
+}
+
+fn download_bar(d: &Descriptor) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(d.size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} pulling {msg} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(d.digest.chars().take(19).collect::<String>());
+    bar
+}
+
+/// Collects a download, moving the progress bar.
+struct Sink {
+    bytes: Vec<u8>,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl tokio::io::AsyncWrite for Sink {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.bytes.extend_from_slice(buf);
+        if let Some(b) = &self.bar {
+            b.inc(buf.len() as u64);
+        }
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn transient(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::RequestError(r) => r.is_connect() || r.is_timeout(),
+        OciDistributionError::ServerError { code, .. } => *code >= 500,
+        _ => false,
+    }
+}
+
+fn not_found(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::ImageManifestNotFoundError(_) => true,
+        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
+            matches!(
+                e.code,
+                OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown
+            )
+        }),
+        OciDistributionError::ServerError { code, .. } => *code == 404,
+        _ => false,
+    }
+}
+
+/// The error as a user can act on it.
+fn explain(what: &str, registry: &str, e: &OciDistributionError, attempts: u32) -> RegistryError {
+    let mut chain = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !chain.contains(&text) {
+            chain.push_str(": ");
+            chain.push_str(&text);
+        }
+        source = s.source();
+    }
+    let hint = match e {
+        OciDistributionError::RequestError(r) if r.is_connect() || r.is_timeout() => {
+            if chain.contains("certificate") || chain.contains("tls") || chain.contains("TLS") {
+                format!("; is its certificate trusted (a private CA goes in SSL_CERT_FILE)? a registry without TLS needs --insecure-registry {registry}")
+            } else {
+                format!(
+                    " (after {attempts} attempt{}); is the registry running and reachable? without the network, pin plugins by digest (or lock them) once they are in the cache",
+                    if attempts == 1 { "" } else { "s" }
+                )
+            }
+        }
+        OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_) => format!(
+            "; log in with `docker login {registry}` (tollgate reads the docker config: $DOCKER_CONFIG/config.json or ~/.docker/config.json)"
+        ),
+        OciDistributionError::RequestError(_) if chain.contains("InvalidContentType") || chain.contains("corrupt message") => {
+            format!("; the registry does not speak TLS: pass --insecure-registry {registry} to use plain HTTP")
+        }
+        _ => String::new(),
+    };
+    RegistryError(format!("{what} at {registry}: {chain}{hint}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn loopback_hosts() {
+        for h in [
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "127.0.0.1",
+            "[::1]:5000",
+            "localhost",
+        ] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in [
+            "registry.example.com",
+            "10.0.0.1:5000",
+            "localhost.example.com",
+        ] {
+            assert!(!is_loopback(h), "{h}");
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Getting registry plugins for a scan under the trust policy and the lock: the
+//! manifest digest (from the reference, the lock, or the registry), the manifest, the
+//! signatures, then the component, each from the cache when it holds them and from the
+//! registry otherwise. A signature is verified before the component is downloaded, and
+//! the component's bytes are checked against the verified manifest before anyone
+//! compiles them. Many plugins are fetched at once.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use tollgate_runtime::PluginError;
+
+use super::artifact::{plugin_layer, Descriptor, Manifest};
+use super::client::{Client, RegistryError};
+use super::cosign::{self, signature_tag};
+use super::lock::Lock;
+use super::reference::{sha256_digest, OciRef};
+use super::store::Store;
+use super::trust::{Requirement, Trust};
+use crate::defaults;
+
+/// A plugin component from a registry, checked.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    pub reference: OciRef,
+    /// The manifest digest the component was reached through.
+    pub digest: String,
+    pub manifest: Vec<u8>,
+    pub component: Vec<u8>,
+    /// The component's sha256, hex (the compiled-plugin cache's key).
+    pub sha256: String,
+    /// The key file whose signature admitted it; None when the policy allowed it
+    /// unsigned.
+    pub verified_by: Option<PathBuf>,
+}
+
+pub struct Fetcher {
+    client: Client,
+    store: Option<Store>,
+    trust: Trust,
+    lock: Option<Lock>,
+    /// Annotations a signature must carry (`plugin verify -a`).
+    required: BTreeMap<String, String>,
+}
+
+impl Fetcher {
+    pub fn new(client: Client, store: Option<Store>, trust: Trust, lock: Option<Lock>) -> Fetcher {
+        Fetcher {
+            client,
+            store,
+            trust,
+            lock,
+            required: BTreeMap::new(),
+        }
+    }
+
+    pub fn require_annotations(mut self, required: BTreeMap<String, String>) -> Self {
+        self.required = required;
+        self
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Fetches every reference, at most [`defaults::REGISTRY_CONCURRENCY`] at a time;
+    /// results in the order of `refs`.
+    pub fn fetch_all(&self, refs: &[OciRef]) -> Vec<Result<Pulled, PluginError>> {
+        let gate = tokio::sync::Semaphore::new(defaults::REGISTRY_CONCURRENCY);
+        let all = refs.iter().map(|r| {
+            let gate = &gate;
+            async move {
+                let _permit = gate.acquire().await;
+                self.fetch(r).await
+            }
+        });
+        self.client.block_on(futures_util::future::join_all(all))
+    }
+
+    /// One plugin, or why it may not run.
+    pub async fn fetch(&self, r: &OciRef) -> Result<Pulled, PluginError> {
+        let file = PathBuf::from(r.to_string());
+        let trust_err = |reason: String| PluginError::Trust {
+            file: file.clone(),
+            reason,
+        };
+        let net_err = |e: RegistryError| PluginError::Registry {
+            file: file.clone(),
+            reason: e.0,
+        };
+        let requirement = self.trust.requirement(&r.repo_path()).map_err(&trust_err)?;
+        let digest = self.digest(r).await.map_err(|e| match e {
+            Refusal::Trust(reason) => trust_err(reason),
+            Refusal::Registry(e) => net_err(e),
+        })?;
+        let manifest = match self.cached(&digest) {
+            Some(m) => m,
+            None => {
+                let (bytes, got) = self
+                    .client
+                    .manifest(&r.at_digest(&digest))
+                    .await
+                    .map_err(net_err)?
+                    .ok_or_else(|| {
+                        net_err(RegistryError(format!(
+                            "manifest {digest} not found in {}",
+                            r.repo_path()
+                        )))
+                    })?;
+                if got != digest {
+                    return Err(trust_err(format!(
+                        "the registry answered manifest {got} for {digest}"
+                    )));
+                }
+                self.keep(&digest, &bytes);
+                bytes
+            }
+        };
+        let (_, layer) = plugin_layer(&manifest).map_err(|reason| PluginError::NotComponent {
+            file: file.clone(),
+            reason,
+        })?;
+        let verified_by = match requirement {
+            Requirement::Unsigned { .. } => None,
+            Requirement::Signed { keys, rule } => Some(
+                self.verify(r, &digest, keys)
+                    .await
+                    .map_err(|e| match e {
+                        Refusal::Trust(reason) => {
+                            trust_err(format!("{reason} (required by {rule})"))
+                        }
+                        Refusal::Registry(e) => net_err(e),
+                    })?
+                    .key,
+            ),
+        };
+        let component = match self.cached(&layer.digest) {
+            Some(c) => c,
+            None => {
+                let bytes = self
+                    .client
+                    .blob(&r.at_digest(&digest), &layer)
+                    .await
+                    .map_err(|e| {
+                        if e.0.contains("igest") {
+                            trust_err(format!(
+                                "the component layer {} does not match its digest (tampered with or corrupted in the registry): {}",
+                                layer.digest, e.0
+                            ))
+                        } else {
+                            net_err(e)
+                        }
+                    })?;
+                bytes
+            }
+        };
+        let actual = sha256_digest(&component);
+        if actual != layer.digest {
+            return Err(trust_err(format!(
+                "the component is {actual}, but the manifest {digest} names {}: tampered with or corrupted; refusing it before compilation",
+                layer.digest
+            )));
+        }
+        self.keep(&layer.digest, &component);
+        Ok(Pulled {
+            reference: r.clone(),
+            sha256: actual[7..].to_string(),
+            digest,
+            manifest,
+            component,
+            verified_by,
+        })
+    }
+
+    /// The manifest digest to run: written in the reference, else the lock's (refused
+    /// when the tag has moved since), else what the registry says the tag is now.
+    async fn digest(&self, r: &OciRef) -> Result<String, Refusal> {
+        if let Some(d) = r.digest() {
+            return Ok(d.to_string());
+        }
+        let locked = self.lock.as_ref().map(|l| l.plugins.get(&r.to_string()));
+        match locked {
+            Some(Some(locked)) => match self.client.resolve(r.oci()).await {
+                Ok(now) if now != *locked => Err(Refusal::Trust(format!(
+                    "the tag now points to {now}, but tollgate.lock records {locked}; run `tollgate plugin lock` to accept the new digest"
+                ))),
+                Ok(_) => Ok(locked.clone()),
+                // Offline: the lock still says exactly what to run.
+                Err(_) if self.cached(locked).is_some() => Ok(locked.clone()),
+                Err(e) => Err(Refusal::Registry(e)),
+            },
+            Some(None) => Err(Refusal::Trust(
+                "not in tollgate.lock; run `tollgate plugin lock` to record its digest".into(),
+            )),
+            None => self.client.resolve(r.oci()).await.map_err(Refusal::Registry),
+        }
+    }
+
+    /// A valid signature on `digest` by one of `keys`: from the cached signature
+    /// manifest when it verifies, else from the registry (then cached).
+    async fn verify(
+        &self,
+        r: &OciRef,
+        digest: &str,
+        keys: &[cosign::PublicKey],
+    ) -> Result<cosign::Verified, Refusal> {
+        if let Some(sigs) = self.store.as_ref().and_then(|s| s.signatures(digest)) {
+            if let Ok(layers) = cosign::signature_layers(&sigs) {
+                let payloads: Option<Vec<_>> = layers
+                    .into_iter()
+                    .map(|l| self.cached(&l.digest).map(|p| (l, p)))
+                    .collect();
+                if let Some(v) =
+                    payloads.and_then(|p| cosign::verify(digest, &p, keys, &self.required).ok())
+                {
+                    return Ok(v);
+                }
+            }
+        }
+        let tag = signature_tag(digest);
+        let (sigs, _) = self
+            .client
+            .manifest(&r.at_tag(&tag))
+            .await
+            .map_err(Refusal::Registry)?
+            .ok_or_else(|| {
+                Refusal::Trust(format!(
+                    "{digest} is not signed (no {tag} in {})",
+                    r.repo_path()
+                ))
+            })?;
+        let layers = cosign::signature_layers(&sigs).map_err(Refusal::Trust)?;
+        let mut payloads = Vec::new();
+        for l in layers {
+            let bytes = match self.cached(&l.digest) {
+                Some(b) => b,
+                None => self
+                    .client
+                    .blob(&r.at_tag(&tag), &l)
+                    .await
+                    .map_err(Refusal::Registry)?,
+            };
+            self.keep(&l.digest, &bytes);
+            payloads.push((l, bytes));
+        }
+        let v = cosign::verify(digest, &payloads, keys, &self.required).map_err(|why| {
+            let names: Vec<String> = keys.iter().map(|k| k.path.display().to_string()).collect();
+            Refusal::Trust(format!(
+                "no valid signature on {digest} by {}: {why}",
+                names.join(" or ")
+            ))
+        })?;
+        if let Some(s) = &self.store {
+            s.put_signatures(digest, &sigs);
+        }
+        Ok(v)
+    }
+
+    /// The manifest (and config) of a reference, without the component: what
+    /// `plugin inspect oci://...` shows.
+    pub async fn describe(
+        &self,
+        r: &OciRef,
+    ) -> Result<(String, Manifest, Descriptor), RegistryError> {
+        let digest = match r.digest() {
+            Some(d) => d.to_string(),
+            None => self.client.resolve(r.oci()).await?,
+        };
+        let bytes = match self.cached(&digest) {
+            Some(b) => b,
+            None => {
+                self.client
+                    .manifest(&r.at_digest(&digest))
+                    .await?
+                    .ok_or_else(|| RegistryError(format!("{r}: manifest {digest} not found")))?
+                    .0
+            }
+        };
+        let (m, layer) =
+            plugin_layer(&bytes).map_err(|e| RegistryError(format!("{r}: refused: {e}")))?;
+        Ok((digest, m, layer))
+    }
+
+    fn cached(&self, digest: &str) -> Option<Vec<u8>> {
+        self.store.as_ref()?.get(digest)
+    }
+
+    fn keep(&self, digest: &str, bytes: &[u8]) {
+        if let Some(s) = &self.store {
+            s.put(digest, bytes);
+        }
+    }
+}
+
+enum Refusal {
+    Trust(String),
+    Registry(RegistryError),
+}
