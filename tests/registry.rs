@@ -670,3 +670,88 @@ fn fifty_plugins_are_pulled_by_one_scan() {
     // Generous bound: a serialised or hung fetch would take far longer.
     assert!(took.as_secs() < 60, "took {took:?}");
 }
+
+/// A certificate authority and a certificate for 127.0.0.1/localhost signed by it:
+/// (CA PEM, certificate PEM, key PEM).
+fn tls_files() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[test]
+fn tls_registries_and_docker_config_credentials() {
+    let w = Work::new();
+    let (ca, cert, key) = tls_files();
+    std::fs::write(w.path("ca.pem"), &ca).unwrap();
+    std::fs::write(w.path("cert.pem"), &cert).unwrap();
+    std::fs::write(w.path("key.pem"), &key).unwrap();
+    // htpasswd with a bcrypt entry, as distribution requires.
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    std::fs::write(w.path("htpasswd"), format!("ci:{hash}\n")).unwrap();
+    let reg = Registry::start_with(&format!(
+        "  tls:\n    certificate: {}\n    key: {}\nauth:\n  htpasswd:\n    realm: tollgate-test\n    path: {}\n",
+        w.path("cert.pem").display(),
+        w.path("key.pem").display(),
+        w.path("htpasswd").display()
+    ));
+    let reference = format!("{}:1.0", reg.reference("policies/labels"));
+    let file = labels();
+    let push_args = ["plugin", "push", file.to_str().unwrap(), &reference];
+    let ca_env = ("SSL_CERT_FILE", w.path("ca.pem"));
+    let ca_env = (ca_env.0, ca_env.1.to_str().unwrap());
+
+    // TLS with an untrusted certificate: refused, saying where a private CA goes.
+    let out = w.run(&push_args);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("SSL_CERT_FILE"), "{}", out.stderr);
+    // Trusted, but no credentials: the registry says 401; the message says how to log in.
+    let out = w.run_env(&push_args, &[ca_env]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("docker login"), "{}", out.stderr);
+    // Credentials from the docker config ($DOCKER_CONFIG/config.json).
+    std::fs::create_dir_all(w.path("docker")).unwrap();
+    let auth = output(
+        Command::new("base64")
+            .arg("-w0")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(b"ci:s3cret").unwrap();
+                c.wait_with_output().unwrap()
+            })
+            .unwrap(),
+    )
+    .stdout;
+    std::fs::write(
+        w.path("docker/config.json"),
+        format!(
+            "{{\"auths\":{{\"{}\":{{\"auth\":\"{}\"}}}}}}",
+            reg.addr,
+            auth.trim()
+        ),
+    )
+    .unwrap();
+    let out = w.run_env(&push_args, &[ca_env]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    w.config("trust:\n  allow_unsigned: true\n");
+    let out = w.run_env(
+        &["scan", "-f", "json", "--plugin", &reference, &web()],
+        &[ca_env],
+    );
+    let r = out.json();
+    assert!(
+        errors(&r).is_empty() && has_check(&r, "LBL001"),
+        "{:?}",
+        errors(&r)
+    );
+}

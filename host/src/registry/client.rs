@@ -49,7 +49,11 @@ pub struct RegistryError(pub String);
 
 /// A registry client shared by every request of one command.
 pub struct Client {
-    oci: oci_client::Client,
+    tls: oci_client::Client,
+    /// For loopback registries without TLS.
+    plain: Option<oci_client::Client>,
+    /// Loopback registries found to speak plain HTTP.
+    plain_hosts: Mutex<Vec<String>>,
     runtime: tokio::runtime::Runtime,
     options: RegistryOptions,
     auth: Mutex<HashMap<String, RegistryAuth>>,
@@ -70,36 +74,52 @@ fn is_loopback(registry: &str) -> bool {
 }
 
 impl Client {
+    /// A client for these registry hosts. `--insecure-registry` hosts get plain HTTP;
+    /// loopback hosts get HTTPS when they speak it and plain HTTP when they answer a
+    /// TLS handshake in plain text, as docker does; everything else TLS only.
     pub fn new(options: RegistryOptions, hosts: &[&str]) -> Result<Client, RegistryError> {
         // One TLS provider for all of tollgate (ring, as `serve` uses); reqwest asks for
         // the process default. Another caller may have installed it first: fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut plain: Vec<String> = options.insecure.clone();
-        plain.extend(
-            hosts
-                .iter()
-                .filter(|h| is_loopback(h))
-                .map(|h| h.to_string()),
-        );
-        let config = ClientConfig {
-            protocol: ClientProtocol::HttpsExcept(plain),
+        let config = |protocol| ClientConfig {
+            protocol,
             connect_timeout: Some(options.connect_timeout),
             read_timeout: Some(options.read_timeout),
             user_agent: concat!("tollgate/", env!("CARGO_PKG_VERSION")),
             ..ClientConfig::default()
         };
-        let oci = oci_client::Client::try_from(config)
-            .map_err(|e| RegistryError(format!("cannot set up the registry client: {e}")))?;
+        let make = |protocol| {
+            oci_client::Client::try_from(config(protocol))
+                .map_err(|e| RegistryError(format!("cannot set up the registry client: {e}")))
+        };
+        let tls = make(ClientProtocol::HttpsExcept(options.insecure.clone()))?;
+        let plain = if hosts.iter().any(|h| is_loopback(h)) {
+            Some(make(ClientProtocol::Http)?)
+        } else {
+            None
+        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| RegistryError(format!("cannot start the registry client: {e}")))?;
         Ok(Client {
-            oci,
+            tls,
+            plain,
+            plain_hosts: Mutex::new(Vec::new()),
             runtime,
             options,
             auth: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The client for a registry: plain HTTP once a loopback registry turned out not
+    /// to speak TLS.
+    fn oci(&self, registry: &str) -> &oci_client::Client {
+        let plain = self.plain_hosts.lock().unwrap_or_else(|e| e.into_inner());
+        match &self.plain {
+            Some(p) if plain.iter().any(|h| h == registry) => p,
+            _ => &self.tls,
+        }
     }
 
     /// Runs a future to completion, also from a thread that is inside another tokio
@@ -138,11 +158,11 @@ impl Client {
             .clone()
     }
 
-    async fn retry<T, Fut>(
-        &self,
+    async fn retry<'a, T, Fut>(
+        &'a self,
         what: &str,
         registry: &str,
-        f: impl Fn() -> Fut,
+        f: impl Fn(&'a oci_client::Client) -> Fut,
     ) -> Result<T, RegistryError>
     where
         Fut: Future<Output = Result<T, OciDistributionError>>,
@@ -150,8 +170,12 @@ impl Client {
         let mut delay = Duration::from_millis(200);
         let mut attempt = 1;
         loop {
-            match f().await {
+            match f(self.oci(registry)).await {
                 Ok(v) => return Ok(v),
+                Err(e) if self.speaks_plain_http(registry, &e) => {
+                    let mut hosts = self.plain_hosts.lock().unwrap_or_else(|e| e.into_inner());
+                    hosts.push(registry.to_string());
+                }
                 Err(e) if attempt < self.options.attempts && transient(&e) => {
                     tokio::time::sleep(delay).await;
                     delay *= 2;
@@ -162,11 +186,26 @@ impl Client {
         }
     }
 
+    /// A loopback registry that answered the TLS handshake in plain text, not yet
+    /// switched to plain HTTP.
+    fn speaks_plain_http(&self, registry: &str, e: &OciDistributionError) -> bool {
+        self.plain.is_some()
+            && is_loopback(registry)
+            && !self.options.insecure.iter().any(|h| h == registry)
+            && !self
+                .plain_hosts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|h| h == registry)
+            && not_tls(e)
+    }
+
     /// The manifest digest a reference names now.
     pub async fn resolve(&self, r: &Reference) -> Result<String, RegistryError> {
         let auth = self.auth_for(r.registry());
-        self.retry(&format!("resolving {}", r.whole()), r.registry(), || {
-            self.oci.fetch_manifest_digest(r, &auth)
+        self.retry(&format!("resolving {}", r.whole()), r.registry(), |oci| {
+            oci.fetch_manifest_digest(r, &auth)
         })
         .await
     }
@@ -179,16 +218,19 @@ impl Client {
     ) -> Result<Option<(Vec<u8>, String)>, RegistryError> {
         let auth = self.auth_for(r.registry());
         let got = self
-            .retry(&format!("fetching {}", r.whole()), r.registry(), || async {
-                match self
-                    .oci
-                    .pull_manifest_raw(r, &auth, &[MANIFEST_MEDIA_TYPE, INDEX_MEDIA_TYPE])
-                    .await
-                {
-                    Err(e) if not_found(&e) => Ok(None),
-                    other => other.map(Some),
-                }
-            })
+            .retry(
+                &format!("fetching {}", r.whole()),
+                r.registry(),
+                |oci| async {
+                    match oci
+                        .pull_manifest_raw(r, &auth, &[MANIFEST_MEDIA_TYPE, INDEX_MEDIA_TYPE])
+                        .await
+                    {
+                        Err(e) if not_found(&e) => Ok(None),
+                        other => other.map(Some),
+                    }
+                },
+            )
             .await?;
         Ok(got.map(|(bytes, _)| {
             let bytes = bytes.to_vec();
@@ -208,8 +250,8 @@ impl Client {
         };
         // Authenticate the pull first: `pull_blob` uses what is stored.
         let auth = self.auth_for(r.registry());
-        self.retry("authenticating", r.registry(), || {
-            self.oci.auth(r, &auth, RegistryOperation::Pull)
+        self.retry("authenticating", r.registry(), |oci| {
+            oci.auth(r, &auth, RegistryOperation::Pull)
         })
         .await?;
         let bar = (d.size >= defaults::PROGRESS_MIN_BYTES && std::io::stderr().is_terminal())
@@ -218,12 +260,12 @@ impl Client {
             .retry(
                 &format!("downloading {}", d.digest),
                 r.registry(),
-                || async {
+                |oci| async {
                     let mut out = Sink {
                         bytes: Vec::with_capacity(d.size.min(1 << 30) as usize),
                         bar: bar.clone(),
                     };
-                    self.oci.pull_blob(r, &layer, &mut out).await?;
+                    oci.pull_blob(r, &layer, &mut out).await?;
                     Ok(out.bytes)
                 },
             )
@@ -238,20 +280,20 @@ impl Client {
     pub async fn push_blob(&self, r: &Reference, bytes: &[u8]) -> Result<(), RegistryError> {
         let digest = sha256_digest(bytes);
         let auth = self.auth_for(r.registry());
-        self.retry("authenticating", r.registry(), || {
-            self.oci.auth(r, &auth, RegistryOperation::Push)
+        self.retry("authenticating", r.registry(), |oci| {
+            oci.auth(r, &auth, RegistryOperation::Push)
         })
         .await?;
         let what = format!("uploading {digest}");
         if self
-            .retry(&what, r.registry(), || self.oci.blob_exists(r, &digest))
+            .retry(&what, r.registry(), |oci| oci.blob_exists(r, &digest))
             .await?
         {
             return Ok(());
         }
         let data = bytes::Bytes::copy_from_slice(bytes);
-        self.retry(&what, r.registry(), || {
-            self.oci.push_blob(r, data.clone(), &digest)
+        self.retry(&what, r.registry(), |oci| {
+            oci.push_blob(r, data.clone(), &digest)
         })
         .await
         .map(|_| ())
@@ -264,8 +306,8 @@ impl Client {
         manifest: &[u8],
     ) -> Result<String, RegistryError> {
         let body = bytes::Bytes::copy_from_slice(manifest);
-        self.retry(&format!("pushing {}", r.whole()), r.registry(), || {
-            self.oci.push_manifest_raw(
+        self.retry(&format!("pushing {}", r.whole()), r.registry(), |oci| {
+            oci.push_manifest_raw(
                 r,
                 body.clone(),
                 reqwest::header::HeaderValue::from_static(MANIFEST_MEDIA_TYPE),
@@ -314,6 +356,20 @@ impl tokio::io::AsyncWrite for Sink {
     }
 }
 
+/// The server answered the TLS handshake with something that is not TLS (a plain
+/// HTTP server's 400).
+fn not_tls(e: &OciDistributionError) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if text.contains("InvalidContentType") || text.contains("corrupt message") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 fn transient(e: &OciDistributionError) -> bool {
     match e {
         OciDistributionError::RequestError(r) => r.is_connect() || r.is_timeout(),
@@ -338,6 +394,11 @@ fn not_found(e: &OciDistributionError) -> bool {
 
 /// The error as a user can act on it.
 fn explain(what: &str, registry: &str, e: &OciDistributionError, attempts: u32) -> RegistryError {
+    if not_found(e) {
+        return RegistryError(format!(
+            "{what} at {registry}: not found (no such repository, tag or digest)"
+        ));
+    }
     let mut chain = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -359,8 +420,11 @@ fn explain(what: &str, registry: &str, e: &OciDistributionError, attempts: u32) 
                 )
             }
         }
-        OciDistributionError::UnauthorizedError { .. }
-        | OciDistributionError::AuthenticationFailure(_) => format!(
+        _ if matches!(
+            e,
+            OciDistributionError::UnauthorizedError { .. }
+                | OciDistributionError::AuthenticationFailure(_)
+        ) || chain.contains("401 Unauthorized") => format!(
             "; log in with `docker login {registry}` (tollgate reads the docker config: $DOCKER_CONFIG/config.json or ~/.docker/config.json)"
         ),
         OciDistributionError::RequestError(_) if chain.contains("InvalidContentType") || chain.contains("corrupt message") => {

@@ -92,7 +92,11 @@ impl Trust {
     /// be used at all.
     pub fn requirement(&self, repo_path: &str) -> Result<Requirement<'_>, String> {
         let (keys, allow_unsigned, rule) = if self.rules.is_empty() {
-            (&self.default_keys, self.allow_unsigned, "trust".to_string())
+            (
+                &self.default_keys,
+                self.allow_unsigned,
+                "trust.keys".to_string(),
+            )
         } else {
             let Some((i, (rule, keys))) = self
                 .rules
@@ -117,8 +121,8 @@ impl Trust {
         }
         if keys.is_empty() {
             return Err(format!(
-                "unsigned remote plugins are refused and {rule} names no key to verify a \
-                 signature with: add the signer's cosign.pub to trust.keys (or pass \
+                "unsigned remote plugins are refused (trust.allow_unsigned is false) and {rule} \
+                 names no key to verify a signature with: add the signer's cosign.pub to trust.keys (or pass \
                  --trusted-key), or set allow_unsigned: true"
             ));
         }
