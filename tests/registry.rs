@@ -755,3 +755,45 @@ fn tls_registries_and_docker_config_credentials() {
         errors(&r)
     );
 }
+
+#[test]
+fn a_pull_on_a_terminal_shows_its_progress() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipping: `script` (util-linux) is not installed");
+        return;
+    }
+    let reg = Registry::start();
+    let w = Work::new();
+    let reference = format!("{}:1.0", reg.reference("policies/labels"));
+    push(&w, &reference, &[]);
+    let pull = |min: &str, out: &str| {
+        let cmd = format!(
+            "TOLLGATE_CACHE_DIR={} TOLLGATE_PROGRESS_MIN_BYTES={min} {} plugin pull {reference} -o {out}",
+            w.path(out).with_extension("cache").display(),
+            tollgate_e2e::binary().display()
+        );
+        let o = Command::new("script")
+            .args(["-qc", &cmd, "/dev/null"])
+            .current_dir(w.dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // The bar's threshold is lowered: the test plugin is 170 kB, the default is 1 MiB.
+    let screen = pull("1", "a.wasm");
+    assert!(screen.contains("pulling sha256:"), "{screen:?}");
+    let screen = pull("100000000", "b.wasm");
+    assert!(
+        !screen.contains("pulling sha256:") && screen.contains("pulled "),
+        "{screen:?}"
+    );
+    // Not on a pipe.
+    let out = w.run_env(
+        &["plugin", "pull", &reference],
+        &[
+            ("TOLLGATE_PROGRESS_MIN_BYTES", "1"),
+            ("TOLLGATE_CACHE_DIR", w.path("c").to_str().unwrap()),
+        ],
+    );
+    assert!(!out.stderr.contains("pulling sha256:"), "{}", out.stderr);
+}

@@ -11,6 +11,7 @@ pub mod progress;
 mod registry;
 mod scan;
 mod serve;
+mod signing;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -64,19 +64,19 @@ pub(super) fn run(cmd: PluginCommand) -> Result<u8> {
         PluginCommand::Keygen {
             output_key_prefix,
             force,
-        } => super::registry::keygen(&output_key_prefix, force),
+        } => super::signing::keygen(&output_key_prefix, force),
         PluginCommand::Sign {
             reference,
             key,
             annotations,
             registry,
-        } => super::registry::sign(&reference, &key, &annotations, &registry),
+        } => super::signing::sign(&reference, &key, &annotations, &registry),
         PluginCommand::Verify {
             reference,
             keys,
             annotations,
             registry,
-        } => super::registry::verify(&reference, &keys, &annotations, &registry),
+        } => super::signing::verify(&reference, &keys, &annotations, &registry),
     }
 }
 
