@@ -192,6 +192,7 @@ def main():
           f"{small['wall'] * 1000:.1f} ms median (spread {small['spread']:.0%}), peak RSS {small['rss']:.1f} MiB")
     html_report(corpora[-1])
     node_assessment(rows[0])
+    registry_plugin()
     if BASELINE:
         against_baseline(corpora)
 
@@ -290,5 +291,74 @@ def node_assessment(row):
           f"peak RSS {scan['rss']:.0f} MiB); the {label} manifest corpus (53 KSV checks) in the same run: {n / manifests['wall']:.0f} objects/s")
 
 
+def registry_plugin():
+    """A scan with a signed registry plugin pinned by digest, served from the cache, against
+    the same component as a local file, runs interleaved. The registry (Debian's
+    docker-registry) is stopped before measuring: the cached path must need no network."""
+    import shutil, socket, tempfile
+    registry_bin = "/usr/bin/docker-registry"
+    if not os.path.exists(registry_bin):
+        print("\nregistry plugin: skipped (install docker-registry)")
+        return
+    plugin = os.path.join(TARGET, "release", "extra-plugins", "recommended-labels.wasm")
+    web = os.path.join(ROOT, "examples", "web.yaml")
+    tmp = tempfile.mkdtemp(prefix="tollgate-bench-registry-")
+    saved = {k: os.environ.get(k) for k in ("TOLLGATE_CACHE_DIR", "COSIGN_PASSWORD")}
+    os.environ.update(TOLLGATE_CACHE_DIR=os.path.join(tmp, "cache"), COSIGN_PASSWORD="bench")
+    reg = None
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            addr = f"127.0.0.1:{s.getsockname()[1]}"
+        cfg = os.path.join(tmp, "registry.yml")
+        with open(cfg, "w") as f:
+            f.write(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {tmp}/storage\nhttp:\n  addr: {addr}\n")
+        reg = subprocess.Popen([registry_bin, "serve", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                socket.create_connection(tuple(addr.rsplit(":", 1)), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        run = lambda *a: subprocess.run([TOLLGATE, *a], cwd=tmp, check=True, capture_output=True, text=True).stdout
+        ref = f"oci://{addr}/policies/labels:1.0"
+        pinned = run("plugin", "push", plugin, ref).strip().splitlines()[-1]
+        run("plugin", "keygen")
+        run("plugin", "sign", ref, "--key", "cosign.key")
+        config = os.path.join(tmp, "tollgate.yaml")
+        with open(config, "w") as f:
+            f.write(f"trust:\n  keys: [{tmp}/cosign.pub]\n")
+        remote = [TOLLGATE, "scan", "--config", config, "--plugin", pinned, web]
+        local = [TOLLGATE, "scan", "--config", config, "--plugin", plugin, web]
+        # Fill the caches (the pulled plugin, its signature, both compiled components).
+        measure(remote)
+        measure(local)
+        reg.kill()
+        reg.wait()
+        reg = None
+        runs = {"local": [], "remote": []}
+        for i in range(max(RUNS, 10) * 2):
+            name = ("local", "remote")[i % 2]
+            runs[name].append(measure(remote if name == "remote" else local))
+        lo, re_ = summarize(runs["local"]), summarize(runs["remote"])
+        print(f"\nregistry plugin (examples/web.yaml + recommended-labels, process start to exit, warm caches, "
+              f"registry stopped, interleaved, medians of {len(runs['local'])}):")
+        print(f"  local file {lo['wall'] * 1000:.1f} ms (CPU {lo['cpu'] * 1000:.1f} ms); signed oci://…@sha256 from the cache "
+              f"{re_['wall'] * 1000:.1f} ms (CPU {re_['cpu'] * 1000:.1f} ms): {(re_['wall'] - lo['wall']) * 1000:+.1f} ms")
+    finally:
+        if reg is not None:
+            reg.kill()
+            reg.wait()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["registry"]:
+        registry_plugin()
+    else:
+        main()

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io::IsTerminal;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -49,9 +49,11 @@ pub struct RegistryError(pub String);
 
 /// A registry client shared by every request of one command.
 pub struct Client {
-    tls: oci_client::Client,
+    tls: OnceLock<Result<oci_client::Client, String>>,
     /// For loopback registries without TLS.
-    plain: Option<oci_client::Client>,
+    plain: OnceLock<Result<oci_client::Client, String>>,
+    /// Whether any registry is a loopback one (which may fall back to plain HTTP).
+    loopback: bool,
     /// Loopback registries found to speak plain HTTP.
     plain_hosts: Mutex<Vec<String>>,
     runtime: tokio::runtime::Runtime,
@@ -78,33 +80,14 @@ impl Client {
     /// loopback hosts get HTTPS when they speak it and plain HTTP when they answer a
     /// TLS handshake in plain text, as docker does; everything else TLS only.
     pub fn new(options: RegistryOptions, hosts: &[&str]) -> Result<Client, RegistryError> {
-        // One TLS provider for all of tollgate (ring, as `serve` uses); reqwest asks for
-        // the process default. Another caller may have installed it first: fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let config = |protocol| ClientConfig {
-            protocol,
-            connect_timeout: Some(options.connect_timeout),
-            read_timeout: Some(options.read_timeout),
-            user_agent: concat!("tollgate/", env!("CARGO_PKG_VERSION")),
-            ..ClientConfig::default()
-        };
-        let make = |protocol| {
-            oci_client::Client::try_from(config(protocol))
-                .map_err(|e| RegistryError(format!("cannot set up the registry client: {e}")))
-        };
-        let tls = make(ClientProtocol::HttpsExcept(options.insecure.clone()))?;
-        let plain = if hosts.iter().any(|h| is_loopback(h)) {
-            Some(make(ClientProtocol::Http)?)
-        } else {
-            None
-        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| RegistryError(format!("cannot start the registry client: {e}")))?;
         Ok(Client {
-            tls,
-            plain,
+            tls: OnceLock::new(),
+            plain: OnceLock::new(),
+            loopback: hosts.iter().any(|h| is_loopback(h)),
             plain_hosts: Mutex::new(Vec::new()),
             runtime,
             options,
@@ -112,14 +95,39 @@ impl Client {
         })
     }
 
+    /// An HTTP client is made on first use only: loading the system's root certificates
+    /// costs tens of milliseconds, which a scan served from the cache never pays.
+    fn make(&self, protocol: ClientProtocol) -> Result<oci_client::Client, String> {
+        // One TLS provider for all of tollgate (ring, as `serve` uses); reqwest asks for
+        // the process default. Another caller may have installed it first: fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        oci_client::Client::try_from(ClientConfig {
+            protocol,
+            connect_timeout: Some(self.options.connect_timeout),
+            read_timeout: Some(self.options.read_timeout),
+            user_agent: concat!("tollgate/", env!("CARGO_PKG_VERSION")),
+            ..ClientConfig::default()
+        })
+        .map_err(|e| format!("cannot set up the registry client: {e}"))
+    }
+
     /// The client for a registry: plain HTTP once a loopback registry turned out not
     /// to speak TLS.
-    fn oci(&self, registry: &str) -> &oci_client::Client {
-        let plain = self.plain_hosts.lock().unwrap_or_else(|e| e.into_inner());
-        match &self.plain {
-            Some(p) if plain.iter().any(|h| h == registry) => p,
-            _ => &self.tls,
-        }
+    fn oci(&self, registry: &str) -> Result<&oci_client::Client, RegistryError> {
+        let plain = self
+            .plain_hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|h| h == registry);
+        let client = if plain {
+            self.plain.get_or_init(|| self.make(ClientProtocol::Http))
+        } else {
+            self.tls.get_or_init(|| {
+                self.make(ClientProtocol::HttpsExcept(self.options.insecure.clone()))
+            })
+        };
+        client.as_ref().map_err(|e| RegistryError(e.clone()))
     }
 
     /// Runs a future to completion, also from a thread that is inside another tokio
@@ -170,7 +178,7 @@ impl Client {
         let mut delay = Duration::from_millis(200);
         let mut attempt = 1;
         loop {
-            match f(self.oci(registry)).await {
+            match f(self.oci(registry)?).await {
                 Ok(v) => return Ok(v),
                 Err(e) if self.speaks_plain_http(registry, &e) => {
                     let mut hosts = self.plain_hosts.lock().unwrap_or_else(|e| e.into_inner());
@@ -189,7 +197,7 @@ impl Client {
     /// A loopback registry that answered the TLS handshake in plain text, not yet
     /// switched to plain HTTP.
     fn speaks_plain_http(&self, registry: &str, e: &OciDistributionError) -> bool {
-        self.plain.is_some()
+        self.loopback
             && is_loopback(registry)
             && !self.options.insecure.iter().any(|h| h == registry)
             && !self

@@ -40,12 +40,47 @@ impl OciRef {
                 "the first part must be a registry host (with a dot or a port)",
             ));
         }
-        let inner = Reference::try_from(rest).map_err(|e| err(&e.to_string()))?;
-        if let Some(d) = inner.digest() {
+        // Parsed here rather than by oci-spec's reference regex, which takes ~100 ms to
+        // compile: more than a whole scan of a small file.
+        let (name, digest) = match path.split_once('@') {
+            Some((n, d)) => (n, Some(d)),
+            None => (path, None),
+        };
+        let (repository, tag) = match name.rsplit_once(':') {
+            Some((r, t)) if !t.contains('/') => (r, Some(t)),
+            _ => (name, None),
+        };
+        if !repository.split('/').all(is_path_component) {
+            return Err(err(
+                "the repository must be lower-case letters and digits, separated by /, ., _ or -",
+            ));
+        }
+        if let Some(t) = tag {
+            let ok = t.len() <= 128
+                && t.bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            if !ok {
+                return Err(err(
+                    "the tag must be up to 128 letters, digits, '.', '_' or '-'",
+                ));
+            }
+        }
+        if let Some(d) = digest {
             if !is_sha256_digest(d) {
                 return Err(err("the digest must be sha256:<64 hex digits>"));
             }
         }
+        let (host, repository) = (host.to_string(), repository.to_string());
+        let inner = match (tag, digest) {
+            (Some(t), Some(d)) => {
+                Reference::with_tag_and_digest(host, repository, t.to_string(), d.to_string())
+            }
+            (None, Some(d)) => Reference::with_digest(host, repository, d.to_string()),
+            (t, None) => Reference::with_tag(host, repository, t.unwrap_or("latest").to_string()),
+        };
         Ok(OciRef {
             text: text.to_string(),
             inner,
@@ -131,6 +166,17 @@ impl std::fmt::Display for OciRef {
     }
 }
 
+/// `[a-z0-9]+` runs joined by single `.`, `_`, `__` or `-` runs, as the distribution
+/// spec's repository names.
+fn is_path_component(c: &str) -> bool {
+    let b = c.as_bytes();
+    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+    !b.is_empty()
+        && alnum(b[0])
+        && alnum(b[b.len() - 1])
+        && b.iter().all(|&x| alnum(x) || b"._-".contains(&x))
+}
+
 /// `sha256:` followed by 64 lower-case hex digits.
 pub fn is_sha256_digest(d: &str) -> bool {
     d.strip_prefix("sha256:")
@@ -173,6 +219,8 @@ mod tests {
             "oci://policies/labels:1",
             "oci://registry.example.com/",
             "oci://registry.example.com/p@sha256:abc",
+            "oci://registry.example.com/Upper/case:1",
+            "oci://registry.example.com/p:bad tag",
         ] {
             let e = OciRef::parse(bad).unwrap_err();
             assert!(e.to_string().contains("oci://registry.example.com"), "{e}");
