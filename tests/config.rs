@@ -459,6 +459,17 @@ fn readme_example_configuration_loads_and_shows() {
         ),
     )
     .unwrap();
+    // The trust policy's key, made as a user would.
+    fs::create_dir_all(dir.path().join("keys")).unwrap();
+    let keygen = tollgate_e2e::output(
+        tollgate_e2e::tollgate()
+            .current_dir(dir.path())
+            .env("COSIGN_PASSWORD", "")
+            .args(["plugin", "keygen", "--output-key-prefix", "keys/platform"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(keygen.code, 0, "{}", keygen.stderr);
     let out = run([
         "config".as_ref(),
         "check".as_ref(),

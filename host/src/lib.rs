@@ -22,6 +22,7 @@ pub mod auditor;
 pub mod authoring;
 pub mod catalogue;
 pub mod cli;
+pub mod clock;
 pub mod compliance;
 pub mod config;
 pub mod defaults;

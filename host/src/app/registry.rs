@@ -17,8 +17,22 @@ pub(super) fn client(args: &RegistryArgs, r: &OciRef) -> Result<Client> {
     Ok(Client::new(args.options(), &[r.registry()])?)
 }
 
-pub(super) fn store() -> Option<Store> {
+fn store() -> Option<Store> {
     tollgate_runtime::cache::default_dir().and_then(|d| Store::open(&d))
+}
+
+/// A fetcher that needs a signature by one of `key_files` (none: no signature).
+pub(super) fn fetcher(r: &OciRef, key_files: &[PathBuf], args: &RegistryArgs) -> Result<Fetcher> {
+    let keys = key_files
+        .iter()
+        .map(|k| PublicKey::load(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Fetcher::new(
+        client(args, r)?,
+        store(),
+        Trust::keys_only(keys),
+        None,
+    ))
 }
 
 pub(super) fn map(kv: &[KeyValue]) -> BTreeMap<String, String> {
@@ -79,11 +93,7 @@ pub(super) fn pull(
     key_files: &[PathBuf],
     args: &RegistryArgs,
 ) -> Result<u8> {
-    let keys = key_files
-        .iter()
-        .map(|k| PublicKey::load(k))
-        .collect::<Result<Vec<_>, _>>()?;
-    let fetcher = Fetcher::new(client(args, r)?, store(), Trust::keys_only(keys), None);
+    let fetcher = fetcher(r, key_files, args)?;
     let pulled = match fetcher.fetch_all(std::slice::from_ref(r)).pop() {
         Some(Ok(p)) => p,
         Some(Err(e)) => {
@@ -150,12 +160,7 @@ pub(super) fn lock(args: &PluginArgs) -> Result<u8> {
 }
 
 pub(super) fn inspect(r: &OciRef, format: ListFormat, args: &RegistryArgs) -> Result<u8> {
-    let fetcher = Fetcher::new(
-        client(args, r)?,
-        store(),
-        Trust::keys_only(Vec::new()),
-        None,
-    );
+    let fetcher = fetcher(r, &[], args)?;
     let (digest, manifest, layer) = fetcher.client().block_on(fetcher.describe(r))?;
     let a = &manifest.annotations;
     let get = |k: &str| a.get(k).cloned().unwrap_or_default();

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::registry::{client, map, store};
+use super::registry::{client, fetcher, map};
 use crate::cli::{KeyValue, RegistryArgs};
-use crate::registry::cosign::{self, PublicKey, SigningKey};
-use crate::registry::{self, Fetcher, OciRef, Trust};
+use crate::registry::cosign::{self, SigningKey};
+use crate::registry::{self, OciRef};
 
 pub(super) fn verify(
     r: &OciRef,
@@ -17,12 +17,7 @@ pub(super) fn verify(
     annotations: &[KeyValue],
     args: &RegistryArgs,
 ) -> Result<u8> {
-    let keys = key_files
-        .iter()
-        .map(|k| PublicKey::load(k))
-        .collect::<Result<Vec<_>, _>>()?;
-    let fetcher = Fetcher::new(client(args, r)?, store(), Trust::keys_only(keys), None)
-        .require_annotations(map(annotations));
+    let fetcher = fetcher(r, key_files, args)?.require_annotations(map(annotations));
     match fetcher.fetch_all(std::slice::from_ref(r)).pop() {
         Some(Ok(p)) => {
             println!(

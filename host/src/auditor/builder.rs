@@ -43,7 +43,7 @@ pub enum BuildError {
     },
     #[error("--plugin-settings names plugin '{name}', which is not loaded (loaded: {loaded})")]
     UnknownPlugin { name: String, loaded: String },
-    #[error("trust policy: {0}")]
+    #[error(transparent)]
     Key(#[from] registry::cosign::KeyError),
     #[error(transparent)]
     Lock(#[from] registry::lock::LockError),

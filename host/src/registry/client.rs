@@ -44,8 +44,21 @@ impl Default for RegistryOptions {
 
 /// What went wrong talking to a registry, said so that the next step is clear.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct RegistryError(pub String);
+#[error("{message}")]
+pub struct RegistryError {
+    pub message: String,
+    /// The bytes the registry sent do not hash to the digest asked for.
+    pub digest_mismatch: bool,
+}
+
+impl RegistryError {
+    pub fn new(message: impl Into<String>) -> RegistryError {
+        RegistryError {
+            message: message.into(),
+            digest_mismatch: false,
+        }
+    }
+}
 
 /// A registry client shared by every request of one command.
 pub struct Client {
@@ -83,7 +96,7 @@ impl Client {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| RegistryError(format!("cannot start the registry client: {e}")))?;
+            .map_err(|e| RegistryError::new(format!("cannot start the registry client: {e}")))?;
         Ok(Client {
             tls: OnceLock::new(),
             plain: OnceLock::new(),
@@ -127,7 +140,7 @@ impl Client {
                 self.make(ClientProtocol::HttpsExcept(self.options.insecure.clone()))
             })
         };
-        client.as_ref().map_err(|e| RegistryError(e.clone()))
+        client.as_ref().map_err(|e| RegistryError::new(e.clone()))
     }
 
     /// Runs a future to completion, also from a thread that is inside another tokio
@@ -413,8 +426,14 @@ fn not_found(e: &OciDistributionError) -> bool {
 
 /// The error as a user can act on it.
 fn explain(what: &str, registry: &str, e: &OciDistributionError, attempts: u32) -> RegistryError {
+    if let OciDistributionError::DigestError(d) = e {
+        return RegistryError {
+            message: format!("{what} at {registry}: {d}"),
+            digest_mismatch: true,
+        };
+    }
     if not_found(e) {
-        return RegistryError(format!(
+        return RegistryError::new(format!(
             "{what} at {registry}: not found (no such repository, tag or digest)"
         ));
     }
@@ -451,7 +470,7 @@ fn explain(what: &str, registry: &str, e: &OciDistributionError, attempts: u32) 
         }
         _ => String::new(),
     };
-    RegistryError(format!("{what} at {registry}: {chain}{hint}"))
+    RegistryError::new(format!("{what} at {registry}: {chain}{hint}"))
 }
 
 #[cfg(test)]

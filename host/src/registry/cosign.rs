@@ -47,10 +47,10 @@ pub fn payload(repo_path: &str, digest: &str, annotations: &BTreeMap<String, Str
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("{}: cannot read the key: {source}", path.display())]
+    #[error("{}: cannot read the key: {error}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{}: not a usable {what}: {reason}", path.display())]
     Format {
@@ -68,9 +68,9 @@ pub struct PublicKey {
 
 impl PublicKey {
     pub fn load(path: &Path) -> Result<PublicKey, KeyError> {
-        let pem = std::fs::read(path).map_err(|source| KeyError::Read {
+        let pem = std::fs::read(path).map_err(|error| KeyError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let key = CosignVerificationKey::try_from_pem(&pem).map_err(|e| KeyError::Format {
             path: path.to_path_buf(),
@@ -113,9 +113,9 @@ pub struct SigningKey(sigstore::crypto::SigStoreSigner);
 
 impl SigningKey {
     pub fn load(path: &Path, password: &[u8]) -> Result<SigningKey, KeyError> {
-        let pem = std::fs::read(path).map_err(|source| KeyError::Read {
+        let pem = std::fs::read(path).map_err(|error| KeyError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let format = |reason: String| KeyError::Format {
             path: path.to_path_buf(),

@@ -86,7 +86,7 @@ impl Fetcher {
         };
         let net_err = |e: RegistryError| PluginError::Registry {
             file: file.clone(),
-            reason: e.0,
+            reason: e.message,
         };
         let requirement = self.trust.requirement(&r.repo_path()).map_err(&trust_err)?;
         let digest = self.digest(r).await.map_err(|e| match e {
@@ -102,7 +102,7 @@ impl Fetcher {
                     .await
                     .map_err(net_err)?
                     .ok_or_else(|| {
-                        net_err(RegistryError(format!(
+                        net_err(RegistryError::new(format!(
                             "manifest {digest} not found in {}",
                             r.repo_path()
                         )))
@@ -137,21 +137,19 @@ impl Fetcher {
         let component = match self.cached(&layer.digest) {
             Some(c) => c,
             None => {
-                let bytes = self
-                    .client
+                self.client
                     .blob(&r.at_digest(&digest), &layer)
                     .await
                     .map_err(|e| {
-                        if e.0.contains("igest") {
+                        if e.digest_mismatch {
                             trust_err(format!(
                                 "the component layer {} does not match its digest (tampered with or corrupted in the registry): {}",
-                                layer.digest, e.0
+                                layer.digest, e.message
                             ))
                         } else {
                             net_err(e)
                         }
-                    })?;
-                bytes
+                    })?
             }
         };
         let actual = sha256_digest(&component);
@@ -272,12 +270,12 @@ impl Fetcher {
                 self.client
                     .manifest(&r.at_digest(&digest))
                     .await?
-                    .ok_or_else(|| RegistryError(format!("{r}: manifest {digest} not found")))?
+                    .ok_or_else(|| RegistryError::new(format!("{r}: manifest {digest} not found")))?
                     .0
             }
         };
         let (m, layer) =
-            plugin_layer(&bytes).map_err(|e| RegistryError(format!("{r}: refused: {e}")))?;
+            plugin_layer(&bytes).map_err(|e| RegistryError::new(format!("{r}: refused: {e}")))?;
         Ok((digest, m, layer))
     }
 

@@ -20,17 +20,17 @@ pub struct Lock {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("{}: cannot read the lock file: {source}", path.display())]
+    #[error("{}: cannot read the lock file: {error}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{}: not a tollgate lock file: {reason}; delete it and run `tollgate plugin lock`", path.display())]
     Format { path: PathBuf, reason: String },
-    #[error("{}: cannot write the lock file: {source}", path.display())]
+    #[error("{}: cannot write the lock file: {error}", path.display())]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -48,10 +48,10 @@ impl Lock {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
+            Err(error) => {
                 return Err(LockError::Read {
                     path: path.to_path_buf(),
-                    source,
+                    error,
                 })
             }
         };
@@ -84,9 +84,9 @@ impl Lock {
                 serde_json::to_string(r).unwrap_or_default()
             ));
         }
-        std::fs::write(path, text).map_err(|source| LockError::Write {
+        std::fs::write(path, text).map_err(|error| LockError::Write {
             path: path.to_path_buf(),
-            source,
+            error,
         })
     }
 }

@@ -25,7 +25,7 @@ pub async fn push(
     let digest = client.push_manifest(target, &a.manifest).await?;
     if let Some(d) = r.digest() {
         if d != digest {
-            return Err(RegistryError(format!(
+            return Err(RegistryError::new(format!(
                 "{r}: the artifact's digest is {digest}, not the {d} the reference names"
             )));
         }
@@ -48,11 +48,11 @@ pub async fn sign(
     let (manifest, _) = client
         .manifest(&r.at_digest(&digest))
         .await?
-        .ok_or_else(|| RegistryError(format!("{r}: manifest {digest} not found")))?;
+        .ok_or_else(|| RegistryError::new(format!("{r}: manifest {digest} not found")))?;
     artifact::plugin_layer(&manifest)
-        .map_err(|e| RegistryError(format!("{r}: refusing to sign it: {e}")))?;
+        .map_err(|e| RegistryError::new(format!("{r}: refusing to sign it: {e}")))?;
     let payload = cosign::payload(&r.repo_path(), &digest, annotations);
-    let signature = key.sign(&payload).map_err(RegistryError)?;
+    let signature = key.sign(&payload).map_err(RegistryError::new)?;
     let tag = r.at_tag(&signature_tag(&digest));
     let existing = client.manifest(&tag).await?.map(|(m, _)| m);
     let (sig_manifest, config) = cosign::add_signature(existing.as_deref(), &payload, &signature);
