@@ -667,6 +667,7 @@ fn fifty_plugins_are_pulled_by_one_scan() {
         "{e:?}"
     );
     assert!(has_check(&r, "LBL001"));
+    eprintln!("50 registry plugins in one scan: {took:?}");
     // Generous bound: a serialised or hung fetch would take far longer.
     assert!(took.as_secs() < 60, "took {took:?}");
 }
