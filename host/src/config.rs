@@ -30,6 +30,10 @@ pub struct Config {
     pub admission: AdmissionConfig,
     /// Which registry plugins may run: repositories, signing keys, unsigned ones.
     pub trust: crate::registry::TrustConfig,
+    /// A scan ignores `tollgate.dev/exempt` annotations (CI that gates other teams'
+    /// manifests); only this file's exemptions apply. `serve` always ignores them
+    /// unless `admission.annotation_exemptions` allows them.
+    pub ignore_annotation_exemptions: bool,
 }
 
 /// `admission:`: what the webhook (`tollgate serve`) does with findings and failures.
@@ -47,6 +51,21 @@ pub struct AdmissionConfig {
     pub failure_policy: Option<FailurePolicy>,
     /// Time to answer one review, in milliseconds [2000].
     pub deadline_ms: Option<u64>,
+    /// Where a `tollgate.dev/exempt` annotation on the reviewed object may waive a
+    /// check. None by default: the object under review cannot exempt itself.
+    pub annotation_exemptions: Vec<AnnotationGrant>,
+}
+
+/// `admission.annotation_exemptions[i]`: the checks an annotation may waive, and where.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnotationGrant {
+    /// Check ids (any alias), or `*` for every check below `deny_on` (a check at or
+    /// above `deny_on` must be named).
+    pub checks: Vec<String>,
+    /// Namespace globs; empty or absent: every namespace.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
@@ -320,6 +339,23 @@ impl Config {
             for (j, id) in x.checks.iter().enumerate() {
                 if !known(id) {
                     return Err(unknown(format!("exemptions[{i}].checks[{j}]"), id));
+                }
+            }
+        }
+        for (i, g) in self.admission.annotation_exemptions.iter().enumerate() {
+            if g.checks.is_empty() {
+                return Err(err(
+                    file,
+                    &format!("admission.annotation_exemptions[{i}].checks"),
+                    "name the checks an annotation may waive (ids, or \"*\" for every check below deny_on)",
+                ));
+            }
+            for (j, id) in g.checks.iter().enumerate() {
+                if id != "*" && !known(id) {
+                    return Err(unknown(
+                        format!("admission.annotation_exemptions[{i}].checks[{j}]"),
+                        id,
+                    ));
                 }
             }
         }

@@ -17,6 +17,12 @@ pub const WINDOW: usize = 4096;
 /// 1.3x faster than one resource per call (`cargo xtask bench`).
 pub const BATCH: usize = 32;
 
+/// Time-outs in a row after which a plugin is switched off (see `breaker`).
+pub const TIME_LIMIT_STRIKES: u32 = 3;
+/// How long `tollgate serve` keeps a switched-off plugin off before it lets one review
+/// through as a probe, in seconds.
+pub const RECOVERY_PROBE_S: u64 = 30;
+
 /// Worker threads: one per CPU.
 pub fn jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -36,6 +42,15 @@ pub const QUEUE: usize = 64;
 pub const DENY_ON: tollgate_runtime::Severity = tollgate_runtime::Severity::High;
 /// Failed checks of this severity or worse (below `DENY_ON`) become warnings.
 pub const WARN_ON: tollgate_runtime::Severity = tollgate_runtime::Severity::Low;
+/// Connections `tollgate serve` keeps open at once; more wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 512;
+/// Time for a client's TLS handshake and request head, in milliseconds; also how long
+/// an idle keep-alive connection stays open.
+pub const HEADER_TIMEOUT_MS: u64 = 10_000;
+/// Time for a request's body once its head is in, in milliseconds.
+pub const BODY_TIMEOUT_MS: u64 = 10_000;
+/// Request bodies held at once over all connections, in MiB.
+pub const BODY_BUDGET_MIB: usize = 256;
 /// How long reviews in flight may take to finish after SIGTERM, in seconds.
 pub const DRAIN_SECS: u64 = 30;
 
@@ -46,6 +61,20 @@ pub const REGISTRY_READ_TIMEOUT_S: u64 = 30;
 /// Attempts per registry request when the registry cannot be reached or answers 5xx
 /// (waiting 0.2 s, then 0.4 s, ...).
 pub const REGISTRY_ATTEMPTS: u32 = 3;
+/// Largest manifest read from a registry, in MiB (distribution refuses to store larger).
+pub const REGISTRY_MAX_MANIFEST_MIB: u64 = 4;
+/// Largest plugin component (layer) read from a registry, in MiB (componentize-py
+/// components are about 40 MiB; Rust ones a few).
+pub const REGISTRY_MAX_PLUGIN_MIB: u64 = 128;
+/// Largest signature payload read from a registry, in KiB (cosign's are under 1 KiB).
+pub const REGISTRY_MAX_SIGNATURE_KIB: u64 = 64;
+/// Time for one artifact from a registry, from the request to its last byte, in seconds.
+pub const REGISTRY_DEADLINE_S: u64 = 300;
+/// Average rate a registry download must keep once the grace period has passed, in
+/// KiB/s.
+pub const REGISTRY_MIN_RATE_KIB_S: u64 = 16;
+/// Seconds before the minimum rate applies.
+pub const REGISTRY_RATE_GRACE_S: u64 = 10;
 /// Registry requests in flight at once when a scan pulls many plugins.
 pub const REGISTRY_CONCURRENCY: usize = 16;
 /// Downloads at least this large show a progress bar on a terminal.

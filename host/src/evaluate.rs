@@ -3,7 +3,9 @@
 //! the enabled checks whose kinds match it, in batches, through those reused instances.
 //! A trap throws the instance away, and the batch is re-run one resource at a time on
 //! fresh instances so that only the resource that caused it loses its result from that
-//! plugin.
+//! plugin. A time-out is not re-run: every resource of the batch gets the error, and
+//! the plugin's [`crate::breaker::Breaker`] counts it, so that a plugin that hangs on
+//! everything is switched off after a few time limits instead of costing one per batch.
 
 use std::collections::HashMap;
 
@@ -147,13 +149,20 @@ pub fn evaluate(
             }
         }
         for (ris, reqs) in index.chunks(batch).zip(requests.chunks(batch)) {
+            let each = |error: &PluginError, errors: &mut Vec<ResourceError>| {
+                errors.extend(ris.iter().map(|&ri| ResourceError {
+                    resource: ri,
+                    plugin: pi,
+                    error: error.duplicate(),
+                }))
+            };
             match run_batch(instances, pi, plugin, reqs) {
                 Ok(results) => {
                     for (ri, result) in ris.iter().zip(results) {
                         record(pi, *ri, result, &mut verdicts, &mut errors);
                     }
                 }
-                Err(_) if reqs.len() > 1 => {
+                Err(e) if reqs.len() > 1 && e.isolates_a_resource() => {
                     // Find the culprit: one resource per call, fresh instance after a trap.
                     for (ri, req) in ris.iter().zip(reqs) {
                         match run_batch(instances, pi, plugin, std::slice::from_ref(req)) {
@@ -169,11 +178,8 @@ pub fn evaluate(
                         }
                     }
                 }
-                Err(error) => errors.push(ResourceError {
-                    resource: ris[0],
-                    plugin: pi,
-                    error,
-                }),
+                // A time-out, a switched-off plugin, a broken contract: the whole batch.
+                Err(error) => each(&error, &mut errors),
             }
         }
     }
@@ -182,19 +188,46 @@ pub fn evaluate(
 
 type BatchResult = Vec<Result<Vec<CheckOutcome>, PluginError>>;
 
+/// One call into a plugin, unless it is switched off; its time-outs are counted.
 fn run_batch(
     instances: &mut Instances,
     pi: usize,
     plugin: &ActivePlugin,
     requests: &[Request<'_>],
 ) -> Result<BatchResult, PluginError> {
-    let mut instance = instances.take(pi, plugin)?;
+    plugin
+        .breaker
+        .admit()
+        .map_err(|off| PluginError::SwitchedOff {
+            file: plugin.plugin.file.clone(),
+            reason: off.reason(),
+        })?;
+    let mut instance = match instances.take(pi, plugin) {
+        Ok(i) => i,
+        Err(e) => {
+            plugin.breaker.record(is_time_out(&e));
+            return Err(e);
+        }
+    };
     let result = instance.evaluate(requests);
+    plugin
+        .breaker
+        .record(matches!(&result, Err(e) if is_time_out(e)));
     match &result {
         Err(e) if e.poisons_instance() => {} // dropped: the next call gets a fresh one
         _ => instances.put(pi, instance),
     }
     result
+}
+
+fn is_time_out(e: &PluginError) -> bool {
+    matches!(
+        e,
+        PluginError::Limit {
+            kind: tollgate_runtime::LimitKind::Time,
+            ..
+        }
+    )
 }
 
 fn record(

@@ -70,6 +70,47 @@ pub struct Match {
 
 pub struct Exemptions {
     rules: Vec<Rule>,
+    annotations: AnnotationTrust,
+}
+
+/// Whose word an exemption annotation on the object under review is taken on.
+///
+/// Threat: at admission, the object under review is written by the tenant the check
+/// protects against; an annotation on it that waived checks would let any tenant who
+/// can create a Pod exempt it from any check. So `serve` honours annotations only
+/// where an administrator's grant (`admission.annotation_exemptions`) covers the check
+/// and namespace, and a grant's `*` never covers a check at or above `deny_on`.
+/// A scan honours them: the repository's owner wrote them.
+#[derive(Debug, Clone, Default)]
+pub enum AnnotationTrust {
+    /// Honoured (a scan of one's own manifests).
+    #[default]
+    Honour,
+    /// Ignored (`scan --ignore-annotation-exemptions`).
+    Ignore,
+    /// Honoured only where a grant covers the check and namespace (the webhook; no
+    /// grants: ignored).
+    Granted(Vec<Grant>),
+}
+
+/// Where an annotation may waive which checks (`admission.annotation_exemptions[i]`).
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// Primary ids of the checks named; they may be waived at any severity.
+    pub checks: Vec<String>,
+    /// `*` given: any check below `below` may be waived.
+    pub any_below: Option<tollgate_runtime::Severity>,
+    /// Namespace globs; empty: every namespace.
+    pub namespaces: Vec<String>,
+}
+
+impl Grant {
+    fn covers(&self, check: &str, severity: tollgate_runtime::Severity, namespace: &str) -> bool {
+        let check_ok = self.checks.iter().any(|c| c == check)
+            || self.any_below.is_some_and(|below| severity < below);
+        check_ok
+            && (self.namespaces.is_empty() || self.namespaces.iter().any(|n| glob(n, namespace)))
+    }
 }
 
 impl Exemptions {
@@ -93,11 +134,23 @@ impl Exemptions {
                     .is_some_and(|d| d <= now),
             })
             .collect();
-        Exemptions { rules }
+        Exemptions {
+            rules,
+            annotations: AnnotationTrust::Honour,
+        }
+    }
+
+    /// The same rules, with exemption annotations taken as `trust` says.
+    pub fn with_annotations(mut self, trust: AnnotationTrust) -> Self {
+        self.annotations = trust;
+        self
     }
 
     pub fn none() -> Self {
-        Exemptions { rules: Vec::new() }
+        Exemptions {
+            rules: Vec::new(),
+            annotations: AnnotationTrust::Honour,
+        }
     }
 
     /// How many exemptions are configured (the length of a match count list).
@@ -109,11 +162,12 @@ impl Exemptions {
         self.rules.is_empty()
     }
 
-    /// The exemption that covers a failed check on a resource, if any.
+    /// The exemption that covers a failed check of `severity` on a resource, if any.
     pub fn find(
         &self,
         r: &Resource,
         check: &str,
+        severity: tollgate_runtime::Severity,
         catalogue: &[&CheckInfo],
     ) -> Result<Option<Match>, AnnotationError> {
         let namespace = r.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
@@ -135,7 +189,14 @@ impl Exemptions {
                 }));
             }
         }
-        if let Some(text) = &r.exempt_annotation {
+        let honoured = match &self.annotations {
+            AnnotationTrust::Honour => true,
+            AnnotationTrust::Ignore => false,
+            AnnotationTrust::Granted(grants) => {
+                grants.iter().any(|g| g.covers(check, severity, namespace))
+            }
+        };
+        if let Some(text) = r.exempt_annotation.as_ref().filter(|_| honoured) {
             let (ids, reason) = parse_annotation(text)?;
             for id in ids {
                 match primary_id(catalogue.iter().copied(), id) {

@@ -20,6 +20,7 @@
 pub mod app;
 pub mod auditor;
 pub mod authoring;
+pub mod breaker;
 pub mod catalogue;
 pub mod cli;
 pub mod clock;

@@ -148,6 +148,8 @@ pub struct ActivePlugin {
     pub settings: String,
     /// Per check index: whether it runs.
     pub enabled: Vec<bool>,
+    /// Switches the plugin off when it keeps running over its time limit.
+    pub breaker: crate::breaker::Breaker,
 }
 
 impl ActivePlugin {
@@ -157,7 +159,11 @@ impl ActivePlugin {
 
     /// A plugin configured with `settings`: refused settings are an error now, not
     /// during the scan.
-    pub fn configured(plugin: Plugin, settings: String) -> Result<ActivePlugin, PluginError> {
+    pub fn configured(
+        plugin: Plugin,
+        settings: String,
+        breaker: crate::breaker::BreakerSettings,
+    ) -> Result<ActivePlugin, PluginError> {
         let enabled_ids = plugin.instantiate()?.configure(&settings)?;
         let enabled = plugin
             .info
@@ -169,6 +175,7 @@ impl ActivePlugin {
             plugin,
             settings,
             enabled,
+            breaker: crate::breaker::Breaker::new(breaker),
         })
     }
 
@@ -237,6 +244,7 @@ pub fn activate(
     sources: &[PluginSource],
     mut pulled: HashMap<OciRef, Result<Pulled, PluginError>>,
     settings: &dyn Fn(&str) -> Option<String>,
+    breaker: crate::breaker::BreakerSettings,
     errors: &mut Vec<PluginError>,
     loaded: &mut Vec<(PathBuf, String)>,
 ) -> Vec<ActivePlugin> {
@@ -285,7 +293,7 @@ pub fn activate(
         loaded.push((plugin.file.clone(), plugin.name().to_string()));
         let settings_json = settings(plugin.name()).unwrap_or_else(|| "{}".to_string());
         // Configure once up front: bad settings are reported before any scanning.
-        match ActivePlugin::configured(plugin, settings_json) {
+        match ActivePlugin::configured(plugin, settings_json, breaker) {
             Ok(p) => active.push(p),
             Err(e) => errors.push(e),
         }

@@ -70,6 +70,11 @@ pub enum PluginError {
     /// A registry plugin that could not be fetched.
     #[error("{file}: {reason}")]
     Registry { file: PathBuf, reason: String },
+
+    /// Not called: the plugin was switched off after it ran over its time limit too
+    /// many times in a row.
+    #[error("{file}: not run: {reason}")]
+    SwitchedOff { file: PathBuf, reason: String },
 }
 
 impl PluginError {
@@ -86,7 +91,8 @@ impl PluginError {
             | PluginError::Rejected { file, .. }
             | PluginError::Host { file, .. }
             | PluginError::Trust { file, .. }
-            | PluginError::Registry { file, .. } => file,
+            | PluginError::Registry { file, .. }
+            | PluginError::SwitchedOff { file, .. } => file,
         }
     }
 
@@ -119,6 +125,101 @@ impl PluginError {
             PluginError::Host { .. } => "host",
             PluginError::Trust { .. } => "trust",
             PluginError::Registry { .. } => "registry",
+            PluginError::SwitchedOff { .. } => "switched-off",
+        }
+    }
+
+    /// Every class [`PluginError::class`] can return: metrics and reports label by
+    /// these, never by text a plugin chose.
+    pub const CLASSES: &'static [&'static str] = &[
+        "read",
+        "digest",
+        "not-component",
+        "contract",
+        "settings",
+        "time-limit",
+        "memory-limit",
+        "stack-limit",
+        "output-limit",
+        "trap",
+        "rejected",
+        "host",
+        "trust",
+        "registry",
+        "switched-off",
+    ];
+
+    /// Whether a failed batch is worth re-running one resource at a time: the call
+    /// trapped or hit a memory or stack limit, which one resource's content can cause.
+    /// A time-out is not re-run (a hanging plugin would cost one time limit per
+    /// resource), nor is an error of the whole plugin.
+    pub fn isolates_a_resource(&self) -> bool {
+        matches!(
+            self,
+            PluginError::Trap { .. }
+                | PluginError::Limit {
+                    kind: LimitKind::Memory | LimitKind::Stack,
+                    ..
+                }
+        )
+    }
+
+    /// The same error again, for each resource of a batch that failed as a whole.
+    pub fn duplicate(&self) -> PluginError {
+        let file = self.file().to_path_buf();
+        match self {
+            PluginError::Read { source, .. } => PluginError::Read {
+                file,
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            PluginError::Digest {
+                expected, actual, ..
+            } => PluginError::Digest {
+                file,
+                expected: expected.clone(),
+                actual: actual.clone(),
+            },
+            PluginError::NotComponent { reason, .. } => PluginError::NotComponent {
+                file,
+                reason: reason.clone(),
+            },
+            PluginError::Contract { reason, .. } => PluginError::Contract {
+                file,
+                reason: reason.clone(),
+            },
+            PluginError::Settings { message, .. } => PluginError::Settings {
+                file,
+                message: message.clone(),
+            },
+            PluginError::Limit { kind, detail, .. } => PluginError::Limit {
+                file,
+                kind: *kind,
+                detail: detail.clone(),
+            },
+            PluginError::Trap { detail, .. } => PluginError::Trap {
+                file,
+                detail: detail.clone(),
+            },
+            PluginError::Rejected { message, .. } => PluginError::Rejected {
+                file,
+                message: message.clone(),
+            },
+            PluginError::Host { detail, .. } => PluginError::Host {
+                file,
+                detail: detail.clone(),
+            },
+            PluginError::Trust { reason, .. } => PluginError::Trust {
+                file,
+                reason: reason.clone(),
+            },
+            PluginError::Registry { reason, .. } => PluginError::Registry {
+                file,
+                reason: reason.clone(),
+            },
+            PluginError::SwitchedOff { reason, .. } => PluginError::SwitchedOff {
+                file,
+                reason: reason.clone(),
+            },
         }
     }
 

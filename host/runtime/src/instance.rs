@@ -1,5 +1,5 @@
 use wasmtime::component::{ComponentType, Func, Lower};
-use wasmtime::{Store, StoreLimitsBuilder, Trap};
+use wasmtime::{Store, Trap};
 
 use crate::bindings::exports::tollgate::policy::policy as wit;
 use crate::bindings::Plugin as Bindings;
@@ -22,14 +22,8 @@ pub struct Instance {
 impl Instance {
     pub(crate) fn new(plugin: &Plugin) -> Result<Self, PluginError> {
         let limits = plugin.sandbox.limits.clone();
-        let store_limits = StoreLimitsBuilder::new()
-            .memory_size(limits.memory)
-            .instances(64)
-            .memories(16)
-            .tables(64)
-            .trap_on_grow_failure(true)
-            .build();
-        let mut store = Store::new(&plugin.sandbox.engine, State::new(store_limits));
+        let limiter = crate::limiter::Limiter::new(limits.memory, limits.table_elements);
+        let mut store = Store::new(&plugin.sandbox.engine, State::new(limiter));
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(limits.epoch_ticks());
@@ -241,6 +235,13 @@ type WitResult = Result<Vec<wit::CheckResult>, String>;
 /// Turns a wasmtime error into the limit or crash it stands for.
 fn classify(file: &std::path::Path, store: &Store<State>, e: wasmtime::Error) -> PluginError {
     let file = file.to_path_buf();
+    if let Some(x) = e.downcast_ref::<crate::limiter::Exceeded>() {
+        return PluginError::Limit {
+            file,
+            kind: x.kind,
+            detail: x.detail.clone(),
+        };
+    }
     let root = e.root_cause().to_string();
     if let Some(trap) = e.downcast_ref::<Trap>() {
         match trap {
@@ -283,13 +284,6 @@ fn classify(file: &std::path::Path, store: &Store<State>, e: wasmtime::Error) ->
                 }
             }
         }
-    }
-    if root.contains("forcing trap when growing memory") {
-        return PluginError::Limit {
-            file,
-            kind: LimitKind::Memory,
-            detail: root,
-        };
     }
     PluginError::Trap { file, detail: root }
 }

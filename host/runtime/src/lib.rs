@@ -12,12 +12,14 @@
 pub mod cache;
 mod error;
 mod instance;
+mod limiter;
 mod limits;
 mod plugin;
 mod wasi;
 
 pub use error::{LimitKind, PluginError, SandboxError};
 pub use instance::Instance;
+pub use limiter::{Exceeded, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
 pub use limits::Limits;
 pub use plugin::{CheckInfo, Plugin, PluginInfo, Severity, UnknownSeverity, CONTRACT};
 pub use wasmtime::Engine;

@@ -7,8 +7,11 @@ use std::time::Duration;
 pub struct Limits {
     /// Wall-clock time for one call into a plugin (one batch).
     pub time: Duration,
-    /// Linear memory one plugin instance may grow to, in bytes.
+    /// Linear memory one plugin instance may grow to, in bytes: all of its memories
+    /// together.
     pub memory: usize,
+    /// Table elements one plugin instance may hold, all of its tables together.
+    pub table_elements: usize,
     /// Native stack wasm code may use, in bytes.
     pub stack: usize,
     /// Findings one check may report on one resource.
@@ -22,6 +25,9 @@ impl Limits {
     pub const DEFAULT_TIME_MS: u64 = 10_000;
     /// The default of [`Limits::memory`], in MiB.
     pub const DEFAULT_MEMORY_MIB: usize = 256;
+    /// The default of [`Limits::table_elements`]: a table element is a pointer or two,
+    /// so this is tens of MiB at most; real plugins hold a few thousand.
+    pub const DEFAULT_TABLE_ELEMENTS: usize = 1 << 20;
 }
 
 impl Default for Limits {
@@ -29,6 +35,7 @@ impl Default for Limits {
         Limits {
             time: Duration::from_millis(Self::DEFAULT_TIME_MS),
             memory: Self::DEFAULT_MEMORY_MIB << 20,
+            table_elements: Self::DEFAULT_TABLE_ELEMENTS,
             stack: 1 << 20,
             max_findings: 1000,
             max_output_bytes: 1 << 20,

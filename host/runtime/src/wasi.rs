@@ -11,7 +11,6 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::StoreLimits;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{
     HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
@@ -21,7 +20,7 @@ use wasmtime_wasi::{
 pub struct State {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: crate::limiter::Limiter,
     pub(crate) stderr: MemoryOutputPipe,
 }
 
@@ -60,7 +59,7 @@ impl HostMonotonicClock for FixedMonotonicClock {
 const STDERR_CAPTURE: usize = 8 << 10;
 
 impl State {
-    pub(crate) fn new(limits: StoreLimits) -> Self {
+    pub(crate) fn new(limits: crate::limiter::Limiter) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         let wasi = WasiCtxBuilder::new()
             .stderr(stderr.clone())

@@ -47,6 +47,9 @@ pub(super) fn scan(args: &ScanArgs, documents: Vec<Document>, paths: &[PathBuf])
     if let Some(severity) = args.fail_on {
         builder = builder.fail_on(severity);
     }
+    if args.ignore_annotation_exemptions {
+        builder = builder.ignore_annotation_exemptions();
+    }
     let auditor = builder.build()?;
     let mut sink = report::Tee(outputs);
     let progress = Progress::new();

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::breaker::BreakerSettings;
 use crate::cli::ServeArgs;
 use crate::config::{AdmissionMode, FailurePolicy};
 use crate::defaults;
@@ -42,6 +43,14 @@ pub(super) fn run(args: ServeArgs) -> Result<u8> {
     let auditor = super::builder_with(&args.plugins, config, file)
         .time_limit(time_limit)
         .jobs(workers)
+        // The object under review is the tenant's word: its annotations waive nothing
+        // unless the configuration grants it.
+        .admission_annotations(rules.deny_on)
+        // A plugin that keeps hanging is switched off, then probed again.
+        .switch_off(BreakerSettings {
+            strikes: defaults::TIME_LIMIT_STRIKES,
+            probe_after: Some(Duration::from_secs(defaults::RECOVERY_PROBE_S)),
+        })
         .build()?;
     for e in auditor.load_errors() {
         eprintln!("tollgate: error: {e}");
@@ -58,6 +67,11 @@ pub(super) fn run(args: ServeArgs) -> Result<u8> {
             workers,
             queue: args.queue,
             drain: Duration::from_secs(defaults::DRAIN_SECS),
+            max_connections: args.max_connections.max(1),
+            header_timeout: Duration::from_millis(args.header_timeout.max(1)),
+            body_timeout: Duration::from_millis(args.body_timeout.max(1)),
+            // One body of the largest size always fits.
+            body_budget: (args.body_budget.max(1) << 20).max(args.max_body_size << 20),
         },
     )?;
     Ok(0)

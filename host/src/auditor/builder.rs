@@ -10,7 +10,7 @@ use tollgate_runtime::{Limits, PluginError, Sandbox, SandboxError, Severity};
 
 use super::{Auditor, Inner};
 use crate::config::{Config, ConfigError, Filter};
-use crate::exempt::Exemptions;
+use crate::exempt::{AnnotationTrust, Exemptions, Grant};
 use crate::input::InputLimits;
 use crate::pipeline::{Filters, Options};
 use crate::plugins::{self, ActivePlugin, DefaultBundle, PluginSource};
@@ -81,6 +81,20 @@ pub struct AuditorBuilder {
     severities: Option<SeverityFilter>,
     registry: RegistryOptions,
     trusted_keys: Vec<PathBuf>,
+    breaker: crate::breaker::BreakerSettings,
+    annotations: Annotations,
+}
+
+/// How exemption annotations on the objects are taken.
+#[derive(Debug, Clone, Copy, Default)]
+enum Annotations {
+    /// As the configuration says (`ignore_annotation_exemptions`).
+    #[default]
+    Config,
+    Ignore,
+    /// At admission: only where `admission.annotation_exemptions` allows, and `*`
+    /// only below this severity.
+    Admission(Severity),
 }
 
 impl AuditorBuilder {
@@ -94,6 +108,28 @@ impl AuditorBuilder {
     /// configuration's `trust.keys`.
     pub fn trusted_key(mut self, path: impl Into<PathBuf>) -> Self {
         self.trusted_keys.push(path.into());
+        self
+    }
+
+    /// When a plugin that keeps running over its time limit is switched off, and
+    /// whether it is tried again (see [`crate::breaker`]).
+    pub fn switch_off(mut self, settings: crate::breaker::BreakerSettings) -> Self {
+        self.breaker = settings;
+        self
+    }
+
+    /// Ignores `tollgate.dev/exempt` annotations: only the configuration's exemptions
+    /// apply (wins over the configuration).
+    pub fn ignore_annotation_exemptions(mut self) -> Self {
+        self.annotations = Annotations::Ignore;
+        self
+    }
+
+    /// Takes exemption annotations as the webhook does: only where the configuration's
+    /// `admission.annotation_exemptions` grants them, and a grant's `*` only for checks
+    /// below `deny_on`.
+    pub fn admission_annotations(mut self, deny_on: Severity) -> Self {
+        self.annotations = Annotations::Admission(deny_on);
         self
     }
 
@@ -247,8 +283,15 @@ impl AuditorBuilder {
         };
         let mut errors = Vec::new();
         let mut names: Vec<(PathBuf, String)> = Vec::new();
-        let mut active =
-            plugins::activate(&sandbox, &sources, pulled, &lookup, &mut errors, &mut names);
+        let mut active = plugins::activate(
+            &sandbox,
+            &sources,
+            pulled,
+            &lookup,
+            self.breaker,
+            &mut errors,
+            &mut names,
+        );
         for (name, _, from_config) in &settings {
             if !names.iter().any(|(_, n)| n == name) {
                 let loaded = names
@@ -295,7 +338,7 @@ impl AuditorBuilder {
             config.validate_ids(file, &known)?;
         }
         switch_checks(&mut active, &config);
-        let policy = policy(&active, &config, &file_name, self.fail_on);
+        let policy = policy(&active, &config, &file_name, self.fail_on, self.annotations);
         let mut filters = Filters {
             namespaces: config.namespaces.clone(),
             kinds: config.kinds.clone(),
@@ -450,8 +493,30 @@ fn policy(
     config: &Config,
     file: &str,
     fail_on: Option<Severity>,
+    annotations: Annotations,
 ) -> Policy {
     let catalogue: Vec<_> = active.iter().flat_map(|p| p.checks()).collect();
+    let trust = match annotations {
+        Annotations::Ignore => AnnotationTrust::Ignore,
+        Annotations::Config if config.ignore_annotation_exemptions => AnnotationTrust::Ignore,
+        Annotations::Config => AnnotationTrust::Honour,
+        Annotations::Admission(deny_on) => AnnotationTrust::Granted(
+            config
+                .admission
+                .annotation_exemptions
+                .iter()
+                .map(|g| Grant {
+                    checks: g
+                        .checks
+                        .iter()
+                        .filter_map(|c| plugins::primary_id(catalogue.iter().copied(), c))
+                        .collect(),
+                    any_below: g.checks.iter().any(|c| c == "*").then_some(deny_on),
+                    namespaces: g.namespaces.clone(),
+                })
+                .collect(),
+        ),
+    };
     let severity = config
         .severity
         .iter()
@@ -465,7 +530,7 @@ fn policy(
         fail_on: fail_on
             .or(config.fail_on.as_deref().and_then(Severity::parse))
             .unwrap_or(Severity::Low),
-        exemptions: Exemptions::new(file, &config.exemptions, &catalogue),
+        exemptions: Exemptions::new(file, &config.exemptions, &catalogue).with_annotations(trust),
     }
 }
 

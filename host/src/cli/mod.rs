@@ -126,9 +126,28 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
 
-    /// Reviews waiting for a worker before more are answered 429.
+    /// Reviews waiting for a worker before more are answered 429. A review joins the
+    /// queue only once its whole body is in.
     #[arg(long, value_name = "N", default_value_t = defaults::QUEUE)]
     pub queue: usize,
+
+    /// Connections open at once; more wait in the listen backlog until one closes.
+    #[arg(long, value_name = "N", default_value_t = defaults::MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// Time for a client's TLS handshake and for each request's head, in milliseconds;
+    /// an idle keep-alive connection is closed after it too.
+    #[arg(long, value_name = "MS", default_value_t = defaults::HEADER_TIMEOUT_MS)]
+    pub header_timeout: u64,
+
+    /// Time for a request's body once its head is in, in milliseconds (answered 408).
+    #[arg(long, value_name = "MS", default_value_t = defaults::BODY_TIMEOUT_MS)]
+    pub body_timeout: u64,
+
+    /// Request bodies held at once over all connections, in MiB: a client that stalls
+    /// mid-body holds what it has sent, never more.
+    #[arg(long, value_name = "MIB", default_value_t = defaults::BODY_BUDGET_MIB)]
+    pub body_budget: usize,
 
     #[command(flatten)]
     pub plugins: PluginArgs,
@@ -503,6 +522,12 @@ pub struct ScanArgs {
     /// summary and the exit status are the same. The JSON report says "failed_only": true.
     #[arg(long)]
     pub failed_only: bool,
+
+    /// Ignore `tollgate.dev/exempt` annotations in the manifests: only the configuration's
+    /// exemptions apply (CI that gates other teams' manifests; or
+    /// `ignore_annotation_exemptions: true` in the configuration).
+    #[arg(long)]
+    pub ignore_annotation_exemptions: bool,
 
     /// Exit with status 1 only for failed checks of this severity or worse: LOW,
     /// MEDIUM, HIGH or CRITICAL [default: LOW, or fail_on in the configuration].

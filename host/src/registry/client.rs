@@ -1,22 +1,24 @@
-//! Talking to registries: oci-client over rustls, credentials from the docker config,
-//! plain HTTP only for loopback hosts and `--insecure-registry` ones, bounded timeouts
-//! and retries, and a progress bar for large downloads on a terminal. Calls are
-//! blocking for the caller; underneath, one tokio runtime per client overlaps them.
+//! Talking to registries: credentials from the docker config, plain HTTP only for
+//! loopback hosts and `--insecure-registry` ones, bounded timeouts and retries, and a
+//! progress bar for large downloads on a terminal. Everything read from a registry goes
+//! through [`super::download`], where every size and time is bounded; oci-client
+//! (its chunked uploads) is used to push. Calls are blocking for the caller;
+//! underneath, one tokio runtime per client overlaps them.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::IsTerminal;
-use std::pin::Pin;
 use std::sync::{Mutex, OnceLock};
-use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Reference, RegistryOperation};
+use reqwest::Method;
 
-use super::artifact::{Descriptor, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
+use super::artifact::{Descriptor, MANIFEST_MEDIA_TYPE};
+use super::download::{self, DownloadLimits, Failure, Http, Kind, Sink};
 use super::reference::sha256_digest;
 use crate::defaults;
 
@@ -29,6 +31,8 @@ pub struct RegistryOptions {
     pub read_timeout: Duration,
     /// Attempts per request when the registry cannot be reached or answers 5xx.
     pub attempts: u32,
+    /// Sizes, deadlines and the minimum rate of downloads.
+    pub limits: DownloadLimits,
 }
 
 impl Default for RegistryOptions {
@@ -38,6 +42,7 @@ impl Default for RegistryOptions {
             connect_timeout: Duration::from_secs(defaults::REGISTRY_CONNECT_TIMEOUT_S),
             read_timeout: Duration::from_secs(defaults::REGISTRY_READ_TIMEOUT_S),
             attempts: defaults::REGISTRY_ATTEMPTS,
+            limits: DownloadLimits::default(),
         }
     }
 }
@@ -72,6 +77,8 @@ pub struct Client {
     runtime: tokio::runtime::Runtime,
     options: RegistryOptions,
     auth: Mutex<HashMap<String, RegistryAuth>>,
+    /// Reads (manifests, blobs, tags), bounded.
+    http: Http,
 }
 
 /// Loopback registries may speak plain HTTP, as docker allows (a registry started for
@@ -103,6 +110,11 @@ impl Client {
             loopback: hosts.iter().any(|h| is_loopback(h)),
             plain_hosts: Mutex::new(Vec::new()),
             runtime,
+            http: Http::new(
+                options.connect_timeout,
+                options.read_timeout,
+                options.limits.clone(),
+            ),
             options,
             auth: Mutex::new(HashMap::new()),
         })
@@ -222,79 +234,233 @@ impl Client {
             && not_tls(e)
     }
 
-    /// The manifest digest a reference names now.
-    pub async fn resolve(&self, r: &Reference) -> Result<String, RegistryError> {
-        let auth = self.auth_for(r.registry());
-        self.retry(&format!("resolving {}", r.whole()), r.registry(), |oci| {
-            oci.fetch_manifest_digest(r, &auth)
-        })
-        .await
+    /// `http` for hosts known to speak plain HTTP, else `https`.
+    fn scheme(&self, registry: &str) -> &'static str {
+        let plain = self.options.insecure.iter().any(|h| h == registry)
+            || self
+                .plain_hosts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|h| h == registry);
+        if plain {
+            "http"
+        } else {
+            "https"
+        }
     }
 
-    /// A manifest's bytes and digest (checked against the bytes), or None when there is
-    /// no such manifest.
+    /// A bounded read from a registry, retried when the registry cannot be reached or
+    /// answers 5xx, and moved to plain HTTP when a loopback registry does not speak TLS.
+    async fn read<T, Fut>(
+        &self,
+        what: &str,
+        registry: &str,
+        f: impl Fn(&'static str) -> Fut,
+    ) -> Result<T, RegistryError>
+    where
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let mut delay = Duration::from_millis(200);
+        let mut attempt = 1;
+        loop {
+            let scheme = self.scheme(registry);
+            match f(scheme).await {
+                Ok(v) => return Ok(v),
+                Err(Failure::Request(e))
+                    if scheme == "https" && is_loopback(registry) && not_tls(&e) =>
+                {
+                    let mut hosts = self.plain_hosts.lock().unwrap_or_else(|e| e.into_inner());
+                    hosts.push(registry.to_string());
+                }
+                Err(e) if attempt < self.options.attempts && e.transient() => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                Err(e) => return Err(explain_failure(what, registry, e, attempt)),
+            }
+        }
+    }
+
+    fn manifest_url(scheme: &str, r: &Reference) -> String {
+        format!(
+            "{scheme}://{}/v2/{}/manifests/{}",
+            r.resolve_registry(),
+            r.repository(),
+            r.digest().or(r.tag()).unwrap_or("latest")
+        )
+    }
+
+    /// The manifest digest a reference names now (`Docker-Content-Digest` of a HEAD,
+    /// else the digest of the manifest itself).
+    pub async fn resolve(&self, r: &Reference) -> Result<String, RegistryError> {
+        let auth = self.auth_for(r.registry());
+        let what = format!("resolving {}", r.whole());
+        let head = self
+            .read(&what, r.registry(), |scheme| {
+                let url = Self::manifest_url(scheme, r);
+                let auth = &auth;
+                async move {
+                    let started = Instant::now();
+                    let resp = self
+                        .http
+                        .send(
+                            Method::HEAD,
+                            &url,
+                            Some(ACCEPTED),
+                            r.resolve_registry(),
+                            r.repository(),
+                            auth,
+                            started,
+                        )
+                        .await?;
+                    if resp.status() == reqwest::StatusCode::NOT_FOUND {
+                        return Err(Failure::Status(resp.status(), String::new()));
+                    }
+                    Ok(resp
+                        .headers()
+                        .get("docker-content-digest")
+                        .and_then(|v| v.to_str().ok())
+                        .filter(|d| super::reference::is_sha256_digest(d))
+                        .map(str::to_string))
+                }
+            })
+            .await?;
+        match head {
+            Some(d) => Ok(d),
+            None => match self.manifest(r).await? {
+                Some((_, digest)) => Ok(digest),
+                None => Err(RegistryError::new(format!(
+                    "{what} at {}: not found (no such repository, tag or digest)",
+                    r.registry()
+                ))),
+            },
+        }
+    }
+
+    /// A manifest's bytes and digest (computed from the bytes, at most the manifest
+    /// limit), or None when there is no such manifest.
     pub async fn manifest(
         &self,
         r: &Reference,
     ) -> Result<Option<(Vec<u8>, String)>, RegistryError> {
         let auth = self.auth_for(r.registry());
-        let got = self
-            .retry(
-                &format!("fetching {}", r.whole()),
-                r.registry(),
-                |oci| async {
-                    match oci
-                        .pull_manifest_raw(r, &auth, &[MANIFEST_MEDIA_TYPE, INDEX_MEDIA_TYPE])
-                        .await
-                    {
-                        Err(e) if not_found(&e) => Ok(None),
-                        other => other.map(Some),
-                    }
-                },
-            )
-            .await?;
-        Ok(got.map(|(bytes, _)| {
-            let bytes = bytes.to_vec();
-            let digest = sha256_digest(&bytes);
-            (bytes, digest)
-        }))
+        let what = format!("fetching {}", r.whole());
+        self.read(&what, r.registry(), |scheme| {
+            let url = Self::manifest_url(scheme, r);
+            let (auth, what) = (&auth, &what);
+            async move {
+                let started = Instant::now();
+                let resp = self
+                    .http
+                    .send(
+                        Method::GET,
+                        &url,
+                        Some(ACCEPTED),
+                        r.resolve_registry(),
+                        r.repository(),
+                        auth,
+                        started,
+                    )
+                    .await?;
+                if resp.status() == reqwest::StatusCode::NOT_FOUND {
+                    return Ok(None);
+                }
+                let mut bytes = Vec::new();
+                let (digest, _) = download::read_body(
+                    resp,
+                    Kind::Manifest,
+                    None,
+                    &self.http.limits,
+                    &format!("{what} at {}", r.registry()),
+                    started,
+                    &mut bytes,
+                    &|_| {},
+                )
+                .await
+                .map_err(Failure::Refused)?;
+                Ok(Some((bytes, digest)))
+            }
+        })
+        .await
     }
 
-    /// A blob's bytes, with a progress bar on a terminal when it is large. oci-client
-    /// checks the bytes against the descriptor's digest as they arrive.
-    pub async fn blob(&self, r: &Reference, d: &Descriptor) -> Result<Vec<u8>, RegistryError> {
-        let layer = oci_client::manifest::OciDescriptor {
-            media_type: d.media_type.clone(),
-            digest: d.digest.clone(),
-            size: d.size as i64,
-            ..Default::default()
-        };
-        // Authenticate the pull first: `pull_blob` uses what is stored.
+    /// A blob into `sink`, checked against the descriptor's size and digest as it
+    /// arrives, with a progress bar on a terminal when it is large. On an error, what
+    /// the sink holds must be thrown away.
+    pub async fn blob(
+        &self,
+        r: &Reference,
+        d: &Descriptor,
+        kind: Kind,
+        sink: &mut dyn Sink,
+    ) -> Result<(), RegistryError> {
         let auth = self.auth_for(r.registry());
-        self.retry("authenticating", r.registry(), |oci| {
-            oci.auth(r, &auth, RegistryOperation::Pull)
-        })
-        .await?;
-        let bar = (d.size >= progress_min_bytes() && std::io::stderr().is_terminal())
-            .then(|| download_bar(d));
-        let out = self
-            .retry(
-                &format!("downloading {}", d.digest),
-                r.registry(),
-                |oci| async {
-                    let mut out = Sink {
-                        bytes: Vec::with_capacity(d.size.min(1 << 30) as usize),
-                        bar: bar.clone(),
-                    };
-                    oci.pull_blob(r, &layer, &mut out).await?;
-                    Ok(out.bytes)
-                },
-            )
+        let bar = (d.size >= progress_min_bytes()
+            && d.size <= self.http.limits.max_layer
+            && std::io::stderr().is_terminal())
+        .then(|| download_bar(d));
+        let what = format!("downloading {} from {}", d.digest, r.whole());
+        // Each attempt writes into the same sink; only one runs at a time.
+        let sink = tokio::sync::Mutex::new(sink);
+        let got = self
+            .read(&what, r.registry(), |scheme| {
+                let url = format!(
+                    "{scheme}://{}/v2/{}/blobs/{}",
+                    r.resolve_registry(),
+                    r.repository(),
+                    d.digest
+                );
+                let (auth, what, bar, sink) = (&auth, &what, &bar, &sink);
+                async move {
+                    let started = Instant::now();
+                    let resp = self
+                        .http
+                        .send(
+                            Method::GET,
+                            &url,
+                            None,
+                            r.resolve_registry(),
+                            r.repository(),
+                            auth,
+                            started,
+                        )
+                        .await?;
+                    if resp.status() == reqwest::StatusCode::NOT_FOUND {
+                        return Err(Failure::Status(resp.status(), String::new()));
+                    }
+                    let mut sink = sink.lock().await;
+                    download::read_body(
+                        resp,
+                        kind,
+                        Some(d.size),
+                        &self.http.limits,
+                        what,
+                        started,
+                        &mut **sink,
+                        &|n| {
+                            if let Some(b) = bar {
+                                b.inc(n)
+                            }
+                        },
+                    )
+                    .await
+                    .map_err(Failure::Refused)
+                }
+            })
             .await;
         if let Some(b) = bar {
             b.finish_and_clear();
         }
-        out
+        let (digest, _) = got?;
+        if digest != d.digest {
+            return Err(RegistryError {
+                message: format!("{what}: the bytes hash to {digest}, not to the digest asked for"),
+                digest_mismatch: true,
+            });
+        }
+        Ok(())
     }
 
     /// Uploads a blob unless the registry has it already.
@@ -339,6 +505,9 @@ impl Client {
     }
 }
 
+/// What a manifest request accepts: a plugin's manifest, or an index to refuse by name.
+const ACCEPTED: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+
 /// Overrides the size from which downloads show a progress bar, in bytes. Tests set it
 /// low: the plugins they pull are small.
 pub const PROGRESS_MIN_ENV: &str = "TOLLGATE_PROGRESS_MIN_BYTES";
@@ -362,35 +531,9 @@ fn download_bar(d: &Descriptor) -> indicatif::ProgressBar {
     bar
 }
 
-/// Collects a download, moving the progress bar.
-struct Sink {
-    bytes: Vec<u8>,
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl tokio::io::AsyncWrite for Sink {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        self.bytes.extend_from_slice(buf);
-        if let Some(b) = &self.bar {
-            b.inc(buf.len() as u64);
-        }
-        Poll::Ready(Ok(buf.len()))
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
 /// The server answered the TLS handshake with something that is not TLS (a plain
 /// HTTP server's 400).
-fn not_tls(e: &OciDistributionError) -> bool {
+fn not_tls(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut source: Option<&dyn std::error::Error> = Some(e);
     while let Some(s) = source {
         let text = s.to_string();
@@ -421,6 +564,53 @@ fn not_found(e: &OciDistributionError) -> bool {
         }),
         OciDistributionError::ServerError { code, .. } => *code == 404,
         _ => false,
+    }
+}
+
+/// A failed read as a user can act on it.
+fn explain_failure(what: &str, registry: &str, e: Failure, attempts: u32) -> RegistryError {
+    match e {
+        Failure::Refused(e) => e,
+        Failure::Status(code, _) if code == reqwest::StatusCode::NOT_FOUND => RegistryError::new(
+            format!("{what} at {registry}: not found (no such repository, tag or digest)"),
+        ),
+        Failure::Status(code, _) if code == reqwest::StatusCode::UNAUTHORIZED || code == reqwest::StatusCode::FORBIDDEN => {
+            RegistryError::new(format!(
+                "{what} at {registry}: {code}; log in with `docker login {registry}` (tollgate reads the docker config: $DOCKER_CONFIG/config.json or ~/.docker/config.json)"
+            ))
+        }
+        Failure::Status(code, body) => RegistryError::new(format!(
+            "{what} at {registry}: the registry answered {code}{}{}",
+            if body.is_empty() { "" } else { ": " },
+            body
+        )),
+        Failure::Request(e) => {
+            let mut chain = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                let text = s.to_string();
+                if !chain.contains(&text) {
+                    chain.push_str(": ");
+                    chain.push_str(&text);
+                }
+                source = s.source();
+            }
+            let hint = if chain.contains("certificate") || chain.contains("tls") || chain.contains("TLS") {
+                format!("; is its certificate trusted (a private CA goes in SSL_CERT_FILE)? a registry without TLS needs --insecure-registry {registry}")
+            } else if not_tls(&e) {
+                format!("; the registry does not speak TLS: pass --insecure-registry {registry} to use plain HTTP")
+            } else if e.is_redirect() {
+                format!("; more than {} redirects", download::MAX_REDIRECTS)
+            } else if e.is_connect() || e.is_timeout() {
+                format!(
+                    " (after {attempts} attempt{}); is the registry running and reachable? without the network, pin plugins by digest (or lock them) once they are in the cache",
+                    if attempts == 1 { "" } else { "s" }
+                )
+            } else {
+                String::new()
+            };
+            RegistryError::new(format!("{what} at {registry}: {chain}{hint}"))
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use tollgate_runtime::PluginError;
 use super::artifact::{plugin_layer, Descriptor, Manifest};
 use super::client::{Client, RegistryError};
 use super::cosign::{self, signature_tag};
+use super::download::Kind;
 use super::lock::Lock;
 use super::reference::{sha256_digest, OciRef};
 use super::store::Store;
@@ -136,21 +137,19 @@ impl Fetcher {
         };
         let component = match self.cached(&layer.digest) {
             Some(c) => c,
-            None => {
-                self.client
-                    .blob(&r.at_digest(&digest), &layer)
-                    .await
-                    .map_err(|e| {
-                        if e.digest_mismatch {
-                            trust_err(format!(
-                                "the component layer {} does not match its digest (tampered with or corrupted in the registry): {}",
-                                layer.digest, e.message
-                            ))
-                        } else {
-                            net_err(e)
-                        }
-                    })?
-            }
+            None => self
+                .download_layer(&r.at_digest(&digest), &layer)
+                .await
+                .map_err(|e| {
+                    if e.digest_mismatch {
+                        trust_err(format!(
+                            "the component layer {} does not match its digest (tampered with or corrupted in the registry): {}",
+                            layer.digest, e.message
+                        ))
+                    } else {
+                        net_err(e)
+                    }
+                })?,
         };
         let actual = sha256_digest(&component);
         if actual != layer.digest {
@@ -159,7 +158,6 @@ impl Fetcher {
                 layer.digest
             )));
         }
-        self.keep(&layer.digest, &component);
         Ok(Pulled {
             reference: r.clone(),
             sha256: actual[7..].to_string(),
@@ -167,6 +165,36 @@ impl Fetcher {
             manifest,
             component,
             verified_by,
+        })
+    }
+
+    /// A component layer, streamed into the store (or, without one, into memory up to
+    /// the size limit) and checked against its descriptor as it arrives; nothing is
+    /// left in the store when the download is refused.
+    async fn download_layer(
+        &self,
+        at: &oci_client::Reference,
+        layer: &Descriptor,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let Some(store) = &self.store else {
+            let mut bytes = Vec::new();
+            self.client.blob(at, layer, Kind::Layer, &mut bytes).await?;
+            return Ok(bytes);
+        };
+        let mut pending = store
+            .pending()
+            .map_err(|e| RegistryError::new(format!("cannot write to the plugin store: {e}")))?;
+        self.client
+            .blob(at, layer, Kind::Layer, &mut pending)
+            .await?;
+        pending
+            .commit(store, &layer.digest)
+            .map_err(|e| RegistryError::new(format!("cannot write to the plugin store: {e}")))?;
+        store.get(&layer.digest).ok_or_else(|| {
+            RegistryError::new(format!(
+                "{} vanished from the plugin store after it was written",
+                layer.digest
+            ))
         })
     }
 
@@ -232,11 +260,14 @@ impl Fetcher {
         for l in layers {
             let bytes = match self.cached(&l.digest) {
                 Some(b) => b,
-                None => self
-                    .client
-                    .blob(&r.at_tag(&tag), &l)
-                    .await
-                    .map_err(Refusal::Registry)?,
+                None => {
+                    let mut bytes = Vec::new();
+                    self.client
+                        .blob(&r.at_tag(&tag), &l, Kind::Signature, &mut bytes)
+                        .await
+                        .map_err(Refusal::Registry)?;
+                    bytes
+                }
             };
             self.keep(&l.digest, &bytes);
             payloads.push((l, bytes));

@@ -10,6 +10,7 @@
 pub mod artifact;
 pub mod client;
 pub mod cosign;
+pub mod download;
 pub mod fetch;
 pub mod lock;
 pub mod publish;
@@ -18,6 +19,7 @@ pub mod store;
 pub mod trust;
 
 pub use client::{Client, RegistryError, RegistryOptions};
+pub use download::DownloadLimits;
 pub use fetch::{Fetcher, Pulled};
 pub use lock::Lock;
 pub use reference::OciRef;

@@ -57,6 +57,29 @@ impl Store {
         }
     }
 
+    /// A private file in the store to download into; [`Pending::commit`] moves it
+    /// under its digest once the download is checked, and dropping it removes it, so a
+    /// refused download leaves nothing behind.
+    pub fn pending(&self) -> std::io::Result<Pending> {
+        use std::os::unix::fs::OpenOptionsExt;
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = self
+            .dir
+            .join("blobs")
+            .join("sha256")
+            .join(format!(".pending.{}.{n}", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        Ok(Pending {
+            path,
+            file: Some(file),
+        })
+    }
+
     fn signatures_path(&self, digest: &str) -> Option<PathBuf> {
         is_sha256_digest(digest).then(|| {
             self.dir
@@ -77,6 +100,41 @@ impl Store {
         if let Some(path) = self.signatures_path(digest) {
             write_atomic(&path, manifest);
         }
+    }
+}
+
+/// A download on its way into the store (see [`Store::pending`]).
+pub struct Pending {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl super::download::Sink for Pending {
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.write_all(bytes),
+            None => Err(std::io::Error::other("already committed")),
+        }
+    }
+}
+
+impl Pending {
+    /// Moves the checked download under `digest` in `store`.
+    pub fn commit(mut self, store: &Store, digest: &str) -> std::io::Result<()> {
+        let target = store
+            .blob_path(digest)
+            .ok_or_else(|| std::io::Error::other(format!("not a sha256 digest: {digest}")))?;
+        if let Some(f) = self.file.take() {
+            f.sync_all()?;
+        }
+        std::fs::rename(&self.path, target)
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        // Committed: the path is gone; refused: the partial download goes.
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 

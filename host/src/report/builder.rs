@@ -190,7 +190,11 @@ impl<'a> Builder<'a> {
             if success {
                 self.summary.checks_passed += 1;
             } else {
-                match self.policy.exemptions.find(&r, &info.id, &self.catalogue) {
+                match self
+                    .policy
+                    .exemptions
+                    .find(&r, &info.id, severity, &self.catalogue)
+                {
                     Ok(Some(m)) => {
                         if let Some(i) = m.rule {
                             self.matched[i] += 1;

@@ -37,9 +37,11 @@ pub struct Review {
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub dry_run: bool,
-    /// The object to evaluate (`request.object`), with the request's namespace filled
-    /// in when the object does not name one (a CREATE usually does not).
+    /// The object to evaluate (`request.object`), completed from the request (see
+    /// [`parse`]).
     pub object: Option<Value>,
+    /// The object's `tollgate.dev/exempt` annotation, to say when it was not honoured.
+    pub exempt_annotation: Option<String>,
 }
 
 /// Why a body is not an AdmissionReview we can answer (HTTP 400).
@@ -47,8 +49,16 @@ pub struct Review {
 #[error("{0}")]
 pub struct BadReview(pub String);
 
+/// The operations an AdmissionReview may carry; anything else is refused (400), so no
+/// label or log field takes a value the client chose.
+pub const OPERATIONS: [&str; 4] = ["CREATE", "UPDATE", "DELETE", "CONNECT"];
+
+/// Reads a review. The request's own fields are the API server's word and win over
+/// the object's: `request.kind` gives the object's `apiVersion` and `kind` (trimmed
+/// fixtures and subresource requests name their kind only there), `request.namespace`
+/// and `request.name` fill in what the object omits.
 pub fn parse(body: &[u8]) -> Result<Review, BadReview> {
-    let v: Value = serde_json::from_slice(body)
+    let mut v: Value = serde_json::from_slice(body)
         .map_err(|e| BadReview(format!("the body is not JSON: {e}")))?;
     let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
     match (
@@ -71,38 +81,97 @@ pub fn parse(body: &[u8]) -> Result<Review, BadReview> {
     let uid = text(request, "uid")
         .filter(|u| !u.is_empty())
         .ok_or_else(|| BadReview("the AdmissionReview's request has no `uid`".into()))?;
+    let operation = text(request, "operation").unwrap_or_default();
+    if !OPERATIONS.contains(&operation.as_str()) {
+        let mut shown: String = operation.chars().take(40).collect();
+        shown.retain(|c| !c.is_control());
+        return Err(BadReview(format!(
+            "the request's operation is '{shown}'; expected one of {}",
+            OPERATIONS.join(", ")
+        )));
+    }
     let namespace = text(request, "namespace").filter(|n| !n.is_empty());
-    let mut v = v;
+    let name = text(request, "name").filter(|n| !n.is_empty());
+    let kind = request.get("kind").filter(|k| k.is_object());
+    let group_kind = kind.and_then(|k| {
+        let kind = text(k, "kind").filter(|k| !k.is_empty())?;
+        let version = text(k, "version").filter(|v| !v.is_empty())?;
+        let api_version = match text(k, "group").filter(|g| !g.is_empty()) {
+            Some(g) => format!("{g}/{version}"),
+            None => version,
+        };
+        Some((api_version, kind))
+    });
+    let dry_run = request
+        .get("dryRun")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let object = match v.pointer_mut("/request/object").map(Value::take) {
         Some(Value::Object(mut o)) => {
-            if let (Some(ns), Some(Value::Object(meta))) = (&namespace, o.get_mut("metadata")) {
-                meta.entry("namespace")
-                    .or_insert_with(|| Value::String(ns.clone()));
+            if let Some((api_version, kind)) = &group_kind {
+                o.insert("apiVersion".into(), Value::String(api_version.clone()));
+                o.insert("kind".into(), Value::String(kind.clone()));
+            }
+            let meta = o
+                .entry("metadata")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(meta) = meta {
+                if let Some(ns) = &namespace {
+                    meta.entry("namespace")
+                        .or_insert_with(|| Value::String(ns.clone()));
+                }
+                if let Some(n) = &name {
+                    meta.entry("name")
+                        .or_insert_with(|| Value::String(n.clone()));
+                }
             }
             Some(Value::Object(o))
         }
         _ => None,
     };
-    let request = &v["request"];
+    let exempt_annotation = object.as_ref().and_then(|o| {
+        o.pointer("/metadata/annotations")?
+            .get(crate::exempt::ANNOTATION)?
+            .as_str()
+            .map(str::to_string)
+    });
     Ok(Review {
         uid,
-        operation: text(request, "operation").unwrap_or_default(),
-        kind: request
-            .pointer("/kind/kind")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
-        namespace,
-        name: text(request, "name").filter(|n| !n.is_empty()).or_else(|| {
+        operation,
+        kind: group_kind.map(|(_, k)| k).unwrap_or_default(),
+        name: name.or_else(|| {
             object
                 .as_ref()
                 .and_then(|o| o.pointer("/metadata/name")?.as_str().map(str::to_string))
         }),
-        dry_run: request
-            .get("dryRun")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        namespace,
+        dry_run,
         object,
+        exempt_annotation,
+    })
+}
+
+/// The warning that says an exemption annotation on the reviewed object was not
+/// honoured for checks that failed: the tenant should know why the annotation did not
+/// help, and whom to ask.
+fn ignored_annotation(v: &Verdicts, annotation: &str) -> Option<String> {
+    let (ids, _) = crate::exempt::parse_annotation(annotation).ok()?;
+    let named: Vec<&str> = v
+        .failed()
+        .filter(|c| {
+            ids.iter().any(|id| {
+                c.meta.id.eq_ignore_ascii_case(id)
+                    || c.meta.aliases.iter().any(|a| a.eq_ignore_ascii_case(id))
+            })
+        })
+        .map(|c| c.meta.id.as_str())
+        .collect();
+    (!named.is_empty()).then(|| {
+        format!(
+            "{} not honoured at admission (an admin grants admission.annotation_exemptions): {}",
+            crate::exempt::ANNOTATION,
+            named.join(", ")
+        )
     })
 }
 
@@ -173,7 +242,7 @@ fn clean(text: &str, max: usize) -> String {
     out
 }
 
-pub fn decide(outcome: &Outcome, rules: &Rules) -> Answer {
+pub fn decide(outcome: &Outcome, rules: &Rules, exempt_annotation: Option<&str>) -> Answer {
     let audit = rules.mode == AdmissionMode::Audit;
     let mut answer = Answer {
         allowed: true,
@@ -188,6 +257,9 @@ pub fn decide(outcome: &Outcome, rules: &Rules) -> Answer {
         Outcome::Skipped(_) => return answer,
         Outcome::Failed(why) => answer.failure = Some(why.clone()),
         Outcome::Evaluated(v) => {
+            if let Some(note) = exempt_annotation.and_then(|a| ignored_annotation(v, a)) {
+                warn.push(note);
+            }
             let mut failed: Vec<&CheckEntry> = v.failed().collect();
             failed.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.meta.id.cmp(&b.meta.id)));
             for c in failed {

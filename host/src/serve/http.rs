@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::admission::{self, Outcome, Rules};
 use super::log;
@@ -27,6 +27,10 @@ pub struct State {
     /// Evaluations running at once (one per worker thread).
     pub workers: Arc<Semaphore>,
     pub metrics: Metrics,
+    /// Time to receive a body once the request's head is in.
+    pub body_timeout: Duration,
+    /// KiB of request bodies held at once, over all connections.
+    pub body_budget: Arc<Semaphore>,
 }
 
 type Body = Full<Bytes>;
@@ -107,7 +111,97 @@ fn requested_timeout(req: &Request<Incoming>) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
+/// Why a body was not read.
+enum BodyError {
+    TooLarge,
+    TimedOut,
+    Broken(hyper::Error),
+}
+
+/// The whole body, within the size limit, the body timeout and the shared budget; the
+/// permit holds the body's share of the budget until the answer is sent.
+async fn read_body(
+    state: &State,
+    mut body: Incoming,
+) -> Result<(Vec<u8>, OwnedSemaphorePermit), BodyError> {
+    let mut held = state
+        .body_budget
+        .clone()
+        .try_acquire_many_owned(0)
+        .map_err(|_| BodyError::TimedOut)?;
+    let read = async {
+        let mut bytes: Vec<u8> = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame.map_err(BodyError::Broken)?.into_data() else {
+                continue; // trailers
+            };
+            let total = bytes.len() + data.len();
+            if total > state.max_body {
+                return Err(BodyError::TooLarge);
+            }
+            // Budget taken as bytes arrive, not as declared: a client holds only what it
+            // has sent, and waits (within the body timeout) when the budget is spent.
+            let need = total.div_ceil(1024).saturating_sub(held.num_permits());
+            if need > 0 {
+                let more = state
+                    .body_budget
+                    .clone()
+                    .acquire_many_owned(u32::try_from(need).map_err(|_| BodyError::TooLarge)?)
+                    .await
+                    .map_err(|_| BodyError::TimedOut)?;
+                held.merge(more);
+            }
+            bytes.extend_from_slice(&data);
+        }
+        Ok(bytes)
+    };
+    match tokio::time::timeout(state.body_timeout, read).await {
+        Ok(Ok(bytes)) => Ok((bytes, held)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(BodyError::TimedOut),
+    }
+}
+
 async fn validate(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let too_long = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|n| n > state.max_body);
+    let too_large = || {
+        problem(
+            state,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the body is over the {} byte limit", state.max_body),
+        )
+    };
+    if too_long {
+        return too_large();
+    }
+    let requested = requested_timeout(&req);
+    // The body is read before the review takes a place in the queue: a client that
+    // stalls mid-body holds its connection and its bytes, never an evaluation slot.
+    let (body, _bytes) = match read_body(state, req.into_body()).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return too_large(),
+        Err(BodyError::TimedOut) => {
+            return problem(
+                state,
+                StatusCode::REQUEST_TIMEOUT,
+                &format!(
+                    "the body did not arrive within {} ms",
+                    state.body_timeout.as_millis()
+                ),
+            )
+        }
+        Err(BodyError::Broken(e)) => {
+            return problem(
+                state,
+                StatusCode::BAD_REQUEST,
+                &format!("cannot read the body: {e}"),
+            )
+        }
+    };
     let start = Instant::now();
     let Ok(permit) = state.admitted.clone().try_acquire_owned() else {
         let mut r = problem(
@@ -121,47 +215,12 @@ async fn validate(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> 
     };
     let _in_flight = state.metrics.in_flight();
     // A margin under the API server's deadline, so the answer arrives before it gives up.
-    let deadline = match requested_timeout(&req) {
+    let deadline = match requested {
         Some(t) => state.deadline.min(
             t.saturating_sub(Duration::from_millis(200))
                 .max(Duration::from_millis(100)),
         ),
         None => state.deadline,
-    };
-    let too_long = req
-        .headers()
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-        .is_some_and(|n| n > state.max_body);
-    if too_long {
-        return problem(
-            state,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the body is over the {} byte limit", state.max_body),
-        );
-    }
-    let body = match Limited::new(req.into_body(), state.max_body)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return problem(
-                state,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("the body is over the {} byte limit", state.max_body),
-            )
-        }
-        Err(e) => {
-            return problem(
-                state,
-                StatusCode::BAD_REQUEST,
-                &format!("cannot read the body: {e}"),
-            )
-        }
     };
     let mut review = match admission::parse(&body) {
         Ok(r) => r,
@@ -181,7 +240,7 @@ async fn validate(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> 
     if let Outcome::Failed(_) = &outcome {
         state.metrics.plugin_error("deadline-or-input");
     }
-    let answer = admission::decide(&outcome, &state.rules);
+    let answer = admission::decide(&outcome, &state.rules, review.exempt_annotation.as_deref());
     let took = start.elapsed();
     state
         .metrics

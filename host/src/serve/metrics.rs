@@ -42,8 +42,10 @@ fn label(v: &str) -> String {
 }
 
 impl Metrics {
-    /// A review answered: its decision, operation and the time it took.
+    /// A review answered: its decision, operation and the time it took. Both come from
+    /// closed sets (`Answer::decision`, `admission::OPERATIONS`, checked by `parse`).
     pub fn review(&self, decision: &str, operation: &str, took: Duration) {
+        debug_assert!(super::admission::OPERATIONS.contains(&operation));
         bump(&self.reviews, (decision.to_string(), operation.to_string()));
         let secs = took.as_secs_f64();
         for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
@@ -60,8 +62,18 @@ impl Metrics {
         bump(&self.responses, code);
     }
 
+    /// A plugin failure, by class: one of [`tollgate_runtime::PluginError::CLASSES`],
+    /// `exemption`, `input` or `deadline-or-input`; anything else counts as `other`, so
+    /// that the series stay a closed set whatever a review carries.
     pub fn plugin_error(&self, class: &str) {
-        bump(&self.plugin_errors, class.to_string());
+        const HOST: [&str; 3] = ["exemption", "input", "deadline-or-input"];
+        let known = tollgate_runtime::PluginError::CLASSES
+            .iter()
+            .chain(HOST.iter())
+            .find(|c| **c == class)
+            .copied()
+            .unwrap_or("other");
+        bump(&self.plugin_errors, known.to_string());
     }
 
     /// Counts a review in flight until the guard is dropped.

@@ -3,6 +3,19 @@
 //! `admission.k8s.io/v1` AdmissionReviews on `POST /validate`, within a deadline, from a
 //! bounded queue; `/healthz`, `/readyz` and `/metrics` serve operations. SIGTERM (or
 //! SIGINT) stops accepting connections, lets the reviews in flight finish, and exits.
+//!
+//! Threat model: anything that can reach the port (with the shipped NetworkPolicy, any
+//! pod) is a client, and with `failurePolicy: Fail` a webhook that stops answering
+//! stops every `kubectl apply` in the cluster. So what a client can hold is bounded:
+//! open connections (`max_connections`; the rest wait in the kernel's backlog), the TLS
+//! handshake and the request head (`header_timeout`, which also closes idle keep-alive
+//! connections), the body (`body_timeout`, `max_body`, and `body_budget` for all bodies
+//! held at once). A review takes an evaluation slot only once its body is complete, so
+//! slow clients never hold a worker or a queue place. When the process runs out of file
+//! descriptors the accept loop backs off instead of spinning, and serves again once
+//! connections close. The reviewed object is the tenant's word: its annotations waive
+//! no check unless the configuration grants it (`exempt::AnnotationTrust`), and every
+//! metrics label comes from a closed set.
 
 pub mod admission;
 mod http;
@@ -20,7 +33,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
@@ -45,6 +58,15 @@ pub struct ServeOptions {
     pub queue: usize,
     /// How long in-flight reviews may take to finish after SIGTERM.
     pub drain: Duration,
+    /// Connections open at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Time for the TLS handshake, and for a request's head once the server waits for
+    /// it (so also how long an idle keep-alive connection stays open).
+    pub header_timeout: Duration,
+    /// Time to receive a request's body once its head is in.
+    pub body_timeout: Duration,
+    /// Bytes of request bodies held at once, over all connections.
+    pub body_budget: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +106,8 @@ pub fn run(auditor: Auditor, opts: ServeOptions) -> Result<(), ServeError> {
         max_body: opts.max_body,
         admitted: Arc::new(Semaphore::new(opts.workers + opts.queue)),
         workers: Arc::new(Semaphore::new(opts.workers)),
+        body_timeout: opts.body_timeout,
+        body_budget: Arc::new(Semaphore::new(opts.body_budget.div_ceil(1024).max(1))),
         metrics: metrics::Metrics::default(),
     });
     runtime.block_on(serve(state, TlsAcceptor::from(Arc::new(config)), &opts))
@@ -117,13 +141,35 @@ async fn serve(
     let mut int = signal(SignalKind::interrupt()).map_err(ServeError::Runtime)?;
     let (stop, stopped) = watch::channel(false);
     let mut connections = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(opts.max_connections.max(1)));
+    let header_timeout = opts.header_timeout;
+    let mut backoff = Duration::ZERO;
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((tcp, peer)) = accepted else { continue };
+            (slot, accepted) = accept(&listener, &slots) => {
+                let (tcp, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of descriptors (EMFILE, ENFILE), or a connection reset before
+                        // it was accepted: wait, so that closing connections free some,
+                        // instead of spinning on the error.
+                        drop(slot);
+                        if backoff.is_zero() {
+                            log::error("accept failed; backing off", json!({"error": e.to_string()}));
+                        }
+                        backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+                        tokio::time::sleep(backoff).await;
+                        continue;
+                    }
+                };
+                if !backoff.is_zero() {
+                    log::info("accepting connections again", json!({}));
+                    backoff = Duration::ZERO;
+                }
                 let (state, acceptor, mut stopped) = (state.clone(), acceptor.clone(), stopped.clone());
                 connections.spawn(async move {
-                    let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    let _slot = slot;
+                    let tls = match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
                         Ok(Ok(tls)) => tls,
                         // Plain HTTP, a client that does not trust us, a stalled handshake.
                         Ok(Err(e)) => return log::info("tls handshake failed", json!({"peer": peer.to_string(), "error": e.to_string()})),
@@ -133,7 +179,8 @@ async fn serve(
                     let conn = http1::Builder::new()
                         .timer(TokioTimer::new())
                         .keep_alive(true)
-                        .header_read_timeout(Duration::from_secs(30))
+                        .header_read_timeout(header_timeout)
+                        .max_buf_size(MAX_HEAD_BYTES)
                         .serve_connection(TokioIo::new(tls), service);
                     tokio::pin!(conn);
                     tokio::select! {
@@ -169,4 +216,25 @@ async fn serve(
         ),
     }
     Ok(())
+}
+
+/// hyper's read buffer: a request head must fit (the API server's are well under
+/// 4 KiB); bodies stream through it.
+const MAX_HEAD_BYTES: usize = 64 << 10;
+
+/// A connection slot, then a connection. Dropped (both cancel-safe) when another
+/// branch of the accept loop wins.
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> (
+    OwnedSemaphorePermit,
+    std::io::Result<(tokio::net::TcpStream, SocketAddr)>,
+) {
+    let slot = slots
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the connection semaphore is never closed");
+    (slot, listener.accept().await)
 }

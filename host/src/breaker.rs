@@ -1,0 +1,189 @@
+//! Switching off a plugin that hangs. The sandbox stops a call at the time limit, but a
+//! plugin that hangs on every object would then cost one time limit per batch: hours
+//! for a big scan, and a webhook whose every review waits for the deadline. After
+//! `strikes` time-outs in a row (across all workers) the plugin is switched off: every
+//! object it would have judged gets a `switched-off` error at once, which the report
+//! shows and the admission failure policy decides on. A scan keeps it off; the webhook
+//! lets one review through as a probe every `probe_after` and switches it back on when
+//! that review finishes in time.
+//!
+//! Threat: a plugin (someone else's component) that loops on every input, or on
+//! inputs an attacker can send. Bound: a scan pays at most `strikes` + workers time
+//! limits per plugin; a webhook at most one time limit per probe interval once off.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How a plugin is switched off and back on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerSettings {
+    /// Time-outs in a row that switch the plugin off (0: never).
+    pub strikes: u32,
+    /// When to let one call through again; None: off for good (a scan).
+    pub probe_after: Option<Duration>,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        BreakerSettings {
+            strikes: crate::defaults::TIME_LIMIT_STRIKES,
+            probe_after: None,
+        }
+    }
+}
+
+/// Why a call was not made.
+#[derive(Debug, Clone)]
+pub struct Off {
+    pub strikes: u32,
+    pub since: Instant,
+    pub probe_after: Option<Duration>,
+}
+
+impl Off {
+    pub fn reason(&self) -> String {
+        let again = match self.probe_after {
+            Some(d) => format!(
+                "; it is tried again {} s after it was switched off",
+                d.as_secs()
+            ),
+            None => " for the rest of this run".to_string(),
+        };
+        format!(
+            "switched off after {} time-outs in a row{again}",
+            self.strikes
+        )
+    }
+}
+
+#[derive(Debug)]
+pub struct Breaker {
+    settings: BreakerSettings,
+    streak: AtomicU32,
+    tripped: Mutex<Option<Instant>>,
+    probing: AtomicBool,
+}
+
+impl Breaker {
+    pub fn new(settings: BreakerSettings) -> Self {
+        Breaker {
+            settings,
+            streak: AtomicU32::new(0),
+            tripped: Mutex::new(None),
+            probing: AtomicBool::new(false),
+        }
+    }
+
+    fn tripped(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.tripped.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether a call may be made now: Ok when the plugin is on, or when this caller
+    /// is the one probe the webhook lets through.
+    pub fn admit(&self) -> Result<(), Off> {
+        let Some(since) = *self.tripped() else {
+            return Ok(());
+        };
+        let off = Off {
+            strikes: self.settings.strikes,
+            since,
+            probe_after: self.settings.probe_after,
+        };
+        match self.settings.probe_after {
+            Some(after)
+                if since.elapsed() >= after
+                    && self
+                        .probing
+                        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok() =>
+            {
+                Ok(())
+            }
+            _ => Err(off),
+        }
+    }
+
+    /// The outcome of a call that was made: a time-out, or anything else (an answer, or
+    /// an error that came quickly).
+    pub fn record(&self, timed_out: bool) {
+        if !timed_out {
+            if self.streak.swap(0, Ordering::AcqRel) != 0 || self.probing.load(Ordering::Acquire) {
+                *self.tripped() = None;
+                self.probing.store(false, Ordering::Release);
+            }
+            return;
+        }
+        let streak = self.streak.fetch_add(1, Ordering::AcqRel) + 1;
+        if self.settings.strikes > 0 && streak >= self.settings.strikes {
+            *self.tripped() = Some(Instant::now());
+            self.probing.store(false, Ordering::Release);
+        }
+    }
+
+    /// Whether the plugin is switched off now.
+    pub fn is_off(&self) -> bool {
+        self.tripped().is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_time_outs_in_a_row_switch_off_for_good_in_a_scan() {
+        let b = Breaker::new(BreakerSettings {
+            strikes: 3,
+            probe_after: None,
+        });
+        b.record(true);
+        b.record(true);
+        b.record(false); // an answer in between: the streak starts again
+        b.record(true);
+        b.record(true);
+        assert!(b.admit().is_ok());
+        b.record(true);
+        let off = b.admit().unwrap_err();
+        assert!(
+            off.reason().contains("3 time-outs in a row"),
+            "{}",
+            off.reason()
+        );
+        assert!(off.reason().contains("rest of this run"));
+        assert!(b.is_off());
+    }
+
+    #[test]
+    fn the_webhook_probes_once_per_interval_and_recovers() {
+        let b = Breaker::new(BreakerSettings {
+            strikes: 2,
+            probe_after: Some(Duration::from_millis(30)),
+        });
+        b.record(true);
+        b.record(true);
+        assert!(b.admit().is_err());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(b.admit().is_ok(), "the probe goes through");
+        assert!(b.admit().is_err(), "one probe at a time");
+        b.record(true); // the probe timed out: off again, a new interval
+        assert!(b.admit().is_err());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(b.admit().is_ok());
+        b.record(false);
+        assert!(!b.is_off());
+        assert!(b.admit().is_ok() && b.admit().is_ok());
+    }
+
+    #[test]
+    fn zero_strikes_never_switch_off() {
+        let b = Breaker::new(BreakerSettings {
+            strikes: 0,
+            probe_after: None,
+        });
+        for _ in 0..10 {
+            b.record(true);
+        }
+        assert!(b.admit().is_ok());
+    }
+}
