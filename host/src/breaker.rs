@@ -1,15 +1,16 @@
 //! Switching off a plugin that hangs. The sandbox stops a call at the time limit, but a
-//! plugin that hangs on every object would then cost one time limit per batch: hours
-//! for a big scan, and a webhook whose every review waits for the deadline. After
-//! `strikes` time-outs in a row (across all workers) the plugin is switched off: every
-//! object it would have judged gets a `switched-off` error at once, which the report
-//! shows and the admission failure policy decides on. A scan keeps it off; the webhook
-//! lets one review through as a probe every `probe_after` and switches it back on when
-//! that review finishes in time.
+//! plugin that hangs on every object would then cost one time limit per batch (and
+//! more, as a timed-out batch is re-run one resource at a time to save the verdicts of
+//! the others): hours for a big scan, and a webhook whose every review waits for the
+//! deadline. After `strikes` time-outs in a row, or `per_run` in all (across all
+//! workers), the plugin is switched off: every object it would have judged gets a
+//! `switched-off` error at once, which the report shows and the admission failure
+//! policy decides on. A scan keeps it off; the webhook lets one review through as a
+//! probe every `probe_after` and switches it back on when that review finishes in time.
 //!
 //! Threat: a plugin (someone else's component) that loops on every input, or on
-//! inputs an attacker can send. Bound: a scan pays at most `strikes` + workers time
-//! limits per plugin; a webhook at most one time limit per probe interval once off.
+//! inputs an attacker can send. Bound: a scan pays at most `per_run` + workers time
+//! limits per plugin; a webhook at most `strikes`, then one per probe interval.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -20,6 +21,9 @@ use std::time::{Duration, Instant};
 pub struct BreakerSettings {
     /// Time-outs in a row that switch the plugin off (0: never).
     pub strikes: u32,
+    /// Time-outs in all that switch the plugin off (0: no such limit; a long-running
+    /// webhook counts only those in a row).
+    pub per_run: u32,
     /// When to let one call through again; None: off for good (a scan).
     pub probe_after: Option<Duration>,
 }
@@ -28,6 +32,7 @@ impl Default for BreakerSettings {
     fn default() -> Self {
         BreakerSettings {
             strikes: crate::defaults::TIME_LIMIT_STRIKES,
+            per_run: crate::defaults::TIME_LIMITS_PER_RUN,
             probe_after: None,
         }
     }
@@ -37,6 +42,7 @@ impl Default for BreakerSettings {
 #[derive(Debug, Clone)]
 pub struct Off {
     pub strikes: u32,
+    pub per_run: u32,
     pub since: Instant,
     pub probe_after: Option<Duration>,
 }
@@ -51,8 +57,8 @@ impl Off {
             None => " for the rest of this run".to_string(),
         };
         format!(
-            "switched off after {} time-outs in a row{again}",
-            self.strikes
+            "switched off after it ran over its time limit {} times in a row, or {} times in all{again}",
+            self.strikes, self.per_run
         )
     }
 }
@@ -61,6 +67,7 @@ impl Off {
 pub struct Breaker {
     settings: BreakerSettings,
     streak: AtomicU32,
+    total: AtomicU32,
     tripped: Mutex<Option<Instant>>,
     probing: AtomicBool,
 }
@@ -70,6 +77,7 @@ impl Breaker {
         Breaker {
             settings,
             streak: AtomicU32::new(0),
+            total: AtomicU32::new(0),
             tripped: Mutex::new(None),
             probing: AtomicBool::new(false),
         }
@@ -87,6 +95,7 @@ impl Breaker {
         };
         let off = Off {
             strikes: self.settings.strikes,
+            per_run: self.settings.per_run,
             since,
             probe_after: self.settings.probe_after,
         };
@@ -115,7 +124,10 @@ impl Breaker {
             return;
         }
         let streak = self.streak.fetch_add(1, Ordering::AcqRel) + 1;
-        if self.settings.strikes > 0 && streak >= self.settings.strikes {
+        let total = self.total.fetch_add(1, Ordering::AcqRel) + 1;
+        if (self.settings.strikes > 0 && streak >= self.settings.strikes)
+            || (self.settings.per_run > 0 && total >= self.settings.per_run)
+        {
             *self.tripped() = Some(Instant::now());
             self.probing.store(false, Ordering::Release);
         }
@@ -135,6 +147,7 @@ mod tests {
     fn three_time_outs_in_a_row_switch_off_for_good_in_a_scan() {
         let b = Breaker::new(BreakerSettings {
             strikes: 3,
+            per_run: 0,
             probe_after: None,
         });
         b.record(true);
@@ -158,6 +171,7 @@ mod tests {
     fn the_webhook_probes_once_per_interval_and_recovers() {
         let b = Breaker::new(BreakerSettings {
             strikes: 2,
+            per_run: 0,
             probe_after: Some(Duration::from_millis(30)),
         });
         b.record(true);
@@ -176,9 +190,26 @@ mod tests {
     }
 
     #[test]
+    fn time_outs_between_answers_count_toward_the_run_limit() {
+        let b = Breaker::new(BreakerSettings {
+            strikes: 3,
+            per_run: 5,
+            probe_after: None,
+        });
+        for _ in 0..4 {
+            b.record(true);
+            b.record(false);
+        }
+        assert!(b.admit().is_ok());
+        b.record(true);
+        assert!(b.admit().is_err(), "the fifth time-out in all");
+    }
+
+    #[test]
     fn zero_strikes_never_switch_off() {
         let b = Breaker::new(BreakerSettings {
             strikes: 0,
+            per_run: 0,
             probe_after: None,
         });
         for _ in 0..10 {

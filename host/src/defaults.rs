@@ -19,6 +19,9 @@ pub const BATCH: usize = 32;
 
 /// Time-outs in a row after which a plugin is switched off (see `breaker`).
 pub const TIME_LIMIT_STRIKES: u32 = 3;
+/// Time-outs in all after which a scan switches a plugin off, even with answers in
+/// between (a plugin that hangs on every other object).
+pub const TIME_LIMITS_PER_RUN: u32 = 10;
 /// How long `tollgate serve` keeps a switched-off plugin off before it lets one review
 /// through as a probe, in seconds.
 pub const RECOVERY_PROBE_S: u64 = 30;

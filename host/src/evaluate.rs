@@ -3,9 +3,9 @@
 //! the enabled checks whose kinds match it, in batches, through those reused instances.
 //! A trap throws the instance away, and the batch is re-run one resource at a time on
 //! fresh instances so that only the resource that caused it loses its result from that
-//! plugin. A time-out is not re-run: every resource of the batch gets the error, and
-//! the plugin's [`crate::breaker::Breaker`] counts it, so that a plugin that hangs on
-//! everything is switched off after a few time limits instead of costing one per batch.
+//! plugin. Time-outs are re-run the same way, and the plugin's
+//! [`crate::breaker::Breaker`] counts each, so that a plugin that hangs on everything
+//! is switched off after a few time limits instead of costing one per resource.
 
 use std::collections::HashMap;
 
@@ -162,8 +162,11 @@ pub fn evaluate(
                         record(pi, *ri, result, &mut verdicts, &mut errors);
                     }
                 }
-                Err(e) if reqs.len() > 1 && e.isolates_a_resource() => {
-                    // Find the culprit: one resource per call, fresh instance after a trap.
+                // Which resource made the batch fail is unknown: a trap, a time-out or
+                // a broken answer. Re-run one resource per call (fresh instance after a
+                // trap), so the others keep their verdicts; a hanging plugin's
+                // time-outs are counted by its breaker, which switches it off.
+                Err(e) if reqs.len() > 1 && !matches!(e, PluginError::SwitchedOff { .. }) => {
                     for (ri, req) in ris.iter().zip(reqs) {
                         match run_batch(instances, pi, plugin, std::slice::from_ref(req)) {
                             Ok(mut results) => {
@@ -178,7 +181,7 @@ pub fn evaluate(
                         }
                     }
                 }
-                // A time-out, a switched-off plugin, a broken contract: the whole batch.
+                // A switched-off plugin (or a batch of one): every resource gets the error.
                 Err(error) => each(&error, &mut errors),
             }
         }

@@ -168,3 +168,4 @@ pub fn assert_valid(v: &jsonschema::Validator, instance: &Value, what: &str) {
     assert!(errors.is_empty(), "{what} is invalid: {errors:?}");
 }
 pub mod registry;
+pub mod webhook;

@@ -149,21 +149,6 @@ impl PluginError {
         "switched-off",
     ];
 
-    /// Whether a failed batch is worth re-running one resource at a time: the call
-    /// trapped or hit a memory or stack limit, which one resource's content can cause.
-    /// A time-out is not re-run (a hanging plugin would cost one time limit per
-    /// resource), nor is an error of the whole plugin.
-    pub fn isolates_a_resource(&self) -> bool {
-        matches!(
-            self,
-            PluginError::Trap { .. }
-                | PluginError::Limit {
-                    kind: LimitKind::Memory | LimitKind::Stack,
-                    ..
-                }
-        )
-    }
-
     /// The same error again, for each resource of a batch that failed as a whole.
     pub fn duplicate(&self) -> PluginError {
         let file = self.file().to_path_buf();

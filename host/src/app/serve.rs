@@ -49,6 +49,7 @@ pub(super) fn run(args: ServeArgs) -> Result<u8> {
         // A plugin that keeps hanging is switched off, then probed again.
         .switch_off(BreakerSettings {
             strikes: defaults::TIME_LIMIT_STRIKES,
+            per_run: 0,
             probe_after: Some(Duration::from_secs(defaults::RECOVERY_PROBE_S)),
         })
         .build()?;
