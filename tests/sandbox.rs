@@ -329,3 +329,116 @@ fn a_result_for_a_check_not_requested_is_refused_for_that_resource_only() {
     let legacy = check_result(&report, "old", "OLD001").expect("OLD001 ran on 'old'");
     assert_eq!(legacy["success"], false, "{legacy}");
 }
+
+/// The hand-written component of tests/fixtures/wat/two-memories.wat, built here.
+fn two_memories(dir: &Path) -> PathBuf {
+    let wat = root().join("tests/fixtures/wat/two-memories.wat");
+    let bytes = wat::parse_file(&wat).unwrap_or_else(|e| panic!("{}: {e}", wat.display()));
+    let file = dir.join("two-memories.wasm");
+    fs::write(&file, bytes).unwrap();
+    file
+}
+
+#[test]
+fn an_instance_memory_limit_counts_all_its_memories() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = two_memories(dir.path());
+    // Two memories of 160 MiB: each under the 256 MiB limit, together over it.
+    let out = run(["plugin".as_ref(), "inspect".as_ref(), plugin.as_os_str()]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("stopped by the memory limit (the plugin's memories would hold 320 MiB together, the limit is 256 MiB)"),
+        "{}",
+        out.stderr
+    );
+    // Under a limit they fit in together, the plugin runs until its growth, counted
+    // with the rest, passes the limit: a memory-limit error for that resource only.
+    let cms = dir.path().join("cms.yaml");
+    fs::write(
+        &cms,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n",
+    )
+    .unwrap();
+    let p = plugin.to_str().unwrap();
+    let (code, report) = scan(
+        &[
+            "--no-builtin",
+            "--plugin",
+            p,
+            "--memory-limit",
+            "512",
+            "--batch",
+            "1",
+            "--jobs",
+            "1",
+        ],
+        &[&cms],
+    );
+    assert_eq!(code, 2);
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["class"], "memory-limit");
+    assert_eq!(errors[0]["document"], 1);
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("would hold 695 MiB together, the limit is 512 MiB"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_plugin_that_hangs_on_every_object_is_switched_off_after_a_few_time_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = root().join("examples/web.yaml");
+    let hostile = extra_plugin("hostile");
+    let plugin = ["--plugin", hostile.to_str().unwrap()];
+    let (_, baseline) = scan(&plugin, &[&web]);
+    let expected = results_of(&baseline, &web);
+    let many = dir.path().join("many.yaml");
+    let docs: Vec<String> = (0..1000)
+        .map(|i| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{i}}}\ndata: {{mode: loop}}\n"))
+        .collect();
+    fs::write(&many, docs.join("---\n")).unwrap();
+    let start = std::time::Instant::now();
+    // `scan` gives every call 500 ms; 1,000 objects at one limit each would take 500 s.
+    let (code, report) = scan(&plugin, &[&web, &many]);
+    let took = start.elapsed();
+    eprintln!("1,000 objects with a plugin that hangs on each: {took:?}");
+    assert_eq!(code, 2);
+    assert!(took < std::time::Duration::from_secs(15), "{took:?}");
+    let errors = report["errors"].as_array().unwrap();
+    let mut classes = std::collections::BTreeMap::new();
+    for e in errors {
+        assert_eq!(e["plugin"], "hostile", "{e}");
+        assert!(e["file"].as_str().unwrap().ends_with("many.yaml"), "{e}");
+        *classes
+            .entry(e["class"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
+    }
+    eprintln!("errors by class: {classes:?}");
+    assert_eq!(errors.len(), 1000, "every object reports the error");
+    assert!(
+        classes.get("switched-off").copied().unwrap_or(0) >= 950,
+        "{classes:?}"
+    );
+    let off = errors
+        .iter()
+        .find(|e| e["class"] == "switched-off")
+        .unwrap();
+    assert!(
+        off["message"]
+            .as_str()
+            .unwrap()
+            .contains("switched off after it ran over its time limit 3 times in a row"),
+        "{off}"
+    );
+    assert_eq!(
+        results_of(&report, &web),
+        expected,
+        "other plugins' verdicts"
+    );
+}

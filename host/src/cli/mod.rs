@@ -394,12 +394,32 @@ pub struct RegistryArgs {
     /// (localhost, 127.0.0.1) always may; every other one needs TLS without this.
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure_registries: Vec<String>,
+
+    /// Largest plugin component accepted from a registry, in MiB; a larger declared size
+    /// is refused before downloading.
+    #[arg(long, value_name = "MIB", default_value_t = defaults::REGISTRY_MAX_PLUGIN_MIB)]
+    pub max_plugin_size: u64,
+
+    /// Largest manifest accepted from a registry, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = defaults::REGISTRY_MAX_MANIFEST_MIB)]
+    pub max_manifest_size: u64,
+
+    #[arg(long, value_name = "SECONDS", default_value_t = defaults::REGISTRY_DEADLINE_S,
+          help = download_timeout_help())]
+    pub download_timeout: u64,
 }
 
 impl RegistryArgs {
     pub fn options(&self) -> crate::registry::RegistryOptions {
+        let limits = crate::registry::DownloadLimits {
+            max_layer: self.max_plugin_size.max(1) << 20,
+            max_manifest: self.max_manifest_size.max(1) << 20,
+            deadline: std::time::Duration::from_secs(self.download_timeout.max(1)),
+            ..Default::default()
+        };
         crate::registry::RegistryOptions {
             insecure: self.insecure_registries.clone(),
+            limits,
             ..Default::default()
         }
     }
@@ -424,6 +444,15 @@ impl std::str::FromStr for PluginSetting {
             json: json.to_string(),
         })
     }
+}
+
+fn download_timeout_help() -> String {
+    format!(
+        "Time for each artifact from a registry, in seconds; a download must also keep an \
+         average of {} KiB/s after its first {} s",
+        defaults::REGISTRY_MIN_RATE_KIB_S,
+        defaults::REGISTRY_RATE_GRACE_S
+    )
 }
 
 fn time_limit_help() -> String {

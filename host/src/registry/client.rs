@@ -402,6 +402,7 @@ impl Client {
             && std::io::stderr().is_terminal())
         .then(|| download_bar(d));
         let what = format!("downloading {} from {}", d.digest, r.whole());
+        download::check_declared(kind, d.size, &self.http.limits, &what)?;
         // Each attempt writes into the same sink; only one runs at a time.
         let sink = tokio::sync::Mutex::new(sink);
         let got = self

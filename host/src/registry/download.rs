@@ -55,8 +55,8 @@ impl Kind {
     /// Where a user raises the limit.
     fn setting(self) -> &'static str {
         match self {
-            Kind::Manifest => " (--max-manifest-size)",
-            Kind::Layer => " (--max-plugin-size)",
+            Kind::Manifest => " (--max-manifest-size MIB)",
+            Kind::Layer => " (--max-plugin-size MIB)",
             Kind::Signature | Kind::Token => "",
         }
     }
@@ -147,6 +147,27 @@ fn mib(bytes: u64) -> String {
     }
 }
 
+/// Refuses a descriptor that declares more than the kind's maximum, before anything is
+/// requested.
+pub fn check_declared(
+    kind: Kind,
+    declared: u64,
+    limits: &DownloadLimits,
+    what: &str,
+) -> Result<(), RegistryError> {
+    let max = limits.max(kind);
+    if declared > max {
+        return Err(RegistryError::new(format!(
+            "{what}: the {} declares {}, over the {} limit{}; refused before downloading",
+            kind.name(),
+            mib(declared),
+            mib(max),
+            kind.setting()
+        )));
+    }
+    Ok(())
+}
+
 /// Reads a response body into `sink` within the kind's limits; returns the digest and
 /// size of what was read. `declared` is the descriptor's size, when there is one.
 pub async fn read_body(
@@ -161,14 +182,8 @@ pub async fn read_body(
 ) -> Result<(String, u64), RegistryError> {
     let max = limits.max(kind);
     let refuse = |why: String| RegistryError::new(format!("{what}: {why}"));
-    if let Some(d) = declared.filter(|d| *d > max) {
-        return Err(refuse(format!(
-            "the {} declares {}, over the {} limit{}; refused before downloading",
-            kind.name(),
-            mib(d),
-            mib(max),
-            kind.setting()
-        )));
+    if let Some(d) = declared {
+        check_declared(kind, d, limits, what)?;
     }
     let allowed = declared.unwrap_or(max).min(max);
     if let Some(len) = resp.content_length().filter(|l| *l > allowed) {
