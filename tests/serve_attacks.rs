@@ -397,3 +397,36 @@ fn with_descriptors_exhausted_the_server_idles_and_recovers() {
     let r = server.review(&tls, &review("u-back", "CREATE", "shop", compliant_pod()));
     assert_eq!(r["response"]["allowed"], true);
 }
+
+#[test]
+fn a_plugin_that_failed_to_load_fails_reviews_closed() {
+    let tls = Tls::new();
+    let missing = tls.path("missing.wasm");
+    let server = Server::start(&tls, &["--plugin", missing.to_str().unwrap()]);
+    // The built-in plugins alone would allow this Pod; the missing one might not.
+    let r = server.review(&tls, &review("u-miss", "CREATE", "shop", compliant_pod()));
+    assert_eq!(r["response"]["allowed"], false, "{r}");
+    let message = r["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("a plugin could not be loaded") && message.contains("missing.wasm"),
+        "{message}"
+    );
+    assert_eq!(server.curl(&tls, "ca.pem", "GET", "/readyz", None).0, 503);
+    drop(server);
+    // failure_policy: ignore lets it through, saying why.
+    let server = Server::start(
+        &tls,
+        &[
+            "--plugin",
+            missing.to_str().unwrap(),
+            "--failure-policy",
+            "ignore",
+        ],
+    );
+    let r = server.review(&tls, &review("u-ign", "CREATE", "shop", compliant_pod()));
+    assert_eq!(r["response"]["allowed"], true, "{r}");
+    assert!(r["response"]["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("failure_policy: ignore"));
+}

@@ -56,9 +56,13 @@ impl Off {
             ),
             None => " for the rest of this run".to_string(),
         };
+        let in_all = match self.per_run {
+            0 => String::new(),
+            n => format!(", or {n} times in all"),
+        };
         format!(
-            "switched off after it ran over its time limit {} times in a row, or {} times in all{again}",
-            self.strikes, self.per_run
+            "switched off after it ran over its time limit {} times in a row{in_all}{again}",
+            self.strikes
         )
     }
 }
@@ -159,7 +163,7 @@ mod tests {
         b.record(true);
         let off = b.admit().unwrap_err();
         assert!(
-            off.reason().contains("3 time-outs in a row"),
+            off.reason().contains("3 times in a row"),
             "{}",
             off.reason()
         );

@@ -105,11 +105,18 @@ pub struct Grant {
 }
 
 impl Grant {
-    fn covers(&self, check: &str, severity: tollgate_runtime::Severity, namespace: &str) -> bool {
+    /// A grant that names namespaces never covers a cluster-scoped object (`None`).
+    fn covers(
+        &self,
+        check: &str,
+        severity: tollgate_runtime::Severity,
+        namespace: Option<&str>,
+    ) -> bool {
         let check_ok = self.checks.iter().any(|c| c == check)
             || self.any_below.is_some_and(|below| severity < below);
-        check_ok
-            && (self.namespaces.is_empty() || self.namespaces.iter().any(|n| glob(n, namespace)))
+        let place_ok = self.namespaces.is_empty()
+            || namespace.is_some_and(|ns| self.namespaces.iter().any(|n| glob(n, ns)));
+        check_ok && place_ok
     }
 }
 
@@ -192,9 +199,9 @@ impl Exemptions {
         let honoured = match &self.annotations {
             AnnotationTrust::Honour => true,
             AnnotationTrust::Ignore => false,
-            AnnotationTrust::Granted(grants) => {
-                grants.iter().any(|g| g.covers(check, severity, namespace))
-            }
+            AnnotationTrust::Granted(grants) => grants
+                .iter()
+                .any(|g| g.covers(check, severity, r.namespace.as_deref())),
         };
         if let Some(text) = r.exempt_annotation.as_ref().filter(|_| honoured) {
             let (ids, reason) = parse_annotation(text)?;
@@ -261,4 +268,48 @@ pub fn parse_annotation(text: &str) -> Result<(Vec<&str>, &str), AnnotationError
         return Err(AnnotationError::Incomplete(text.to_string()));
     }
     Ok((ids, reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_runtime::Severity;
+
+    #[test]
+    fn grants_cover_named_checks_anywhere_and_star_only_below_deny_on() {
+        let named = Grant {
+            checks: vec!["KSV017".into()],
+            any_below: None,
+            namespaces: vec!["debug-*".into()],
+        };
+        assert!(named.covers("KSV017", Severity::High, Some("debug-1")));
+        assert!(!named.covers("KSV017", Severity::High, Some("shop")));
+        assert!(!named.covers("KSV014", Severity::Low, Some("debug-1")));
+        // A grant that names namespaces never covers a cluster-scoped object.
+        assert!(!named.covers("KSV017", Severity::High, None));
+        let star = Grant {
+            checks: vec![],
+            any_below: Some(Severity::High),
+            namespaces: vec![],
+        };
+        assert!(star.covers("KSV014", Severity::Medium, None));
+        assert!(!star.covers("KSV017", Severity::High, Some("x")));
+        assert!(!star.covers("KSV017", Severity::Critical, Some("x")));
+    }
+
+    #[test]
+    fn annotations_read_ids_and_reason() {
+        assert_eq!(
+            parse_annotation("KSV013, KSV-0011: why").unwrap(),
+            (vec!["KSV013", "KSV-0011"], "why")
+        );
+        assert!(matches!(
+            parse_annotation("KSV013"),
+            Err(AnnotationError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_annotation(": why"),
+            Err(AnnotationError::Incomplete(_))
+        ));
+    }
 }

@@ -410,6 +410,29 @@ mod tests {
     }
 
     #[test]
+    fn the_request_completes_the_object_and_operations_are_a_closed_set() {
+        let trimmed = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"UPDATE","name":"web","namespace":"shop","kind":{"group":"apps","version":"v1","kind":"Deployment"},"object":{"spec":{}}}}"#;
+        let r = parse(trimmed).unwrap();
+        let o = r.object.unwrap();
+        assert_eq!(o["apiVersion"], "apps/v1");
+        assert_eq!(o["kind"], "Deployment");
+        assert_eq!(o["metadata"]["name"], "web");
+        assert_eq!(o["metadata"]["namespace"], "shop");
+        assert_eq!(r.kind, "Deployment");
+        // The request's kind is the API server's word over the object's.
+        let lying = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"CREATE","kind":{"group":"","version":"v1","kind":"Pod"},"object":{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"p","annotations":{"tollgate.dev/exempt":"KSV017: trust me"}}}}}"#;
+        let r = parse(lying).unwrap();
+        assert_eq!(r.object.unwrap()["kind"], "Pod");
+        assert_eq!(r.exempt_annotation.as_deref(), Some("KSV017: trust me"));
+        let junk = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"PATCH\u0007"}}"#;
+        let e = parse(junk).unwrap_err().0;
+        assert!(
+            e.contains("'PATCH'") && e.contains("CREATE, UPDATE, DELETE, CONNECT"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn text_for_the_api_server_is_clean_and_short() {
         assert_eq!(clean("a\nb\tc", 10), "a b c");
         let long = "x".repeat(500);

@@ -230,6 +230,20 @@ async fn validate(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> 
         (_, "DELETE") => Outcome::Skipped("DELETE: nothing is created"),
         (_, "CONNECT") => Outcome::Skipped("CONNECT: no object"),
         (None, _) => Outcome::Skipped("no object in the request"),
+        // A plugin that could not be loaded would judge nothing: the object is not
+        // evaluated by the others alone, the failure policy decides.
+        (Some(_), _) if !state.auditor.load_errors().is_empty() => {
+            let errors: Vec<String> = state
+                .auditor
+                .load_errors()
+                .iter()
+                .map(|e| e.to_string())
+                .collect();
+            Outcome::Failed(format!(
+                "a plugin could not be loaded: {}",
+                errors.join("; ")
+            ))
+        }
         (Some(object), _) => evaluate(state, &review.uid, object, deadline).await,
     };
     if let Outcome::Evaluated(v) = &outcome {
