@@ -123,8 +123,9 @@ impl Client {
     /// An HTTP client is made on first use only: loading the system's root certificates
     /// costs tens of milliseconds, which a scan served from the cache never pays.
     fn make(&self, protocol: ClientProtocol) -> Result<oci_client::Client, String> {
-        // One TLS provider for all of tollgate (ring, as `serve` uses); reqwest asks for
-        // the process default. Another caller may have installed it first: fine.
+        // ring is the only crypto provider compiled in (rustls, `serve`, cosign keys);
+        // reqwest built without a provider of its own asks for the process default,
+        // which must be installed. Another caller may have installed it first: fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
         oci_client::Client::try_from(ClientConfig {
             protocol,

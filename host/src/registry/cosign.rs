@@ -3,15 +3,13 @@
 //! per signature, each layer a "simple signing" payload naming the signed manifest
 //! digest, with the ECDSA P-256 signature over the payload in an annotation. Keys are
 //! cosign's files: `cosign.key` (scrypt + secretbox encrypted PKCS#8) and `cosign.pub`
-//! (PKIX), read and written by sigstore-rs, so keys and signatures made by `cosign`
-//! work here and the other way round.
+//! (PKIX), read and written by [`super::keyfile`] as cosign and sigstore-rs write them,
+//! so keys and signatures made by `cosign` work here and the other way round.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
-use sigstore::crypto::signing_key::SigStoreKeyPair;
-use sigstore::crypto::{CosignVerificationKey, Signature, SigningScheme};
+use super::keyfile::{self, VerifyingKey};
 
 use super::artifact::{Descriptor, Manifest, MANIFEST_MEDIA_TYPE};
 use super::reference::sha256_digest;
@@ -63,7 +61,7 @@ pub enum KeyError {
 /// A public key that signatures are checked against, and the file it came from.
 pub struct PublicKey {
     pub path: PathBuf,
-    key: CosignVerificationKey,
+    key: VerifyingKey,
 }
 
 impl PublicKey {
@@ -72,10 +70,10 @@ impl PublicKey {
             path: path.to_path_buf(),
             error,
         })?;
-        let key = CosignVerificationKey::try_from_pem(&pem).map_err(|e| KeyError::Format {
+        let key = VerifyingKey::from_pem(&pem).map_err(|reason| KeyError::Format {
             path: path.to_path_buf(),
             what: "public key (PEM PUBLIC KEY, as cosign.pub)",
-            reason: e.to_string(),
+            reason,
         })?;
         Ok(PublicKey {
             path: path.to_path_buf(),
@@ -84,32 +82,19 @@ impl PublicKey {
     }
 
     fn verifies(&self, signature_b64: &str, payload: &[u8]) -> bool {
-        self.key
-            .verify_signature(
-                Signature::Base64Encoded(signature_b64.trim().as_bytes()),
-                payload,
-            )
-            .is_ok()
+        self.key.verifies(signature_b64, payload)
     }
 }
 
 /// A new ECDSA P-256 key pair as cosign writes it: (cosign.key PEM encrypted with
 /// `password`, cosign.pub PEM).
 pub fn generate(password: &[u8]) -> Result<(String, String), String> {
-    let signer = SigningScheme::ECDSA_P256_SHA256_ASN1
-        .create_signer()
-        .map_err(|e| e.to_string())?;
-    let pair = signer.to_sigstore_keypair().map_err(|e| e.to_string())?;
-    let private = pair
-        .private_key_to_encrypted_pem(password)
-        .map_err(|e| e.to_string())?;
-    let public = pair.public_key_to_pem().map_err(|e| e.to_string())?;
-    Ok((private.to_string(), public))
+    keyfile::generate(password)
 }
 
 /// A private key that signs: cosign's encrypted PEM (`ENCRYPTED SIGSTORE PRIVATE KEY`
 /// or the older `ENCRYPTED COSIGN PRIVATE KEY`), or a plain PKCS#8 `PRIVATE KEY`.
-pub struct SigningKey(sigstore::crypto::SigStoreSigner);
+pub struct SigningKey(keyfile::SigningKey);
 
 impl SigningKey {
     pub fn load(path: &Path, password: &[u8]) -> Result<SigningKey, KeyError> {
@@ -117,28 +102,18 @@ impl SigningKey {
             path: path.to_path_buf(),
             error,
         })?;
-        let format = |reason: String| KeyError::Format {
-            path: path.to_path_buf(),
-            what: "private key (cosign.key)",
-            reason,
-        };
-        let encrypted = String::from_utf8_lossy(&pem).contains("ENCRYPTED");
-        let pair = if encrypted {
-            SigStoreKeyPair::from_encrypted_pem(&pem, password)
-                .map_err(|e| format(format!("{e} (is COSIGN_PASSWORD the key's password?)")))?
-        } else {
-            SigStoreKeyPair::from_pem(&pem).map_err(|e| format(e.to_string()))?
-        };
-        let signer = pair
-            .to_sigstore_signer(&SigningScheme::ECDSA_P256_SHA256_ASN1)
-            .map_err(|e| format(format!("{e} (tollgate signs with ECDSA P-256 keys)")))?;
-        Ok(SigningKey(signer))
+        keyfile::SigningKey::from_pem(&pem, password)
+            .map(SigningKey)
+            .map_err(|reason| KeyError::Format {
+                path: path.to_path_buf(),
+                what: "private key (cosign.key)",
+                reason,
+            })
     }
 
     /// The signature over `payload`, base64 as the annotation holds it.
     pub fn sign(&self, payload: &[u8]) -> Result<String, String> {
-        let der = self.0.sign(payload).map_err(|e| e.to_string())?;
-        Ok(base64::engine::general_purpose::STANDARD.encode(der))
+        self.0.sign(payload)
     }
 }
 

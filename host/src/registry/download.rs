@@ -306,6 +306,7 @@ impl Http {
     fn client(&self) -> Result<&reqwest::Client, Failure> {
         self.client
             .get_or_init(|| {
+                // reqwest takes the process default provider: ring, the only one built in.
                 let _ = rustls::crypto::ring::default_provider().install_default();
                 reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)

@@ -12,6 +12,7 @@ pub mod client;
 pub mod cosign;
 pub mod download;
 pub mod fetch;
+mod keyfile;
 pub mod lock;
 pub mod publish;
 pub mod reference;
