@@ -14,7 +14,7 @@ use tollgate_e2e::webhook::{
     assert_warnings_fit, compliant_pod, config_map, parse_metrics, privileged_deployment, review,
     Server, Tls,
 };
-use tollgate_e2e::{binary, extra_plugin, root, run};
+use tollgate_e2e::{extra_plugin, root, run};
 
 #[test]
 fn reviews_are_allowed_denied_and_warned_as_tollgate_scan_finds() {

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{json, Value};
-use tollgate_e2e::webhook::{compliant_pod, parse_metrics, review, Server, Tls};
-use tollgate_e2e::{binary, run};
+use tollgate_e2e::webhook::{compliant_pod, config_map, parse_metrics, review, Server, Tls};
+use tollgate_e2e::{binary, extra_plugin, run};
 
 /// A Pod that fails KSV017 (privileged, HIGH) and more.
 fn privileged_pod(annotation: Option<&str>) -> Value {
@@ -429,4 +429,70 @@ fn a_plugin_that_failed_to_load_fails_reviews_closed() {
         .as_str()
         .unwrap()
         .contains("failure_policy: ignore"));
+}
+
+#[test]
+fn a_plugin_that_keeps_hanging_is_switched_off_then_probed_back_on() {
+    let tls = Tls::new();
+    let hostile = extra_plugin("hostile");
+    let server = Server::start(
+        &tls,
+        &[
+            "--plugin",
+            hostile.to_str().unwrap(),
+            "--deadline",
+            "300",
+            "--probe-after",
+            "2",
+        ],
+    );
+    // Three reviews that hang: each waits for the deadline.
+    for i in 0..3 {
+        let r = server.review(
+            &tls,
+            &review(
+                &format!("u-loop-{i}"),
+                "CREATE",
+                "ns",
+                config_map("spin", "loop"),
+            ),
+        );
+        assert_eq!(r["response"]["allowed"], false, "{r}");
+    }
+    // Then the plugin is off (once the third call has run out its time limit, which
+    // ends with the answer's deadline): a review is failed at once, closed.
+    std::thread::sleep(Duration::from_millis(200));
+    let start = Instant::now();
+    let r = server.review(
+        &tls,
+        &review("u-off", "CREATE", "ns", config_map("calm", "none")),
+    );
+    let took = start.elapsed();
+    assert_eq!(r["response"]["allowed"], false, "{r}");
+    let message = r["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("switched off after it ran over its time limit 3 times in a row"),
+        "{message}"
+    );
+    assert!(took < Duration::from_millis(250), "{took:?}");
+    // After the probe interval one review goes through; it finishes in time, so the
+    // plugin is on again for the next ones.
+    std::thread::sleep(Duration::from_millis(2200));
+    for i in 0..2 {
+        let r = server.review(
+            &tls,
+            &review(
+                &format!("u-back-{i}"),
+                "CREATE",
+                "ns",
+                config_map("calm", "none"),
+            ),
+        );
+        assert_eq!(r["response"]["allowed"], true, "{r}");
+    }
+    let m = parse_metrics(&server.curl(&tls, "ca.pem", "GET", "/metrics", None).1);
+    assert_eq!(
+        m["tollgate_plugin_errors_total{class=\"switched-off\"}"], 1.0,
+        "{m:?}"
+    );
 }

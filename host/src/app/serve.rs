@@ -50,7 +50,7 @@ pub(super) fn run(args: ServeArgs) -> Result<u8> {
         .switch_off(BreakerSettings {
             strikes: defaults::TIME_LIMIT_STRIKES,
             per_run: 0,
-            probe_after: Some(Duration::from_secs(defaults::RECOVERY_PROBE_S)),
+            probe_after: Some(Duration::from_secs(args.probe_after)),
         })
         .build()?;
     for e in auditor.load_errors() {

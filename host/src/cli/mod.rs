@@ -131,6 +131,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = defaults::QUEUE)]
     pub queue: usize,
 
+    /// A plugin that runs over its time limit 3 times in a row is switched off (its
+    /// reviews fail at once, and the failure policy decides); after this many seconds one
+    /// review is let through to try it again.
+    #[arg(long, value_name = "SECONDS", default_value_t = defaults::RECOVERY_PROBE_S)]
+    pub probe_after: u64,
+
     /// Connections open at once; more wait in the listen backlog until one closes.
     #[arg(long, value_name = "N", default_value_t = defaults::MAX_CONNECTIONS)]
     pub max_connections: usize,

@@ -18,7 +18,7 @@ use oci_client::{Reference, RegistryOperation};
 use reqwest::Method;
 
 use super::artifact::{Descriptor, MANIFEST_MEDIA_TYPE};
-use super::download::{self, DownloadLimits, Failure, Http, Kind, Sink};
+use super::download::{self, DownloadLimits, Failure, Http, Job, Kind, Sink, Target};
 use super::reference::sha256_digest;
 use crate::defaults;
 
@@ -308,11 +308,13 @@ impl Client {
                         .http
                         .send(
                             Method::HEAD,
-                            &url,
-                            Some(ACCEPTED),
-                            r.resolve_registry(),
-                            r.repository(),
-                            auth,
+                            &Target {
+                                url: &url,
+                                accept: Some(ACCEPTED),
+                                registry: r.resolve_registry(),
+                                repository: r.repository(),
+                                auth,
+                            },
                             started,
                         )
                         .await?;
@@ -357,11 +359,13 @@ impl Client {
                     .http
                     .send(
                         Method::GET,
-                        &url,
-                        Some(ACCEPTED),
-                        r.resolve_registry(),
-                        r.repository(),
-                        auth,
+                        &Target {
+                            url: &url,
+                            accept: Some(ACCEPTED),
+                            registry: r.resolve_registry(),
+                            repository: r.repository(),
+                            auth,
+                        },
                         started,
                     )
                     .await?;
@@ -369,18 +373,17 @@ impl Client {
                     return Ok(None);
                 }
                 let mut bytes = Vec::new();
-                let (digest, _) = download::read_body(
-                    resp,
-                    Kind::Manifest,
-                    None,
-                    &self.http.limits,
-                    &format!("{what} at {}", r.registry()),
+                let what = format!("{what} at {}", r.registry());
+                let job = Job {
+                    kind: Kind::Manifest,
+                    declared: None,
+                    what: &what,
                     started,
-                    &mut bytes,
-                    &|_| {},
-                )
-                .await
-                .map_err(Failure::Refused)?;
+                };
+                let (digest, _) =
+                    download::read_body(resp, &job, &self.http.limits, &mut bytes, &|_| {})
+                        .await
+                        .map_err(Failure::Refused)?;
                 Ok(Some((bytes, digest)))
             }
         })
@@ -421,11 +424,13 @@ impl Client {
                         .http
                         .send(
                             Method::GET,
-                            &url,
-                            None,
-                            r.resolve_registry(),
-                            r.repository(),
-                            auth,
+                            &Target {
+                                url: &url,
+                                accept: None,
+                                registry: r.resolve_registry(),
+                                repository: r.repository(),
+                                auth,
+                            },
                             started,
                         )
                         .await?;
@@ -433,20 +438,17 @@ impl Client {
                         return Err(Failure::Status(resp.status(), String::new()));
                     }
                     let mut sink = sink.lock().await;
-                    download::read_body(
-                        resp,
+                    let job = Job {
                         kind,
-                        Some(d.size),
-                        &self.http.limits,
+                        declared: Some(d.size),
                         what,
                         started,
-                        &mut **sink,
-                        &|n| {
-                            if let Some(b) = bar {
-                                b.inc(n)
-                            }
-                        },
-                    )
+                    };
+                    download::read_body(resp, &job, &self.http.limits, &mut **sink, &|n| {
+                        if let Some(b) = bar {
+                            b.inc(n)
+                        }
+                    })
                     .await
                     .map_err(Failure::Refused)
                 }

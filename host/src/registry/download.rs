@@ -168,18 +168,30 @@ pub fn check_declared(
     Ok(())
 }
 
+/// One artifact being read: what it is, the size its descriptor declares (when there is
+/// one), how errors name it, and when its request started (its deadline counts from then).
+pub struct Job<'a> {
+    pub kind: Kind,
+    pub declared: Option<u64>,
+    pub what: &'a str,
+    pub started: Instant,
+}
+
 /// Reads a response body into `sink` within the kind's limits; returns the digest and
-/// size of what was read. `declared` is the descriptor's size, when there is one.
+/// size of what was read.
 pub async fn read_body(
     mut resp: reqwest::Response,
-    kind: Kind,
-    declared: Option<u64>,
+    job: &Job<'_>,
     limits: &DownloadLimits,
-    what: &str,
-    started: Instant,
     sink: &mut dyn Sink,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(String, u64), RegistryError> {
+    let Job {
+        kind,
+        declared,
+        what,
+        started,
+    } = *job;
     let max = limits.max(kind);
     let refuse = |why: String| RegistryError::new(format!("{what}: {why}"));
     if let Some(d) = declared {
@@ -281,6 +293,17 @@ fn too_slow(
     Ok(())
 }
 
+/// Where a request goes: a URL of a registry's repository, what it accepts, and the
+/// credentials for that registry.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub url: &'a str,
+    pub accept: Option<&'a str>,
+    pub registry: &'a str,
+    pub repository: &'a str,
+    pub auth: &'a RegistryAuth,
+}
+
 /// Plain requests to registries, authenticated as the distribution spec's token flow
 /// says (a `Bearer` challenge, a token from its realm) or with Basic credentials.
 pub struct Http {
@@ -349,18 +372,21 @@ impl Http {
         }
     }
 
-    /// GETs (or HEADs) `url` of `registry`/`repository`, answering an auth challenge
-    /// once. Statuses other than 2xx, 404 and 401 are failures.
+    /// GETs (or HEADs) a URL of a repository, answering an auth challenge once.
+    /// Statuses other than 2xx, 404 and 401 are failures.
     pub async fn send(
         &self,
         method: Method,
-        url: &str,
-        accept: Option<&str>,
-        registry: &str,
-        repository: &str,
-        auth: &RegistryAuth,
+        target: &Target<'_>,
         started: Instant,
     ) -> Result<reqwest::Response, Failure> {
+        let Target {
+            url,
+            accept,
+            registry,
+            repository,
+            auth,
+        } = *target;
         let key = format!("{registry}/{repository}");
         let known = self
             .tokens
@@ -401,17 +427,13 @@ impl Http {
         }
         // The error body is read with the token's small limit: it is only shown.
         let mut body = Vec::new();
-        let _ = read_body(
-            resp,
-            Kind::Token,
-            None,
-            &self.limits,
-            url,
+        let job = Job {
+            kind: Kind::Token,
+            declared: None,
+            what: url,
             started,
-            &mut body,
-            &|_| {},
-        )
-        .await;
+        };
+        let _ = read_body(resp, &job, &self.limits, &mut body, &|_| {}).await;
         let text: String = String::from_utf8_lossy(&body)
             .chars()
             .filter(|c| !c.is_control())
@@ -483,18 +505,15 @@ impl Http {
             ));
         }
         let mut body = Vec::new();
-        read_body(
-            resp,
-            Kind::Token,
-            None,
-            &self.limits,
-            realm,
+        let job = Job {
+            kind: Kind::Token,
+            declared: None,
+            what: realm,
             started,
-            &mut body,
-            &|_| {},
-        )
-        .await
-        .map_err(Failure::Refused)?;
+        };
+        read_body(resp, &job, &self.limits, &mut body, &|_| {})
+            .await
+            .map_err(Failure::Refused)?;
         #[derive(serde::Deserialize)]
         struct Token {
             token: Option<String>,
