@@ -50,6 +50,28 @@ impl Limiter {
     }
 }
 
+/// Adds a growth from `current` to `desired` to the running total `used`, or refuses
+/// it when the total would pass `max` (`what` says in what unit).
+fn charge(
+    used: &mut usize,
+    max: usize,
+    current: usize,
+    desired: usize,
+    what: &dyn Fn(usize) -> String,
+) -> wasmtime::Result<bool> {
+    // `current` is 0 when a memory or table is created, so creation counts its initial
+    // size.
+    let total = used.saturating_add(desired.saturating_sub(current));
+    if total > max {
+        return Err(wasmtime::Error::new(Exceeded {
+            kind: LimitKind::Memory,
+            detail: what(total),
+        }));
+    }
+    *used = total;
+    Ok(true)
+}
+
 impl ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
@@ -57,22 +79,14 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        // `current` is 0 when a memory is created, so creation counts its initial size.
-        let total = self
-            .memory_used
-            .saturating_add(desired.saturating_sub(current));
-        if total > self.memory_max {
-            return Err(wasmtime::Error::new(Exceeded {
-                kind: LimitKind::Memory,
-                detail: format!(
-                    "the plugin's memories would hold {} MiB together, the limit is {} MiB",
-                    total >> 20,
-                    self.memory_max >> 20
-                ),
-            }));
-        }
-        self.memory_used = total;
-        Ok(true)
+        let max = self.memory_max;
+        charge(&mut self.memory_used, max, current, desired, &|total| {
+            format!(
+                "the plugin's memories would hold {} MiB together, the limit is {} MiB",
+                total >> 20,
+                max >> 20
+            )
+        })
     }
 
     fn table_growing(
@@ -81,20 +95,10 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let total = self
-            .table_used
-            .saturating_add(desired.saturating_sub(current));
-        if total > self.table_max {
-            return Err(wasmtime::Error::new(Exceeded {
-                kind: LimitKind::Memory,
-                detail: format!(
-                    "the plugin's tables would hold {total} elements together, the limit is {}",
-                    self.table_max
-                ),
-            }));
-        }
-        self.table_used = total;
-        Ok(true)
+        let max = self.table_max;
+        charge(&mut self.table_used, max, current, desired, &|total| {
+            format!("the plugin's tables would hold {total} elements together, the limit is {max}")
+        })
     }
 
     fn instances(&self) -> usize {

@@ -69,21 +69,16 @@ pub async fn handle(
         (&Method::GET, "/readyz") => {
             // Ready once the plugins are loaded and configured (they are before the port
             // opens) and none failed to.
-            if state.auditor.load_errors().is_empty() && !state.auditor.plugins().is_empty() {
-                reply(&state, StatusCode::OK, "text/plain", "ready\n")
-            } else {
-                let errors: Vec<String> = state
-                    .auditor
-                    .load_errors()
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect();
-                reply(
+            match load_errors(&state) {
+                None if !state.auditor.plugins().is_empty() => {
+                    reply(&state, StatusCode::OK, "text/plain", "ready\n")
+                }
+                errors => reply(
                     &state,
                     StatusCode::SERVICE_UNAVAILABLE,
                     "text/plain",
-                    format!("not ready: {}\n", errors.join("; ")),
-                )
+                    format!("not ready: {}\n", errors.unwrap_or_default()),
+                ),
             }
         }
         (&Method::GET, "/metrics") => {
@@ -98,6 +93,18 @@ pub async fn handle(
             StatusCode::NOT_FOUND,
             "no such path: POST /validate, GET /healthz, /readyz, /metrics",
         ),
+    })
+}
+
+/// The plugins that could not be loaded, with why, if any did not.
+fn load_errors(state: &State) -> Option<String> {
+    let errors = state.auditor.load_errors();
+    (!errors.is_empty()).then(|| {
+        errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
     })
 }
 
@@ -232,18 +239,10 @@ async fn validate(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> 
         (None, _) => Outcome::Skipped("no object in the request"),
         // A plugin that could not be loaded would judge nothing: the object is not
         // evaluated by the others alone, the failure policy decides.
-        (Some(_), _) if !state.auditor.load_errors().is_empty() => {
-            let errors: Vec<String> = state
-                .auditor
-                .load_errors()
-                .iter()
-                .map(|e| e.to_string())
-                .collect();
-            Outcome::Failed(format!(
-                "a plugin could not be loaded: {}",
-                errors.join("; ")
-            ))
-        }
+        (Some(_), _) if load_errors(state).is_some() => Outcome::Failed(format!(
+            "a plugin could not be loaded: {}",
+            load_errors(state).unwrap_or_default()
+        )),
         (Some(object), _) => evaluate(state, &review.uid, object, deadline).await,
     };
     if let Outcome::Evaluated(v) = &outcome {
