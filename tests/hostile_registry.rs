@@ -701,12 +701,17 @@ impl Work {
     /// compilation would dominate time and memory), with a configuration that admits
     /// unsigned plugins (else the trust policy refuses before any download).
     fn scan(&self, reg: &Hostile) -> Measured {
+        self.scan_with(reg, "trust:\n  allow_unsigned: true\n", &[])
+    }
+
+    /// A scan with this configuration and these extra flags.
+    fn scan_with(&self, reg: &Hostile, config_text: &str, extra: &[&str]) -> Measured {
         let config = self.path("tollgate.yaml");
-        std::fs::write(&config, "trust:\n  allow_unsigned: true\n").expect("write tollgate.yaml");
+        std::fs::write(&config, config_text).expect("write tollgate.yaml");
         let input = self.path("small.yaml");
         std::fs::write(&input, SMALL_MANIFEST).expect("write small.yaml");
         let reference = reg.reference();
-        run_measured(self.command(&[
+        let mut args = vec![
             "scan",
             "-c",
             path_str(&config),
@@ -715,8 +720,10 @@ impl Work {
             "json",
             "--plugin",
             reference.as_str(),
-            path_str(&input),
-        ]))
+        ];
+        args.extend_from_slice(extra);
+        args.push(path_str(&input));
+        run_measured(self.command(&args))
     }
 }
 
@@ -898,6 +905,16 @@ fn a_huge_manifest_is_refused_at_the_manifest_limit() {
         ],
         TIME_LIMIT,
     );
+    let w = Work::new();
+    let m = w.scan(&reg);
+    assert_refused(
+        "512 MiB manifest with Content-Length, scan",
+        &w,
+        &reg,
+        &m,
+        &["announces 512 MiB for the manifest"],
+        TIME_LIMIT,
+    );
     assert_eq!(reg.any_blob_requests(), 0, "{:?}", reg.requests());
     drop(reg);
 
@@ -909,6 +926,16 @@ fn a_huge_manifest_is_refused_at_the_manifest_limit() {
     let m = w.pull(&reg, &[]);
     assert_refused(
         "512 MiB manifest without Content-Length, pull",
+        &w,
+        &reg,
+        &m,
+        &["manifest is over the 4 MiB limit"],
+        TIME_LIMIT,
+    );
+    let w = Work::new();
+    let m = w.scan(&reg);
+    assert_refused(
+        "512 MiB manifest without Content-Length, scan",
         &w,
         &reg,
         &m,
@@ -942,6 +969,16 @@ fn a_huge_signature_payload_is_refused_before_the_component() {
         0,
         "{:?}",
         reg.requests()
+    );
+    // A scan whose trust policy requires a signature by the key: the same refusal.
+    let m = w.scan_with(&reg, "trust: {}\n", &["--trusted-key", path_str(&key)]);
+    assert_refused(
+        "signature payload declaring 512 MiB, scan --trusted-key",
+        &w,
+        &reg,
+        &m,
+        &["signature payload declares 512 MiB"],
+        TIME_LIMIT,
     );
     // Nor the payload that declares 512 MiB.
     assert_eq!(
@@ -992,12 +1029,22 @@ fn an_endless_redirect_chain_is_cut() {
         &["redirect"],
         TIME_LIMIT,
     );
-    // The first request and 5 redirects (download.rs: MAX_REDIRECTS), not retried.
+    // The first request and 5 redirects (http.rs: MAX_REDIRECTS), not retried.
     let hops = reg.blob_requests(&reg.layer_digest);
     assert!(
         (1..=6).contains(&hops),
         "{hops} blob requests: {:?}",
         reg.requests()
+    );
+    let w = Work::new();
+    let m = w.scan(&reg);
+    assert_refused(
+        "endless redirects, scan",
+        &w,
+        &reg,
+        &m,
+        &["redirect"],
+        TIME_LIMIT,
     );
 }
 
@@ -1015,9 +1062,19 @@ fn a_trickling_registry_is_dropped_by_the_minimum_rate() {
         &["component layer arrives too slowly"],
         Duration::from_secs(30),
     );
+    let w = Work::new();
+    let m = w.scan(&reg);
+    assert_refused(
+        "one byte every 2 s, scan",
+        &w,
+        &reg,
+        &m,
+        &["component layer arrives too slowly"],
+        Duration::from_secs(30),
+    );
     assert_eq!(
         reg.blob_requests(&reg.layer_digest),
-        1,
+        2,
         "{:?}",
         reg.requests()
     );
