@@ -11,6 +11,10 @@ use serde_json::{json, Value};
 
 use crate::report::{Context, ResourceEntry};
 
+/// Bytes of failing checks a detailed ClusterComplianceReport holds: the object stays
+/// well under etcd's 1.5 MiB limit (the public corpus's detail was 3.5 MB).
+pub const DETAIL_BUDGET_BYTES: usize = 768 << 10;
+
 const BUILTIN: &[(&str, &str)] = &[
     (
         "k8s-nsa-1.0",
@@ -325,7 +329,8 @@ impl Outcome {
         )
     }
 
-    /// A trivy-operator ClusterComplianceReport.
+    /// A trivy-operator ClusterComplianceReport; with `detail`, the failing checks of
+    /// each control within a byte budget (see [`DETAIL_BUDGET_BYTES`]).
     pub fn to_k8s(&self, detail: bool, ctx: &Context, now: &str) -> Value {
         let mut status = json!({
             "updateTimestamp": now,
@@ -334,17 +339,33 @@ impl Outcome {
                 "failCount": self.controls.iter().filter(|c| c.status == "FAIL").count(),
             },
         });
+        let mut omitted = 0usize;
         if detail {
+            // Each control with failures gets an equal share of the byte budget for its
+            // failing checks, so that the object stays under etcd's limit however many
+            // resources fail; what is left out is counted in an annotation.
+            let failing = self
+                .controls
+                .iter()
+                .filter(|c| {
+                    self.resources
+                        .iter()
+                        .any(|r| r.controls.contains_key(&c.id))
+                })
+                .count()
+                .max(1);
+            let share = DETAIL_BUDGET_BYTES / failing;
             let results: Vec<Value> = self
                 .controls
                 .iter()
                 .map(|c| {
                     let mut checks = Vec::new();
+                    let mut used = 0;
                     for r in &self.resources {
                         if let Some(failed) = r.controls.get(&c.id) {
                             for id in failed {
                                 let info = ctx.checks.get(id);
-                                checks.push(json!({
+                                let check = json!({
                                     "checkID": id,
                                     "title": info.map(|i| i.title.as_str()).unwrap_or(""),
                                     "severity": info.map(|i| i.severity.as_str()).unwrap_or("UNKNOWN"),
@@ -352,7 +373,14 @@ impl Outcome {
                                     "remediation": info.map(|i| i.remediation.as_str()).unwrap_or(""),
                                     "target": format!("{}/{}", r.kind, r.name.as_deref().unwrap_or("(unnamed)")),
                                     "success": false,
-                                }));
+                                });
+                                let size = serde_json::to_vec(&check).map_or(0, |b| b.len());
+                                if used + size > share {
+                                    omitted += 1;
+                                    continue;
+                                }
+                                used += size;
+                                checks.push(check);
                             }
                         }
                     }
@@ -369,10 +397,15 @@ impl Outcome {
             status["summaryReport"] =
                 json!({"id": self.spec.id, "title": self.spec.title, "controlCheck": checks});
         }
+        let mut metadata =
+            json!({"name": crate::report::meta::object_name("compliance", &self.spec.id)});
+        if omitted > 0 {
+            metadata["annotations"] = json!({"tollgate.dev/checks-omitted": omitted.to_string()});
+        }
         json!({
             "apiVersion": crate::report::k8s::API_VERSION,
             "kind": "ClusterComplianceReport",
-            "metadata": {"name": self.spec.id},
+            "metadata": metadata,
             "spec": {
                 "cron": "0 */6 * * *",
                 "reportType": if detail { "all" } else { "summary" },

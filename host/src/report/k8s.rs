@@ -9,13 +9,45 @@
 
 use std::io::Write;
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tollgate_runtime::Severity;
 
+use super::meta::{self, put_label};
 use super::{CheckEntry, Context, ResourceEntry, Sink, Tail};
 use crate::kube;
 
 pub const API_VERSION: &str = "aquasecurity.github.io/v1alpha1";
+
+/// Bytes of check messages one report object holds; the rest are counted in a last
+/// message.
+const MESSAGE_BUDGET_BYTES: usize = 512 << 10;
+
+/// `messages` as far as `budget` goes (the first always, cut to 1 KiB when over), and
+/// the count of those left out.
+fn within(messages: Vec<String>, budget: &mut usize) -> Vec<String> {
+    let total = messages.len();
+    let mut out = Vec::with_capacity(total);
+    for m in messages {
+        if m.len() > *budget {
+            if out.is_empty() {
+                let cut: String = m.chars().take(1024).collect();
+                *budget = budget.saturating_sub(cut.len());
+                out.push(cut);
+                continue;
+            }
+            break;
+        }
+        *budget -= m.len();
+        out.push(m);
+    }
+    if out.len() < total {
+        out.push(format!(
+            "... and {} more messages, left out to keep the report under Kubernetes' object size limit",
+            total - out.len()
+        ));
+    }
+    out
+}
 
 /// trivy-operator's naming: `<lower kind>-<name>`, or `<lower kind>-<hash>` when that is
 /// not a valid DNS label.
@@ -34,15 +66,12 @@ pub fn report_name(kind: &str, name: Option<&str>) -> String {
     if valid {
         return plain;
     }
-    let hash = name.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    });
     let prefix: String = kind
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .take(40)
         .collect();
-    format!("{prefix}-{hash:016x}")
+    format!("{prefix}-{}", super::meta::hash(name))
 }
 
 /// RFC 3339 UTC "now", or `$SOURCE_DATE_EPOCH` for reproducible output.
@@ -146,21 +175,43 @@ fn report_object(
     } else {
         (r.kind.as_str(), r.name.clone().unwrap_or_default())
     };
-    let mut labels = json!({
-        "trivy-operator.resource.kind": kind_label,
-        "trivy-operator.resource.name": name,
-    });
+    // Labels by Kubernetes' rules: a name that cannot be a label value (`system:...`,
+    // over 63 characters) goes in an annotation, with a hash label (see meta::put_label).
+    let (mut labels, mut annotations) = (Map::new(), Map::new());
+    put_label(
+        &mut labels,
+        &mut annotations,
+        "trivy-operator.resource.kind",
+        kind_label,
+    );
+    put_label(
+        &mut labels,
+        &mut annotations,
+        "trivy-operator.resource.name",
+        &name,
+    );
     let report_name = report_name(
         kind_label,
         Some(&name).filter(|n| !n.is_empty()).map(|n| n.as_str()),
     );
     let mut metadata = json!({"name": report_name});
     if namespaced {
-        labels["trivy-operator.resource.namespace"] = json!(namespace);
+        put_label(
+            &mut labels,
+            &mut annotations,
+            "trivy-operator.resource.namespace",
+            &namespace,
+        );
         metadata["namespace"] = json!(namespace);
     }
-    metadata["labels"] = labels;
+    metadata["labels"] = Value::Object(labels);
+    if !annotations.is_empty() {
+        metadata["annotations"] = Value::Object(annotations);
+    }
     let mut counts = [0usize; 4];
+    // Messages share a byte budget, so that the object stays far under etcd's limit
+    // whatever a plugin says (up to 1 MiB of messages per resource).
+    let mut budget = MESSAGE_BUDGET_BYTES;
     let checks: Vec<Value> = checks
         .iter()
         .map(|c| {
@@ -171,6 +222,7 @@ fn report_object(
             if let Some(x) = &c.exempted {
                 messages.insert(0, format!("exempted ({}): {}", x.source, x.reason));
             }
+            let messages = within(messages, &mut budget);
             if !success {
                 counts[match c.severity {
                     Severity::Critical => 0,
@@ -238,6 +290,20 @@ impl<W: Write> Sink for K8sSink<W> {
     }
 
     fn resource(&mut self, r: &ResourceEntry) -> std::io::Result<()> {
+        // A resource in a namespace no cluster could have (`My_NS`) gets no report
+        // object, which the API server would refuse; YAML says so in a comment.
+        if let Some(Err(why)) = r.namespace.as_deref().map(meta::dns_label) {
+            if !self.json {
+                writeln!(
+                    self.out,
+                    "# tollgate: no report for {} {}: its namespace {}",
+                    meta::one_line(&r.kind),
+                    meta::one_line(r.name.as_deref().unwrap_or("(unnamed)")),
+                    meta::one_line(&why)
+                )?;
+            }
+            return Ok(());
+        }
         for obj in report_objects(r, &self.ctx, &self.now) {
             if self.json {
                 self.out
@@ -263,6 +329,19 @@ impl<W: Write> Sink for K8sSink<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_share_a_budget_and_say_what_was_left_out() {
+        let mut budget = 250;
+        let kept = within(vec!["x".repeat(100); 5], &mut budget);
+        assert_eq!(kept.len(), 3);
+        assert!(kept[2].starts_with("... and 3 more messages"), "{kept:?}");
+        // The first message of a check always stays, cut to 1 KiB when over.
+        let mut budget = 10;
+        let kept = within(vec!["y".repeat(5000)], &mut budget);
+        assert_eq!(kept[0].len(), 1024);
+        assert_eq!(budget, 0);
+    }
 
     #[test]
     fn names_and_time() {

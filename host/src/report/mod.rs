@@ -6,6 +6,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod k8s;
+pub mod meta;
 mod model;
 pub mod policy_report;
 pub mod sarif;

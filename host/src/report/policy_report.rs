@@ -13,11 +13,15 @@ use std::io::Write;
 
 use serde_json::{json, Map, Value};
 
+use super::meta;
 use super::{CheckEntry, Context, ResourceEntry, Sink, Tail};
 use crate::kube;
 
 /// Results per report object: about 400 bytes each as JSON, so some 400 KB at most.
 pub const MAX_RESULTS: usize = 1000;
+/// Bytes of results per report object (messages can be long): the object stays well
+/// under etcd's 1.5 MiB whatever the plugins say.
+const RESULTS_BUDGET_BYTES: usize = 768 << 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavour {
@@ -32,6 +36,8 @@ struct Report {
     /// Results kept: failures and exempted ones first (up to the bound), then passes.
     failing: Vec<Value>,
     passing: Vec<Value>,
+    /// Bytes of the results kept, as JSON.
+    bytes: usize,
     pass: usize,
     fail: usize,
     skip: usize,
@@ -112,6 +118,17 @@ impl<W: Write> Sink for PolicyReportSink<W> {
     }
 
     fn resource(&mut self, r: &ResourceEntry) -> std::io::Result<()> {
+        // A namespace no cluster could have (`My_NS`) gets no report, which the API
+        // server would refuse; the YAML says so in a comment.
+        if let Some(Err(why)) = r.namespace.as_deref().map(meta::dns_label) {
+            return writeln!(
+                self.out,
+                "# tollgate: no report for {} {}: its namespace {}",
+                meta::one_line(&r.kind),
+                meta::one_line(r.name.as_deref().unwrap_or("(unnamed)")),
+                meta::one_line(&why)
+            );
+        }
         let namespace = match &r.namespace {
             Some(ns) => Some(ns.clone()),
             None if kube::is_cluster_scoped(&r.kind) => None,
@@ -132,6 +149,11 @@ impl<W: Write> Sink for PolicyReportSink<W> {
             };
             if keep {
                 let v = result(r, c, namespace.as_deref(), seconds);
+                let size = serde_json::to_vec(&v).map_or(0, |b| b.len());
+                if report.bytes + size > RESULTS_BUDGET_BYTES {
+                    continue;
+                }
+                report.bytes += size;
                 if c.success {
                     report.passing.push(v);
                 } else {
@@ -158,7 +180,7 @@ impl<W: Write> Sink for PolicyReportSink<W> {
             results.extend(report.passing.into_iter().take(room));
             let omitted = total - results.len();
             let mut metadata = json!({
-                "name": format!("tollgate-{}", namespace.as_deref().unwrap_or("cluster")),
+                "name": meta::object_name("tollgate", &format!("tollgate-{}", namespace.as_deref().unwrap_or("cluster"))),
                 "labels": {"app.kubernetes.io/managed-by": "tollgate"},
                 "annotations": {"tollgate.dev/results-omitted": omitted.to_string()},
             });
