@@ -272,7 +272,8 @@ fn a_control_plane_node_is_collected_key_by_key() {
         "kubeletReadOnlyPortArgumentSet": [0],
         "kubeletStreamingConnectionIdleTimeoutArgumentSet": ["4h0m0s"],
         "kubeletProtectKernelDefaultsArgumentSet": ["true"],
-        "kubeletMakeIptablesUtilChainsArgumentSet": [],
+        // Not set anywhere: the configuration's default, as the kubelet's /configz says.
+        "kubeletMakeIptablesUtilChainsArgumentSet": ["true"],
         "kubeletHostnameOverrideArgumentSet": [],
         "kubeletEventQpsArgumentSet": [-1],
         "kubeletTlsCertFileTlsArgumentSet": [],
@@ -415,7 +416,8 @@ fn unreadable_files_and_symlink_loops_leave_a_complete_node_info_and_warnings() 
         info(&v).keys()
     );
     assert_eq!(values(&v, "kubeletReadOnlyPortArgumentSet"), json!([10255]));
-    // The link inside pki/ is reported as itself, not followed.
+    // The link inside pki/ (to pki/ itself) is measured as its target; the walk does
+    // not go through it, so the loop costs nothing.
     assert_eq!(
         values(&v, "kubePKIDirectoryFileOwnership")
             .as_array()
@@ -841,4 +843,286 @@ fn a_nameless_node_info_is_reported_under_its_file_name() {
         .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(names, ["node-worker-8", "node-worker-9"]);
+}
+
+/// `node scan -f json` of a fake node: the report.
+fn node_scan(node: &FakeNode) -> Value {
+    let mut c = tollgate();
+    c.args(["node", "scan", "--no-config", "-f", "json", "--root"])
+        .arg(&node.root)
+        .arg("--proc")
+        .arg(&node.proc_dir)
+        .env_remove("NODE_NAME");
+    let out = output(c.output().unwrap());
+    assert!(out.code <= 1, "{}", out.stderr);
+    out.json()
+}
+
+/// Whether check `id` failed on the resource of `kind` (and `name`, when given).
+fn failed(report: &Value, kind: &str, name: Option<&str>, id: &str) -> bool {
+    let r = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == kind && name.is_none_or(|n| r["name"] == n))
+        .unwrap_or_else(|| panic!("no {kind} {name:?}"));
+    r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("{kind} has no {id}"))["success"]
+        == false
+}
+
+#[test]
+fn links_are_followed_inside_the_root_as_the_kubelet_sees_them() {
+    let node = control_plane();
+    let root = node.root.clone();
+    let mv = |from: &str, to: &str| {
+        let to = root.join(to);
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        fs::rename(root.join(from), to).unwrap();
+    };
+    // The kubelet's configuration lives elsewhere; an absolute link points at it.
+    mv("var/lib/kubelet/config.yaml", "etc/kubelet/config.yaml");
+    symlink(
+        "/etc/kubelet/config.yaml",
+        root.join("var/lib/kubelet/config.yaml"),
+    )
+    .unwrap();
+    // A rotated PKI directory behind a relative link.
+    mv("etc/kubernetes/pki", "etc/kubernetes/pki-2026");
+    symlink("pki-2026", root.join("etc/kubernetes/pki")).unwrap();
+    // A static Pod manifest that is a link, as some distributions lay them out.
+    mv(
+        "etc/kubernetes/manifests/etcd.yaml",
+        "etc/kubernetes/static/etcd.yaml",
+    );
+    symlink(
+        "../static/etcd.yaml",
+        root.join("etc/kubernetes/manifests/etcd.yaml"),
+    )
+    .unwrap();
+    // admin.conf points at the node's own /etc/passwd (mode 600 here): the collector's
+    // /etc/passwd (644) must not be what is measured.
+    fs::remove_file(root.join("etc/kubernetes/admin.conf")).unwrap();
+    fs::set_permissions(root.join("etc/passwd"), fs::Permissions::from_mode(0o600)).unwrap();
+    symlink("/etc/passwd", root.join("etc/kubernetes/admin.conf")).unwrap();
+    // scheduler.conf points above the root: read inside it, as in a chroot.
+    mv(
+        "etc/kubernetes/scheduler.conf",
+        "etc/kubernetes/real-scheduler.conf",
+    );
+    symlink(
+        "../../../../../../../etc/kubernetes/real-scheduler.conf",
+        root.join("etc/kubernetes/scheduler.conf"),
+    )
+    .unwrap();
+    // The kubelet's kubeconfig dangles.
+    fs::remove_file(root.join("etc/kubernetes/kubelet.conf")).unwrap();
+    symlink(
+        "/etc/kubernetes/gone.conf",
+        root.join("etc/kubernetes/kubelet.conf"),
+    )
+    .unwrap();
+    node.exited();
+    let out = node.collect(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = out.json();
+    // The configuration behind the link is read: its values, not the defaults.
+    assert_eq!(
+        values(&v, "kubeletAnonymousAuthArgumentSet"),
+        json!(["false"])
+    );
+    assert_eq!(
+        values(&v, "kubeletOnlyUseStrongCryptographic"),
+        json!([
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_RSA_WITH_3DES_EDE_CBC_SHA"
+        ])
+    );
+    // Its mode is the target's, as the kubelet reads the target.
+    assert_eq!(
+        values(&v, "kubeletConfigYamlConfigurationFilePermission"),
+        json!([600])
+    );
+    // The PKI behind its link, key by key as before the rotation.
+    assert_eq!(
+        values(&v, "kubePKIKeyFilePermissions"),
+        json!([600, 640, 600])
+    );
+    assert_eq!(
+        values(&v, "kubernetesPKICertificateFilePermissions"),
+        json!([644, 600])
+    );
+    assert_eq!(values(&v, "adminConfFilePermissions"), json!([600]));
+    assert_eq!(values(&v, "schedulerConfFilePermissions"), json!([600]));
+    assert_eq!(values(&v, "kubeletConfFilePermissions"), json!([]));
+    assert_eq!(values(&v, "kubeEtcdSpecFilePermission"), json!([600]));
+    let links = v["metadata"]["annotations"]["tollgate.dev/collection-links"]
+        .as_str()
+        .unwrap();
+    for link in [
+        "/var/lib/kubelet/config.yaml -> /etc/kubelet/config.yaml",
+        "/etc/kubernetes/pki -> pki-2026",
+        "/etc/kubernetes/admin.conf -> /etc/passwd",
+        "points above the root; read inside it",
+    ] {
+        assert!(links.contains(link), "{link}: {links}");
+    }
+    let problems = v["metadata"]["annotations"]["tollgate.dev/collection-problems"]
+        .as_str()
+        .unwrap();
+    assert!(
+        problems.contains(
+            "kubeletConfFilePermissions: /etc/kubernetes/kubelet.conf: no such file or directory"
+        ),
+        "{problems}"
+    );
+    // node scan judges the static Pod behind its link with the control-plane checks.
+    let report = node_scan(&node);
+    let etcd = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "Pod" && r["name"] == "etcd")
+        .unwrap_or_else(|| panic!("the symlinked etcd.yaml is not scanned"));
+    assert_eq!(etcd["file"], "/etc/kubernetes/manifests/etcd.yaml");
+    assert!(etcd["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"].as_str().unwrap().starts_with("KCV")));
+}
+
+#[test]
+fn the_kubelet_runs_with_its_effective_configuration() {
+    // Flags only: the command line's legacy defaults, an open kubelet.
+    let mut n = FakeNode::new();
+    n.file("etc/hostname", 0o644, "w-1\n");
+    n.start("kubelet", &["--kubeconfig=/etc/kubernetes/kubelet.conf"]);
+    let v = n.collect(&[]).json();
+    assert_eq!(
+        values(&v, "kubeletAnonymousAuthArgumentSet"),
+        json!(["true"])
+    );
+    assert_eq!(
+        values(&v, "kubeletAuthorizationModeArgumentSet"),
+        json!(["AlwaysAllow"])
+    );
+    assert_eq!(values(&v, "kubeletReadOnlyPortArgumentSet"), json!([10255]));
+    assert_eq!(
+        values(&v, "kubeletStreamingConnectionIdleTimeoutArgumentSet"),
+        json!(["4h0m0s"])
+    );
+    let report = node_scan(&n);
+    for id in ["KCV0079", "KCV0080", "KCV0082"] {
+        assert!(
+            failed(&report, "NodeInfo", None, id),
+            "{id}: an open kubelet passes"
+        );
+    }
+    drop(n);
+
+    // A configuration file that sets nothing about security: v1beta1's defaults.
+    let mut n = FakeNode::new();
+    n.file("etc/hostname", 0o644, "w-2\n").file(
+        "var/lib/kubelet/config.yaml",
+        0o600,
+        "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nclusterDomain: cluster.local\n",
+    );
+    n.start("kubelet", &["--config=/var/lib/kubelet/config.yaml"]);
+    let v = n.collect(&[]).json();
+    assert_eq!(
+        values(&v, "kubeletAnonymousAuthArgumentSet"),
+        json!(["false"])
+    );
+    assert_eq!(
+        values(&v, "kubeletAuthorizationModeArgumentSet"),
+        json!(["Webhook"])
+    );
+    assert_eq!(values(&v, "kubeletReadOnlyPortArgumentSet"), json!([0]));
+    let report = node_scan(&n);
+    for id in ["KCV0079", "KCV0080", "KCV0082"] {
+        assert!(!failed(&report, "NodeInfo", None, id), "{id}");
+    }
+    drop(n);
+
+    // Both, in conflict: the flags win, and durations read as configz prints them.
+    let mut n = FakeNode::new();
+    n.file("etc/hostname", 0o644, "w-3\n").file(
+        "etc/kubelet.yaml",
+        0o600,
+        "kind: KubeletConfiguration\nauthentication: {anonymous: {enabled: false}}\nauthorization: {mode: Webhook}\nreadOnlyPort: 0\nstreamingConnectionIdleTimeout: 1h\n",
+    );
+    n.start(
+        "kubelet",
+        &[
+            "--config=/etc/kubelet.yaml",
+            "--anonymous-auth=true",
+            "--authorization-mode=AlwaysAllow",
+            "--streaming-connection-idle-timeout=30m",
+        ],
+    );
+    let v = n.collect(&[]).json();
+    assert_eq!(
+        values(&v, "kubeletAnonymousAuthArgumentSet"),
+        json!(["true"])
+    );
+    assert_eq!(
+        values(&v, "kubeletAuthorizationModeArgumentSet"),
+        json!(["AlwaysAllow"])
+    );
+    assert_eq!(values(&v, "kubeletReadOnlyPortArgumentSet"), json!([0]));
+    assert_eq!(
+        values(&v, "kubeletStreamingConnectionIdleTimeoutArgumentSet"),
+        json!(["30m0s"])
+    );
+    let report = node_scan(&n);
+    assert!(
+        failed(&report, "NodeInfo", None, "KCV0080"),
+        "AlwaysAllow fails"
+    );
+    assert!(!failed(&report, "NodeInfo", None, "KCV0082"));
+    // Given a /configz answer, it is the effective configuration: the flags are not read.
+    let configz = n.root.join("configz.json");
+    fs::write(
+        &configz,
+        r#"{"kubeletconfig": {"authentication": {"anonymous": {"enabled": false}}, "authorization": {"mode": "Webhook"}, "readOnlyPort": 0, "streamingConnectionIdleTimeout": "30m0s"}}"#,
+    )
+    .unwrap();
+    let v = n
+        .collect(&["--kubelet-config", configz.to_str().unwrap()])
+        .json();
+    assert_eq!(
+        values(&v, "kubeletAnonymousAuthArgumentSet"),
+        json!(["false"])
+    );
+    assert_eq!(
+        values(&v, "kubeletAuthorizationModeArgumentSet"),
+        json!(["Webhook"])
+    );
+}
+
+#[test]
+fn owners_without_a_name_are_numbers_and_fail_the_ownership_checks() {
+    if !can_chown() {
+        eprintln!("not root: cannot give a file an owner without a name; skipped");
+        return;
+    }
+    let node = control_plane();
+    std::os::unix::fs::lchown(
+        node.root.join("etc/kubernetes/admin.conf"),
+        Some(4242),
+        Some(4343),
+    )
+    .unwrap();
+    let v = node.collect(&[]).json();
+    assert_eq!(values(&v, "adminConfFileOwnership"), json!(["4242:4343"]));
+    let report = node_scan(&node);
+    assert!(
+        failed(&report, "NodeInfo", None, "KCV0061"),
+        "admin.conf owned by 4242:4343"
+    );
 }

@@ -40,19 +40,24 @@ pub(super) fn run(cmd: NodeCommand) -> Result<u8> {
             let name = collected.node_info["metadata"]["name"]
                 .as_str()
                 .unwrap_or("node");
-            let document = Document {
+            let mut documents = vec![Document {
                 name: format!("nodeinfo:{name}"),
                 bytes: serde_json::to_vec(&collected.node_info)?,
                 json: true,
-            };
-            // The control plane's static Pods are judged by the control-plane checks.
-            let mut paths: Vec<PathBuf> = Vec::new();
-            let manifests = args.source.root.join("etc/kubernetes/manifests");
-            if manifests.is_dir() {
-                paths.push(manifests);
+            }];
+            // The control plane's static Pods are judged by the control-plane checks,
+            // read as the kubelet reads them (links followed inside the root).
+            let (manifests, problems) = node::manifests::static_pods(&args.source.root);
+            for p in problems {
+                eprintln!("tollgate: warning: static Pod manifest {p}");
             }
-            paths.extend(args.scan.paths.iter().cloned());
-            super::scan::scan(&args.scan, vec![document], &paths)
+            documents.extend(manifests.into_iter().map(|m| Document {
+                json: m.node_path.ends_with(".json"),
+                name: m.node_path,
+                bytes: m.bytes,
+            }));
+            let paths: Vec<PathBuf> = args.scan.paths.to_vec();
+            super::scan::scan(&args.scan, documents, &paths)
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct Collected {
 
 /// The annotation that lists a NodeInfo's [`Problem`]s, one per line.
 pub const PROBLEMS_ANNOTATION: &str = "tollgate.dev/collection-problems";
+/// The symbolic links followed to read the node's files, one `LINK -> TARGET` a line.
+pub const LINKS_ANNOTATION: &str = "tollgate.dev/collection-links";
 
 /// What one key measures.
 enum Measure {
@@ -227,7 +229,11 @@ struct Collector {
     kubelet: Option<usize>,
     proxy: Option<usize>,
     config: Option<Value>,
+    /// How the kubelet got its configuration (which decides its defaults).
+    source: kubelet::Source,
     problems: Vec<Problem>,
+    /// Links followed, "LINK -> TARGET", for the notes annotation.
+    links: Vec<String>,
 }
 
 /// Collect one node. Never fails: what cannot be read leaves its key empty (or absent)
@@ -279,7 +285,9 @@ pub fn collect(opts: &Options) -> Collected {
         kubelet,
         proxy,
         config: None,
+        source: kubelet::Source::Flags,
         problems,
+        links: Vec::new(),
     };
     c.config = c.kubelet_config(opts.kubelet_config.as_deref());
     let master = paths::MASTER_MARKERS.iter().all(|p| c.root.exists(p));
@@ -296,7 +304,7 @@ pub fn collect(opts: &Options) -> Collected {
     for s in SETTINGS {
         info.insert(
             s.key.to_string(),
-            values_entry(kubelet::values(s, kubelet, c.config.as_ref())),
+            values_entry(kubelet::values(s, kubelet, c.config.as_ref(), c.source)),
         );
     }
 
@@ -308,10 +316,17 @@ pub fn collect(opts: &Options) -> Collected {
     if let Some(name) = c.node_name(opts) {
         metadata.insert("name".into(), name.into());
     }
+    let mut annotations = Map::new();
     if !c.problems.is_empty() {
         let lines: Vec<String> = c.problems.iter().map(Problem::to_string).collect();
-        let mut annotations = Map::new();
         annotations.insert(PROBLEMS_ANNOTATION.into(), lines.join("\n").into());
+    }
+    if !c.links.is_empty() {
+        c.links.sort();
+        c.links.dedup();
+        annotations.insert(LINKS_ANNOTATION.into(), c.links.join("\n").into());
+    }
+    if !annotations.is_empty() {
         metadata.insert("annotations".into(), annotations.into());
     }
     let node_info = serde_json::json!({
@@ -356,7 +371,15 @@ impl Collector {
         };
         let files = self.files(key, target);
         let mut values = Vec::new();
-        for (shown, real) in files {
+        for (shown, node) in files {
+            let real = match self.follow(&node) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.problems
+                        .push(problem(key, format!("{shown}: {}", reason(&e))));
+                    continue;
+                }
+            };
             match fs::symlink_metadata(&real) {
                 Ok(meta) if permission => values.push(permission_value(meta.mode_bits())),
                 Ok(meta) => values.push(Value::from(self.root.ownership(&meta))),
@@ -443,6 +466,24 @@ impl Collector {
         }
     }
 
+    /// Where a file (host path under the root, or a path in a process's own root) is
+    /// read: links followed inside the root, each noted.
+    fn follow(&mut self, host: &Path) -> io::Result<PathBuf> {
+        let Ok(rel) = host.strip_prefix(self.root.dir()) else {
+            // A path in /proc/<pid>/root: the kernel resolves it in the process's root.
+            return Ok(host.to_path_buf());
+        };
+        let r = self.root.resolve(&format!("/{}", rel.to_string_lossy()))?;
+        if r.clamped {
+            self.links.push(format!(
+                "{} points above the root; read inside it",
+                r.links.last().map(String::as_str).unwrap_or("a link")
+            ));
+        }
+        self.links.extend(r.links);
+        Ok(r.host)
+    }
+
     /// The first candidate that exists on the node, else the default.
     fn first(&self, c: &'static Candidates) -> &'static str {
         c.paths
@@ -457,7 +498,7 @@ impl Collector {
     /// process sees it.
     fn seen_by(&self, p: &Process, path: &str) -> (String, PathBuf) {
         let on_node = self.root.host(path);
-        if on_node.symlink_metadata().is_ok() {
+        if self.root.exists(path) {
             return (path.to_string(), on_node);
         }
         let in_process = self
@@ -502,18 +543,50 @@ impl Collector {
         out
     }
 
-    /// The kubelet's configuration: the file given, else the one the kubelet's
-    /// `--config` names, else kubeadm's `/var/lib/kubelet/config.yaml` when it exists.
+    /// The kubelet's configuration, and how it got it: the file given (taken as
+    /// effective), else the one the kubelet's `--config` names, else none for a kubelet
+    /// started without `--config` (it reads no file: its flags and legacy defaults are
+    /// all), else, with no kubelet process to ask, kubeadm's
+    /// `/var/lib/kubelet/config.yaml` when it exists.
     fn kubelet_config(&mut self, given: Option<&Path>) -> Option<Value> {
         let kubelet = self.kubelet.map(|i| &self.procs[i]);
-        let (shown, file) = match (given, kubelet.and_then(|p| p.flag("config", false))) {
-            (Some(f), _) => (f.display().to_string(), f.to_path_buf()),
-            (None, Some(path)) => (path.clone(), self.root.host(&path)),
-            (None, None) if self.root.exists("/var/lib/kubelet/config.yaml") => (
-                "/var/lib/kubelet/config.yaml".to_string(),
-                self.root.host("/var/lib/kubelet/config.yaml"),
-            ),
+        let named = kubelet.map(|p| p.flag("config", false));
+        let (shown, file) = match (given, named) {
+            (Some(f), _) => {
+                self.source = kubelet::Source::Given;
+                (f.display().to_string(), f.to_path_buf())
+            }
+            (None, Some(Some(path))) => {
+                self.source = kubelet::Source::File;
+                (path.clone(), self.root.host(&path))
+            }
+            (None, Some(None)) => {
+                self.source = kubelet::Source::Flags;
+                return None;
+            }
+            (None, None) if self.root.exists("/var/lib/kubelet/config.yaml") => {
+                self.source = kubelet::Source::File;
+                (
+                    "/var/lib/kubelet/config.yaml".to_string(),
+                    self.root.host("/var/lib/kubelet/config.yaml"),
+                )
+            }
             (None, None) => return None,
+        };
+        // The kubelet's path is the node's: links followed inside the root.
+        let file = if given.is_some() {
+            file
+        } else {
+            match self.follow(&file) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.problems.push(problem(
+                        "kubelet configuration",
+                        format!("{shown}: {}", reason(&e)),
+                    ));
+                    return None;
+                }
+            }
         };
         let text = match fs::read_to_string(&file) {
             Ok(t) => t,
@@ -556,8 +629,11 @@ impl Collector {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
         };
-        read(&self.root.host("/etc/hostname"))
-            .or_else(|| read(&opts.proc_dir.join("sys/kernel/hostname")))
+        let hostname = self
+            .root
+            .resolve("/etc/hostname")
+            .map_or_else(|_| self.root.host("/etc/hostname"), |r| r.host);
+        read(&hostname).or_else(|| read(&opts.proc_dir.join("sys/kernel/hostname")))
     }
 }
 

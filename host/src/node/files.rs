@@ -1,10 +1,12 @@
 //! File facts as node-collector's `stat -c %a` and `stat -c %U:%G` print them, read
 //! natively under a root directory (the node's filesystem, or a host mounted at `/host`).
 //!
-//! Like `stat` without `-L`, nothing here follows a symbolic link: a link is reported as
-//! itself, and a link loop cannot make the collector loop. Owner and group names come
-//! from the node's own `/etc/passwd` and `/etc/group` under the root, not from the
-//! collector's, because the ids on disk are the node's.
+//! Paths are resolved as the node's processes see them, with the root as `/`
+//! ([`super::chroot`]): a link's absolute target is read under the root, never from the
+//! collector's own filesystem, and a file's mode and owner are its target's (what the
+//! kubelet reads). Owner and group names come from the node's own `/etc/passwd` and
+//! `/etc/group` under the root, because the ids on disk are the node's; an id they do
+//! not name is printed as its number.
 
 use std::collections::HashMap;
 use std::fs;
@@ -33,20 +35,35 @@ pub fn permission_value(mode: u32) -> Value {
 
 impl Root {
     pub fn new(dir: &Path) -> Self {
+        let file =
+            |p: &str| super::chroot::resolve(dir, p).map_or_else(|_| dir.join(&p[1..]), |r| r.host);
         Root {
-            users: accounts(&dir.join("etc/passwd")),
-            groups: accounts(&dir.join("etc/group")),
+            users: accounts(&file("/etc/passwd")),
+            groups: accounts(&file("/etc/group")),
             dir: dir.to_path_buf(),
         }
     }
 
-    /// Where a node path (absolute, as node-collector names it) is under the root.
+    /// Where a node path leads, links followed inside the root.
+    pub fn resolve(&self, node_path: &str) -> io::Result<super::chroot::Resolved> {
+        super::chroot::resolve(&self.dir, node_path)
+    }
+
+    /// The root directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where a node path (absolute, as node-collector names it) is under the root,
+    /// links not followed (see [`Root::resolve`]).
     pub fn host(&self, node_path: &str) -> PathBuf {
         self.dir.join(node_path.trim_start_matches('/'))
     }
 
+    /// Whether a node path leads to something (a dangling link does not).
     pub fn exists(&self, node_path: &str) -> bool {
-        fs::symlink_metadata(self.host(node_path)).is_ok()
+        self.resolve(node_path)
+            .is_ok_and(|r| fs::symlink_metadata(r.host).is_ok())
     }
 
     pub fn lstat(&self, node_path: &str) -> io::Result<fs::Metadata> {
@@ -74,6 +91,11 @@ impl Root {
     pub fn walk(&self, dir: &str, hidden: bool) -> (Vec<Entry>, Vec<(String, io::Error)>) {
         let mut found = Vec::new();
         let mut errors = Vec::new();
+        // The directory itself may be a link (`pki -> pki-2026`): walk where it leads.
+        let dir = match self.resolve(dir) {
+            Ok(r) => r.node,
+            Err(e) => return (found, vec![(dir.to_string(), e)]),
+        };
         let mut stack = vec![dir.trim_end_matches('/').to_string()];
         while let Some(d) = stack.pop() {
             let entries = match self.list(&d) {
@@ -107,9 +129,10 @@ impl Root {
         (found, errors)
     }
 
-    /// The names in a directory (node path), sorted as a shell glob sorts them.
+    /// The names in a directory (node path, links followed), sorted as a shell glob
+    /// sorts them.
     pub fn list(&self, dir: &str) -> io::Result<Vec<String>> {
-        let mut names: Vec<String> = fs::read_dir(self.host(dir))?
+        let mut names: Vec<String> = fs::read_dir(self.resolve(dir)?.host)?
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();

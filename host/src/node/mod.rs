@@ -4,13 +4,16 @@
 //! tollgate's output and tollgate reads theirs. The KCV checks (built-in plugins
 //! `cis-node` and `cis-control-plane`) then judge it like any other object.
 //!
-//! [`paths`]: where each file is looked for; [`files`]: modes and owners as `stat`
+//! [`paths`]: where each file is looked for; [`chroot`]: paths as the node sees them,
+//! links followed inside the root; [`files`]: modes and owners as `stat`
 //! prints them; [`procs`]: the process table; [`kubelet`]: the kubelet's flags and
 //! configuration; [`collect`](collect::collect): one NodeInfo.
 
+pub mod chroot;
 pub mod collect;
 pub mod files;
 pub mod kubelet;
+pub mod manifests;
 pub mod paths;
 pub mod procs;
 
