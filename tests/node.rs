@@ -858,6 +858,20 @@ fn node_scan(node: &FakeNode) -> Value {
     out.json()
 }
 
+/// KCV0079..KCV0092 on the NodeInfo of a report: `F` where the check fails, `.` where
+/// it passes, in id order.
+fn kubelet_verdicts(report: &Value) -> String {
+    (79..=92)
+        .map(|n| {
+            if failed(report, "NodeInfo", None, &format!("KCV00{n}")) {
+                'F'
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
 /// Whether check `id` failed on the resource of `kind` (and `name`, when given).
 fn failed(report: &Value, kind: &str, name: Option<&str>, id: &str) -> bool {
     let r = report["resources"]
@@ -980,8 +994,15 @@ fn links_are_followed_inside_the_root_as_the_kubelet_sees_them() {
         ),
         "{problems}"
     );
-    // node scan judges the static Pod behind its link with the control-plane checks.
+    // node scan judges the static Pod behind its link with the control-plane checks,
+    // and the node by what the links lead to (each of these failed when a link was
+    // measured as itself, 777, or the configuration behind it was not read).
     let report = node_scan(&node);
+    for id in [
+        "KCV0054", "KCV0060", "KCV0062", "KCV0073", "KCV0079", "KCV0080", "KCV0081",
+    ] {
+        assert!(!failed(&report, "NodeInfo", None, id), "{id}");
+    }
     let etcd = report["resources"]
         .as_array()
         .unwrap()
@@ -1043,10 +1064,9 @@ fn the_kubelet_runs_with_its_effective_configuration() {
         json!(["Webhook"])
     );
     assert_eq!(values(&v, "kubeletReadOnlyPortArgumentSet"), json!([0]));
+    // The same but for anonymous auth, authorization and the read-only port.
     let report = node_scan(&n);
-    for id in ["KCV0079", "KCV0080", "KCV0082"] {
-        assert!(!failed(&report, "NodeInfo", None, id), "{id}");
-    }
+    assert_eq!(kubelet_verdicts(&report), "..F.F....FFF.F");
     drop(n);
 
     // Both, in conflict: the flags win, and durations read as configz prints them.
