@@ -1017,67 +1017,60 @@ fn links_are_followed_inside_the_root_as_the_kubelet_sees_them() {
         .any(|c| c["id"].as_str().unwrap().starts_with("KCV")));
 }
 
-#[test]
-fn the_kubelet_runs_with_its_effective_configuration() {
-    // Flags only: the command line's legacy defaults, an open kubelet.
+/// The kubelet's anonymous authentication, authorization mode, read-only port and
+/// streaming idle timeout in a NodeInfo.
+fn kubelet_core(v: &Value) -> Value {
+    json!([
+        values(v, "kubeletAnonymousAuthArgumentSet"),
+        values(v, "kubeletAuthorizationModeArgumentSet"),
+        values(v, "kubeletReadOnlyPortArgumentSet"),
+        values(v, "kubeletStreamingConnectionIdleTimeoutArgumentSet"),
+    ])
+}
+
+/// A worker whose kubelet runs with `args`, with `config` at `/etc/kubelet.yaml`.
+fn worker(config: Option<&str>, args: &[&str]) -> FakeNode {
     let mut n = FakeNode::new();
     n.file("etc/hostname", 0o644, "w-1\n");
-    n.start("kubelet", &["--kubeconfig=/etc/kubernetes/kubelet.conf"]);
-    let v = n.collect(&[]).json();
-    assert_eq!(
-        values(&v, "kubeletAnonymousAuthArgumentSet"),
-        json!(["true"])
-    );
-    assert_eq!(
-        values(&v, "kubeletAuthorizationModeArgumentSet"),
-        json!(["AlwaysAllow"])
-    );
-    assert_eq!(values(&v, "kubeletReadOnlyPortArgumentSet"), json!([10255]));
-    assert_eq!(
-        values(&v, "kubeletStreamingConnectionIdleTimeoutArgumentSet"),
-        json!(["4h0m0s"])
-    );
-    let report = node_scan(&n);
-    for id in ["KCV0079", "KCV0080", "KCV0082"] {
-        assert!(
-            failed(&report, "NodeInfo", None, id),
-            "{id}: an open kubelet passes"
-        );
+    if let Some(c) = config {
+        n.file("etc/kubelet.yaml", 0o600, c);
     }
+    n.start("kubelet", args);
+    n
+}
+
+#[test]
+fn the_kubelet_runs_with_its_effective_configuration() {
+    // Flags only: the command line's legacy defaults, an open kubelet. KCV0079..KCV0092:
+    // anonymous auth, AlwaysAllow, no client CA, the read-only port, no kernel protection
+    // fail; iptables chains, idle timeout, hostname, event QPS pass; no TLS certificate
+    // nor key, no certificate rotation fail; the server certificate gate passes; no
+    // cipher list fails.
+    let n = worker(None, &["--kubeconfig=/etc/kubernetes/kubelet.conf"]);
+    assert_eq!(
+        kubelet_core(&n.collect(&[]).json()),
+        json!([["true"], ["AlwaysAllow"], [10255], ["4h0m0s"]])
+    );
+    assert_eq!(kubelet_verdicts(&node_scan(&n)), "FFFFF....FFF.F");
     drop(n);
 
-    // A configuration file that sets nothing about security: v1beta1's defaults.
-    let mut n = FakeNode::new();
-    n.file("etc/hostname", 0o644, "w-2\n").file(
-        "var/lib/kubelet/config.yaml",
-        0o600,
-        "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nclusterDomain: cluster.local\n",
-    );
-    n.start("kubelet", &["--config=/var/lib/kubelet/config.yaml"]);
-    let v = n.collect(&[]).json();
-    assert_eq!(
-        values(&v, "kubeletAnonymousAuthArgumentSet"),
-        json!(["false"])
+    // A configuration file that sets nothing about security: v1beta1's defaults; the
+    // same verdicts but for anonymous auth, authorization and the read-only port.
+    let n = worker(
+        Some("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nclusterDomain: cluster.local\n"),
+        &["--config=/etc/kubelet.yaml"],
     );
     assert_eq!(
-        values(&v, "kubeletAuthorizationModeArgumentSet"),
-        json!(["Webhook"])
+        kubelet_core(&n.collect(&[]).json()),
+        json!([["false"], ["Webhook"], [0], ["4h0m0s"]])
     );
-    assert_eq!(values(&v, "kubeletReadOnlyPortArgumentSet"), json!([0]));
-    // The same but for anonymous auth, authorization and the read-only port.
-    let report = node_scan(&n);
-    assert_eq!(kubelet_verdicts(&report), "..F.F....FFF.F");
+    assert_eq!(kubelet_verdicts(&node_scan(&n)), "..F.F....FFF.F");
     drop(n);
 
-    // Both, in conflict: the flags win, and durations read as configz prints them.
-    let mut n = FakeNode::new();
-    n.file("etc/hostname", 0o644, "w-3\n").file(
-        "etc/kubelet.yaml",
-        0o600,
-        "kind: KubeletConfiguration\nauthentication: {anonymous: {enabled: false}}\nauthorization: {mode: Webhook}\nreadOnlyPort: 0\nstreamingConnectionIdleTimeout: 1h\n",
-    );
-    n.start(
-        "kubelet",
+    // Both, in conflict: the flags win, and durations read as configz prints them; the
+    // flags' anonymous auth and AlwaysAllow fail, the file's read-only port 0 passes.
+    let n = worker(
+        Some("kind: KubeletConfiguration\nauthentication: {anonymous: {enabled: false}}\nauthorization: {mode: Webhook}\nreadOnlyPort: 0\nstreamingConnectionIdleTimeout: 1h\n"),
         &[
             "--config=/etc/kubelet.yaml",
             "--anonymous-auth=true",
@@ -1085,26 +1078,11 @@ fn the_kubelet_runs_with_its_effective_configuration() {
             "--streaming-connection-idle-timeout=30m",
         ],
     );
-    let v = n.collect(&[]).json();
     assert_eq!(
-        values(&v, "kubeletAnonymousAuthArgumentSet"),
-        json!(["true"])
+        kubelet_core(&n.collect(&[]).json()),
+        json!([["true"], ["AlwaysAllow"], [0], ["30m0s"]])
     );
-    assert_eq!(
-        values(&v, "kubeletAuthorizationModeArgumentSet"),
-        json!(["AlwaysAllow"])
-    );
-    assert_eq!(values(&v, "kubeletReadOnlyPortArgumentSet"), json!([0]));
-    assert_eq!(
-        values(&v, "kubeletStreamingConnectionIdleTimeoutArgumentSet"),
-        json!(["30m0s"])
-    );
-    let report = node_scan(&n);
-    assert!(
-        failed(&report, "NodeInfo", None, "KCV0080"),
-        "AlwaysAllow fails"
-    );
-    assert!(!failed(&report, "NodeInfo", None, "KCV0082"));
+    assert_eq!(kubelet_verdicts(&node_scan(&n)), "FFF.F....FFF.F");
     // Given a /configz answer, it is the effective configuration: the flags are not read.
     let configz = n.root.join("configz.json");
     fs::write(
@@ -1116,12 +1094,8 @@ fn the_kubelet_runs_with_its_effective_configuration() {
         .collect(&["--kubelet-config", configz.to_str().unwrap()])
         .json();
     assert_eq!(
-        values(&v, "kubeletAnonymousAuthArgumentSet"),
-        json!(["false"])
-    );
-    assert_eq!(
-        values(&v, "kubeletAuthorizationModeArgumentSet"),
-        json!(["Webhook"])
+        kubelet_core(&v),
+        json!([["false"], ["Webhook"], [0], ["30m0s"]])
     );
 }
 
