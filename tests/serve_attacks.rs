@@ -408,7 +408,7 @@ fn a_plugin_that_failed_to_load_fails_reviews_closed() {
     assert_eq!(r["response"]["allowed"], false, "{r}");
     let message = r["response"]["status"]["message"].as_str().unwrap();
     assert!(
-        message.contains("a plugin could not be loaded") && message.contains("missing.wasm"),
+        message.contains("could not be loaded") && message.contains("missing.wasm"),
         "{message}"
     );
     assert_eq!(server.curl(&tls, "ca.pem", "GET", "/readyz", None).0, 503);
@@ -429,6 +429,114 @@ fn a_plugin_that_failed_to_load_fails_reviews_closed() {
         .as_str()
         .unwrap()
         .contains("failure_policy: ignore"));
+    // ... but what the loaded plugins deny is still denied.
+    let r = server.review(
+        &tls,
+        &review("u-priv", "CREATE", "shop", privileged_pod(None)),
+    );
+    assert_eq!(r["response"]["allowed"], false, "{r}");
+    assert!(failed_checks(&r).contains(&"KSV017".to_string()), "{r}");
+}
+
+#[test]
+fn a_switched_off_plugin_denies_whatever_the_failure_policy() {
+    let tls = Tls::new();
+    let hostile = extra_plugin("hostile");
+    let server = Server::start(
+        &tls,
+        &[
+            "--plugin",
+            hostile.to_str().unwrap(),
+            "--deadline",
+            "300",
+            "--failure-policy",
+            "ignore",
+        ],
+    );
+    for i in 0..3 {
+        let r = server.review(
+            &tls,
+            &review(
+                &format!("u-loop-{i}"),
+                "CREATE",
+                "ns",
+                config_map("spin", "loop"),
+            ),
+        );
+        assert_eq!(
+            r["response"]["allowed"], true,
+            "ignore lets a time-out through: {r}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // With the plugin off, `ignore` would waive its checks for the next objects: denied.
+    let r = server.review(
+        &tls,
+        &review("u-next", "CREATE", "ns", config_map("calm", "none")),
+    );
+    assert_eq!(r["response"]["allowed"], false, "{r}");
+    assert!(r["response"]["status"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("a plugin is switched off, which denies whatever the failure policy"));
+}
+
+/// Whether the server has closed `s` (a read gets end of file or an error) within `wait`.
+fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
+    s.set_read_timeout(Some(wait)).unwrap();
+    let mut b = [0u8; 1];
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+#[test]
+fn connections_are_capped_per_client_and_in_time() {
+    let tls = Tls::new();
+    let server = Server::start(
+        &tls,
+        &[
+            "--max-connections-per-client",
+            "8",
+            "--connection-lifetime",
+            "2",
+        ],
+    );
+    let port = server.port;
+    // Eight connections from 127.0.0.1 are held; the ninth is closed at once.
+    let held: Vec<TcpStream> = (0..8)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut ninth = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert!(
+        closed_within(&mut ninth, Duration::from_secs(2)),
+        "the ninth is closed"
+    );
+    drop(held);
+    std::thread::sleep(Duration::from_millis(200));
+    // A keep-alive TLS connection lives at most --connection-lifetime.
+    let mut s = tls_stream(&tls, port);
+    write!(s, "GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n").unwrap();
+    s.flush().unwrap();
+    let mut first = [0u8; 12];
+    s.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let start = Instant::now();
+    s.sock
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    let lived = start.elapsed();
+    assert!(lived < Duration::from_secs(6), "closed after {lived:?}");
+    // And the server still answers.
+    assert_eq!(server.curl(&tls, "ca.pem", "GET", "/healthz", None).0, 200);
 }
 
 #[test]

@@ -67,6 +67,15 @@ impl Off {
     }
 }
 
+/// What kind of call [`Breaker::admit`] let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// The plugin is on.
+    Normal,
+    /// The plugin is off; this call tries it again.
+    Probe,
+}
+
 #[derive(Debug)]
 pub struct Breaker {
     settings: BreakerSettings,
@@ -91,11 +100,11 @@ impl Breaker {
         self.tripped.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether a call may be made now: Ok when the plugin is on, or when this caller
-    /// is the one probe the webhook lets through.
-    pub fn admit(&self) -> Result<(), Off> {
+    /// Whether a call may be made now: a normal call when the plugin is on, the one
+    /// probe the webhook lets through after the interval, else why not.
+    pub fn admit(&self) -> Result<Admit, Off> {
         let Some(since) = *self.tripped() else {
-            return Ok(());
+            return Ok(Admit::Normal);
         };
         let off = Off {
             strikes: self.settings.strikes,
@@ -111,25 +120,36 @@ impl Breaker {
                         .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
                         .is_ok() =>
             {
-                Ok(())
+                Ok(Admit::Probe)
             }
             _ => Err(off),
         }
     }
 
     /// The outcome of a call that was made: a time-out, or anything else (an answer, or
-    /// an error that came quickly).
-    pub fn record(&self, timed_out: bool) {
+    /// an error that came quickly). Only the probe switches a plugin back on: a normal
+    /// call that started before the plugin was switched off and then answered says
+    /// nothing about the next one.
+    pub fn record(&self, call: Admit, timed_out: bool) {
         if !timed_out {
-            if self.streak.swap(0, Ordering::AcqRel) != 0 || self.probing.load(Ordering::Acquire) {
-                *self.tripped() = None;
-                self.probing.store(false, Ordering::Release);
+            match call {
+                Admit::Probe => {
+                    self.streak.store(0, Ordering::Release);
+                    *self.tripped() = None;
+                    self.probing.store(false, Ordering::Release);
+                }
+                Admit::Normal => {
+                    if self.tripped().is_none() {
+                        self.streak.store(0, Ordering::Release);
+                    }
+                }
             }
             return;
         }
         let streak = self.streak.fetch_add(1, Ordering::AcqRel) + 1;
         let total = self.total.fetch_add(1, Ordering::AcqRel) + 1;
-        if (self.settings.strikes > 0 && streak >= self.settings.strikes)
+        if call == Admit::Probe
+            || (self.settings.strikes > 0 && streak >= self.settings.strikes)
             || (self.settings.per_run > 0 && total >= self.settings.per_run)
         {
             *self.tripped() = Some(Instant::now());
@@ -154,13 +174,14 @@ mod tests {
             per_run: 0,
             probe_after: None,
         });
-        b.record(true);
-        b.record(true);
-        b.record(false); // an answer in between: the streak starts again
-        b.record(true);
-        b.record(true);
+        let n = Admit::Normal;
+        b.record(n, true);
+        b.record(n, true);
+        b.record(n, false); // an answer in between: the streak starts again
+        b.record(n, true);
+        b.record(n, true);
         assert!(b.admit().is_ok());
-        b.record(true);
+        b.record(n, true);
         let off = b.admit().unwrap_err();
         assert!(
             off.reason().contains("3 times in a row"),
@@ -168,6 +189,9 @@ mod tests {
             off.reason()
         );
         assert!(off.reason().contains("rest of this run"));
+        assert!(b.is_off());
+        // A call that started before and answers late does not switch it back on.
+        b.record(n, false);
         assert!(b.is_off());
     }
 
@@ -178,19 +202,20 @@ mod tests {
             per_run: 0,
             probe_after: Some(Duration::from_millis(30)),
         });
-        b.record(true);
-        b.record(true);
+        let n = Admit::Normal;
+        b.record(n, true);
+        b.record(n, true);
         assert!(b.admit().is_err());
         std::thread::sleep(Duration::from_millis(40));
-        assert!(b.admit().is_ok(), "the probe goes through");
+        assert_eq!(b.admit().unwrap(), Admit::Probe, "the probe goes through");
         assert!(b.admit().is_err(), "one probe at a time");
-        b.record(true); // the probe timed out: off again, a new interval
+        b.record(Admit::Probe, true); // the probe timed out: off again, a new interval
         assert!(b.admit().is_err());
         std::thread::sleep(Duration::from_millis(40));
-        assert!(b.admit().is_ok());
-        b.record(false);
+        assert_eq!(b.admit().unwrap(), Admit::Probe);
+        b.record(Admit::Probe, false);
         assert!(!b.is_off());
-        assert!(b.admit().is_ok() && b.admit().is_ok());
+        assert_eq!(b.admit().unwrap(), Admit::Normal);
     }
 
     #[test]
@@ -200,12 +225,13 @@ mod tests {
             per_run: 5,
             probe_after: None,
         });
+        let n = Admit::Normal;
         for _ in 0..4 {
-            b.record(true);
-            b.record(false);
+            b.record(n, true);
+            b.record(n, false);
         }
         assert!(b.admit().is_ok());
-        b.record(true);
+        b.record(n, true);
         assert!(b.admit().is_err(), "the fifth time-out in all");
     }
 
@@ -217,7 +243,7 @@ mod tests {
             probe_after: None,
         });
         for _ in 0..10 {
-            b.record(true);
+            b.record(Admit::Normal, true);
         }
         assert!(b.admit().is_ok());
     }

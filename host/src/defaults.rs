@@ -47,6 +47,10 @@ pub const DENY_ON: tollgate_runtime::Severity = tollgate_runtime::Severity::High
 pub const WARN_ON: tollgate_runtime::Severity = tollgate_runtime::Severity::Low;
 /// Connections `tollgate serve` keeps open at once; more wait in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 512;
+/// Connections one client address may hold open at once.
+pub const MAX_CONNECTIONS_PER_CLIENT: usize = 128;
+/// How long a webhook connection may stay open, in seconds.
+pub const CONNECTION_LIFETIME_S: u64 = 120;
 /// Time for a client's TLS handshake and request head, in milliseconds; also how long
 /// an idle keep-alive connection stays open.
 pub const HEADER_TIMEOUT_MS: u64 = 10_000;

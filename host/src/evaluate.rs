@@ -198,7 +198,7 @@ fn run_batch(
     plugin: &ActivePlugin,
     requests: &[Request<'_>],
 ) -> Result<BatchResult, PluginError> {
-    plugin
+    let call = plugin
         .breaker
         .admit()
         .map_err(|off| PluginError::SwitchedOff {
@@ -208,14 +208,14 @@ fn run_batch(
     let mut instance = match instances.take(pi, plugin) {
         Ok(i) => i,
         Err(e) => {
-            plugin.breaker.record(is_time_out(&e));
+            plugin.breaker.record(call, is_time_out(&e));
             return Err(e);
         }
     };
     let result = instance.evaluate(requests);
     plugin
         .breaker
-        .record(matches!(&result, Err(e) if is_time_out(e)));
+        .record(call, matches!(&result, Err(e) if is_time_out(e)));
     match &result {
         Err(e) if e.poisons_instance() => {} // dropped: the next call gets a fresh one
         _ => instances.put(pi, instance),

@@ -77,8 +77,13 @@ impl ResourceLimiter for Limiter {
         &mut self,
         current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        // Past the memory's own declared maximum the growth fails anyway (memory.grow
+        // returns -1): nothing to charge.
+        if maximum.is_some_and(|m| desired > m) {
+            return Ok(false);
+        }
         let max = self.memory_max;
         charge(&mut self.memory_used, max, current, desired, &|total| {
             format!(
@@ -93,8 +98,11 @@ impl ResourceLimiter for Limiter {
         &mut self,
         current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        if maximum.is_some_and(|m| desired > m) {
+            return Ok(false);
+        }
         let max = self.table_max;
         charge(&mut self.table_used, max, current, desired, &|total| {
             format!("the plugin's tables would hold {total} elements together, the limit is {max}")
@@ -133,5 +141,9 @@ mod tests {
         assert!(l.memory_growing(6 << 20, 7 << 20, None).is_err());
         assert!(l.table_growing(0, 60, None).unwrap());
         assert!(l.table_growing(0, 60, None).is_err());
+        // A growth past the memory's own maximum fails without being charged.
+        let mut l = Limiter::new(10 << 20, 100);
+        assert!(!l.memory_growing(0, 8 << 20, Some(4 << 20)).unwrap());
+        assert!(l.memory_growing(0, 8 << 20, None).unwrap());
     }
 }

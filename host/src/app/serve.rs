@@ -69,6 +69,8 @@ pub(super) fn run(args: ServeArgs) -> Result<u8> {
             queue: args.queue,
             drain: Duration::from_secs(defaults::DRAIN_SECS),
             max_connections: args.max_connections.max(1),
+            max_connections_per_client: args.max_connections_per_client.max(1),
+            connection_lifetime: Duration::from_secs(args.connection_lifetime.max(1)),
             header_timeout: Duration::from_millis(args.header_timeout.max(1)),
             body_timeout: Duration::from_millis(args.body_timeout.max(1)),
             // One body of the largest size always fits.

@@ -141,6 +141,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = defaults::MAX_CONNECTIONS)]
     pub max_connections: usize,
 
+    /// Connections one client address may hold open at once; more are closed at once.
+    #[arg(long, value_name = "N", default_value_t = defaults::MAX_CONNECTIONS_PER_CLIENT)]
+    pub max_connections_per_client: usize,
+
+    /// How long a connection may stay open, in seconds; then it is closed after the
+    /// answer in progress (a client that stops reading its answers holds it no longer).
+    #[arg(long, value_name = "SECONDS", default_value_t = defaults::CONNECTION_LIFETIME_S)]
+    pub connection_lifetime: u64,
+
     /// Time for a client's TLS handshake and for each request's head, in milliseconds;
     /// an idle keep-alive connection is closed after it too.
     #[arg(long, value_name = "MS", default_value_t = defaults::HEADER_TIMEOUT_MS)]
@@ -151,7 +160,8 @@ pub struct ServeArgs {
     pub body_timeout: u64,
 
     /// Request bodies held at once over all connections, in MiB: a client that stalls
-    /// mid-body holds what it has sent, never more.
+    /// mid-body holds what it has sent, never more; when the budget is spent, requests
+    /// are answered 503 at once.
     #[arg(long, value_name = "MIB", default_value_t = defaults::BODY_BUDGET_MIB)]
     pub body_budget: usize,
 

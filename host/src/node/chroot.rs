@@ -148,10 +148,8 @@ mod tests {
         // A loop is an error, not a hang.
         symlink("b", r.join("etc/a")).unwrap();
         symlink("a", r.join("etc/b")).unwrap();
-        assert!(resolve(r, "/etc/a")
-            .unwrap_err()
-            .to_string()
-            .contains("more than 40"));
+        let e = resolve(r, "/etc/a").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ELOOP));
         // A dangling link resolves to where its target would be.
         symlink("/nowhere/file", r.join("etc/dangling")).unwrap();
         let x = resolve(r, "/etc/dangling").unwrap();

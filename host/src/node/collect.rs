@@ -469,8 +469,11 @@ impl Collector {
     /// Where a file (host path under the root, or a path in a process's own root) is
     /// read: links followed inside the root, each noted.
     fn follow(&mut self, host: &Path) -> io::Result<PathBuf> {
+        // A path in /proc/<pid>/root: the kernel resolves it in the process's own root.
+        if host.starts_with(&self.proc_dir) {
+            return Ok(host.to_path_buf());
+        }
         let Ok(rel) = host.strip_prefix(self.root.dir()) else {
-            // A path in /proc/<pid>/root: the kernel resolves it in the process's root.
             return Ok(host.to_path_buf());
         };
         let r = self.root.resolve(&format!("/{}", rel.to_string_lossy()))?;
@@ -584,6 +587,7 @@ impl Collector {
                         "kubelet configuration",
                         format!("{shown}: {}", reason(&e)),
                     ));
+                    self.source = kubelet::Source::Unreadable;
                     return None;
                 }
             }
@@ -595,6 +599,7 @@ impl Collector {
                     "kubelet configuration",
                     format!("{shown}: {}", reason(&e)),
                 ));
+                self.source = kubelet::Source::Unreadable;
                 return None;
             }
         };
@@ -605,11 +610,13 @@ impl Collector {
                     "kubelet configuration",
                     format!("{shown}: not a mapping"),
                 ));
+                self.source = kubelet::Source::Unreadable;
                 None
             }
             Err(e) => {
                 self.problems
                     .push(problem("kubelet configuration", format!("{shown}: {e}")));
+                self.source = kubelet::Source::Unreadable;
                 None
             }
         }

@@ -73,6 +73,9 @@ pub enum Source {
     /// answer or the file the kubelet runs with): taken as it is, v1beta1 defaults for
     /// what it omits; the process's flags are not read.
     Given,
+    /// The configuration the kubelet runs with could not be read: its flags are known,
+    /// nothing else (no default can be trusted: the file may set anything).
+    Unreadable,
 }
 
 /// node-collector's kubelet keys (CMD-0032..0045) with trivy's `kubelet_mapping.yaml`.
@@ -207,13 +210,15 @@ pub fn values(
         typed(&text)
     } else if let Some(field) = s.field.zip(config).and_then(|(f, c)| lookup(c, f)) {
         config_values(field)
-    } else if kubelet.is_none() && config.is_none() {
-        // No kubelet and no configuration: nothing to say, not a default.
+    } else if (kubelet.is_none() && config.is_none()) || source == Source::Unreadable {
+        // No kubelet and no configuration, or a configuration nobody could read: unknown,
+        // which the checks treat as unknown, not a default that may be false.
         Vec::new()
     } else {
         let default = match source {
             Source::Flags => s.legacy_default,
             Source::File | Source::Given => s.config_default,
+            Source::Unreadable => None,
         };
         default.map(typed).unwrap_or_default()
     };
@@ -234,7 +239,7 @@ pub fn values(
 /// (`30m0s`, `1h30m0s`, `1m30s`, `0s`); None for what Go would not parse.
 pub fn go_duration(text: &str) -> Option<String> {
     let t = text.trim();
-    if t == "0" {
+    if matches!(t, "0" | "-0" | "+0") {
         return Some("0s".into());
     }
     let (negative, mut rest) = match t.strip_prefix('-') {
@@ -456,6 +461,24 @@ mod tests {
             values(key, None, Some(&c), Source::File),
             [json!("1h30m0s")]
         );
+        // A configuration that could not be read: flags only, no defaults.
+        let p = kubelet(&["--read-only-port=0"]);
+        assert_eq!(
+            values(
+                setting("kubeletReadOnlyPortArgumentSet"),
+                Some(&p),
+                None,
+                Source::Unreadable
+            ),
+            [json!(0)]
+        );
+        assert!(values(
+            setting("kubeletAnonymousAuthArgumentSet"),
+            Some(&p),
+            None,
+            Source::Unreadable
+        )
+        .is_empty());
         // Given as effective: the process's flags are not read.
         let c = json!({"readOnlyPort": 0});
         let p = kubelet(&["--read-only-port=10255"]);
@@ -484,6 +507,7 @@ mod tests {
             ("500ms", "500ms"),
             ("2h45m30s", "2h45m30s"),
             ("-1m", "-1m0s"),
+            ("-0", "0s"),
         ] {
             assert_eq!(go_duration(given).as_deref(), Some(go), "{given}");
         }

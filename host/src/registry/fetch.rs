@@ -20,6 +20,9 @@ use super::store::Store;
 use super::trust::{Requirement, Trust};
 use crate::defaults;
 
+/// Signatures read per signed manifest (cosign appends one per `cosign sign`).
+const MAX_SIGNATURES: usize = 64;
+
 /// A plugin component from a registry, checked.
 #[derive(Debug, Clone)]
 pub struct Pulled {
@@ -256,6 +259,14 @@ impl Fetcher {
                 ))
             })?;
         let layers = cosign::signature_layers(&sigs).map_err(Refusal::Trust)?;
+        // Each payload is read (up to its limit): a signature manifest listing thousands
+        // would cost gigabytes.
+        if layers.len() > MAX_SIGNATURES {
+            return Err(Refusal::Trust(format!(
+                "{tag} lists {} signatures, more than the {MAX_SIGNATURES} read",
+                layers.len()
+            )));
+        }
         let mut payloads = Vec::new();
         for l in layers {
             let bytes = match self.cached(&l.digest) {

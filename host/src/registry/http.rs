@@ -144,7 +144,15 @@ impl Http {
         let resp = self
             .once(method.clone(), url, accept, known.clone(), started)
             .await?;
-        let resp = if resp.status() == StatusCode::UNAUTHORIZED {
+        // Only the registry itself is answered with its credentials: a 401 from where a
+        // redirect led (blob storage on another host) is not.
+        let same_origin = reqwest::Url::parse(url).is_ok_and(|u| {
+            let r = resp.url();
+            u.scheme() == r.scheme()
+                && u.host_str() == r.host_str()
+                && u.port_or_known_default() == r.port_or_known_default()
+        });
+        let resp = if resp.status() == StatusCode::UNAUTHORIZED && same_origin {
             let challenge = resp
                 .headers()
                 .get(WWW_AUTHENTICATE)
@@ -218,10 +226,19 @@ impl Http {
         };
         // A token realm on plain HTTP would see the credentials in clear text; only a
         // registry spoken to over plain HTTP (loopback, --insecure-registry) may name one.
-        if realm.starts_with("http://") && !url.starts_with("http://") {
-            return Err(Failure::Refused(RegistryError::new(format!(
-                "{url}: the registry asks for a token from {realm}, over plain HTTP; refused"
-            ))));
+        let plain_registry = url.starts_with("http://");
+        match reqwest::Url::parse(realm).map(|u| u.scheme().to_string()) {
+            Ok(s) if s == "https" || (s == "http" && plain_registry) => {}
+            Ok(s) => {
+                return Err(Failure::Refused(RegistryError::new(format!(
+                    "{url}: the registry asks for a token from {realm} over {s}; refused (credentials go over HTTPS only)"
+                ))))
+            }
+            Err(e) => {
+                return Err(Failure::Refused(RegistryError::new(format!(
+                    "{url}: the token realm {realm} is not a URL: {e}"
+                ))))
+            }
         }
         let mut query = vec![("scope", format!("repository:{repository}:pull"))];
         if let Some(service) = params.get("service") {

@@ -22,16 +22,24 @@ pub const API_VERSION: &str = "aquasecurity.github.io/v1alpha1";
 /// message.
 const MESSAGE_BUDGET_BYTES: usize = 512 << 10;
 
-/// `messages` as far as `budget` goes (the first always, cut to 1 KiB when over), and
-/// the count of those left out.
+/// `messages` as far as `budget` goes (a first message over what is left is cut to what
+/// is left, at most 1 KiB), and the count of those left out: once the budget is spent a
+/// check keeps only that count.
 fn within(messages: Vec<String>, budget: &mut usize) -> Vec<String> {
     let total = messages.len();
     let mut out = Vec::with_capacity(total);
     for m in messages {
         if m.len() > *budget {
-            if out.is_empty() {
-                let cut: String = m.chars().take(1024).collect();
-                *budget = budget.saturating_sub(cut.len());
+            if out.is_empty() && *budget > 0 {
+                let room = (*budget).min(1024);
+                let cut: String = m
+                    .chars()
+                    .scan(0, |n, c| {
+                        *n += c.len_utf8();
+                        (*n <= room).then_some(c)
+                    })
+                    .collect();
+                *budget -= cut.len();
                 out.push(cut);
                 continue;
             }
@@ -336,11 +344,14 @@ mod tests {
         let kept = within(vec!["x".repeat(100); 5], &mut budget);
         assert_eq!(kept.len(), 3);
         assert!(kept[2].starts_with("... and 3 more messages"), "{kept:?}");
-        // The first message of a check always stays, cut to 1 KiB when over.
+        // A first message over what is left is cut to it; with nothing left, a check
+        // keeps only the count.
         let mut budget = 10;
         let kept = within(vec!["y".repeat(5000)], &mut budget);
-        assert_eq!(kept[0].len(), 1024);
+        assert_eq!(kept[0].len(), 10);
         assert_eq!(budget, 0);
+        let kept = within(vec!["z".repeat(5)], &mut budget);
+        assert_eq!(kept, ["... and 1 more messages, left out to keep the report under Kubernetes' object size limit"]);
     }
 
     #[test]

@@ -42,13 +42,24 @@ pub fn dns_label(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A DNS-1123 subdomain: an object's name.
+/// A DNS-1123 subdomain: an object's name. As apimachinery's `IsDNS1123Subdomain`: at
+/// most 253 characters, dot-separated parts of `a-z 0-9 -` with an alphanumeric at both
+/// ends (no 63-character bound per part, unlike a DNS label).
 pub fn dns_subdomain(s: &str) -> Result<(), String> {
     if s.is_empty() || s.len() > MAX_NAME {
         return Err(format!("'{s}' must be 1 to {MAX_NAME} characters"));
     }
     for part in s.split('.') {
-        dns_label(part).map_err(|e| format!("'{s}': {e}"))?;
+        let b = part.as_bytes();
+        let ok = !b.is_empty()
+            && b.iter().all(|&c| alnum_lower(c) || c == b'-')
+            && alnum_lower(b[0])
+            && alnum_lower(b[b.len() - 1]);
+        if !ok {
+            return Err(format!(
+                "'{s}': each dot-separated part must be a-z, 0-9 and '-', beginning and ending with a-z or 0-9"
+            ));
+        }
     }
     Ok(())
 }
@@ -199,7 +210,8 @@ pub fn validate(obj: &Value) -> Vec<String> {
     if let Some(annotations) = meta.get("annotations") {
         let mut total = 0;
         for (k, v) in annotations.as_object().into_iter().flatten() {
-            if let Err(e) = qualified_name(k) {
+            // apimachinery checks annotation keys lowercased.
+            if let Err(e) = qualified_name(&k.to_ascii_lowercase()) {
                 errors.push(format!("metadata.annotations: key {e}"));
             }
             match v.as_str() {
@@ -251,11 +263,13 @@ mod tests {
             ".a",
             "a.",
             "system:kube-dns",
-            &"a".repeat(64),
+            &"a".repeat(254),
             &long,
         ] {
             assert!(dns_subdomain(bad).is_err(), "{bad}");
         }
+        // No 63-character bound per part, as apimachinery's IsDNS1123Subdomain.
+        assert!(dns_subdomain(&"a".repeat(64)).is_ok());
         let max: String = [
             "a".repeat(63),
             "b".repeat(63),

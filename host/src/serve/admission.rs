@@ -302,18 +302,25 @@ pub fn decide(outcome: &Outcome, rules: &Rules, exempt_annotation: Option<&str>)
             message.push_str(&part);
         }
     }
-    let failure_note = answer
-        .failure
-        .as_ref()
-        .map(|why| match rules.failure_policy {
-            FailurePolicy::Fail => {
+    // A plugin switched off after repeated time-outs fails closed whatever the policy:
+    // otherwise a client that hangs it with a few crafted reviews would waive its checks
+    // for everyone's next objects.
+    let switched_off = matches!(outcome, Outcome::Evaluated(v) if v.errors.iter().any(|e| e.class == "switched-off"));
+    let failure_note = answer.failure.as_ref().map(|why| {
+        match (rules.failure_policy, switched_off) {
+            (_, true) => format!(
+                "tollgate could not evaluate the object (a plugin is switched off, which denies whatever the failure policy): {why}"
+            ),
+            (FailurePolicy::Fail, false) => {
                 format!("tollgate could not evaluate the object (failure_policy: fail): {why}")
             }
-            FailurePolicy::Ignore => format!(
+            (FailurePolicy::Ignore, false) => format!(
                 "tollgate could not evaluate the object, allowed by failure_policy: ignore: {why}"
             ),
-        });
-    let fail_closed = answer.failure.is_some() && rules.failure_policy == FailurePolicy::Fail;
+        }
+    });
+    let fail_closed =
+        answer.failure.is_some() && (rules.failure_policy == FailurePolicy::Fail || switched_off);
     if (!deny.is_empty() || fail_closed) && !audit {
         let mut text = message.clone();
         if fail_closed {

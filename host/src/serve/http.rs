@@ -31,6 +31,8 @@ pub struct State {
     pub body_timeout: Duration,
     /// KiB of request bodies held at once, over all connections.
     pub body_budget: Arc<Semaphore>,
+    /// Bodies parsed at once (one per worker).
+    pub parsing: Semaphore,
 }
 
 type Body = Full<Bytes>;
@@ -122,6 +124,8 @@ fn requested_timeout(req: &Request<Incoming>) -> Option<Duration> {
 enum BodyError {
     TooLarge,
     TimedOut,
+    /// The shared body budget is spent.
+    Busy,
     Broken(hyper::Error),
 }
 
@@ -147,15 +151,16 @@ async fn read_body(
                 return Err(BodyError::TooLarge);
             }
             // Budget taken as bytes arrive, not as declared: a client holds only what it
-            // has sent, and waits (within the body timeout) when the budget is spent.
+            // has sent. When it is spent the request is answered 503 at once (the API
+            // server's failure policy decides) rather than waiting behind the clients
+            // that spent it.
             let need = total.div_ceil(1024).saturating_sub(held.num_permits());
             if need > 0 {
                 let more = state
                     .body_budget
                     .clone()
-                    .acquire_many_owned(u32::try_from(need).map_err(|_| BodyError::TooLarge)?)
-                    .await
-                    .map_err(|_| BodyError::TimedOut)?;
+                    .try_acquire_many_owned(u32::try_from(need).map_err(|_| BodyError::TooLarge)?)
+                    .map_err(|_| BodyError::Busy)?;
                 held.merge(more);
             }
             bytes.extend_from_slice(&data);
@@ -191,6 +196,16 @@ async fn validate(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> 
     let (body, _bytes) = match read_body(state, req.into_body()).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => return too_large(),
+        Err(BodyError::Busy) => {
+            let mut r = problem(
+                state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy: the request bodies being received use the whole body budget; retry",
+            );
+            r.headers_mut()
+                .insert("retry-after", hyper::header::HeaderValue::from_static("1"));
+            return r;
+        }
         Err(BodyError::TimedOut) => {
             return problem(
                 state,
@@ -229,7 +244,14 @@ async fn validate(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> 
         ),
         None => state.deadline,
     };
-    let mut review = match admission::parse(&body) {
+    // A parsed body takes many times its size in memory: parse as many at once as
+    // there are workers, not as many as the queue holds.
+    let parsed = {
+        let _slot = state.parsing.acquire().await;
+        admission::parse(&body)
+    };
+    drop(body);
+    let mut review = match parsed {
         Ok(r) => r,
         Err(e) => return problem(state, StatusCode::BAD_REQUEST, &e.0),
     };
@@ -237,13 +259,25 @@ async fn validate(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> 
         (_, "DELETE") => Outcome::Skipped("DELETE: nothing is created"),
         (_, "CONNECT") => Outcome::Skipped("CONNECT: no object"),
         (None, _) => Outcome::Skipped("no object in the request"),
-        // A plugin that could not be loaded would judge nothing: the object is not
-        // evaluated by the others alone, the failure policy decides.
-        (Some(_), _) if load_errors(state).is_some() => Outcome::Failed(format!(
-            "a plugin could not be loaded: {}",
-            load_errors(state).unwrap_or_default()
-        )),
-        (Some(object), _) => evaluate(state, &review.uid, object, deadline).await,
+        (Some(object), _) => match evaluate(state, &review.uid, object, deadline).await {
+            // A plugin that could not be loaded judged nothing: its absence is an error
+            // of this review too (the failure policy decides), beside what the loaded
+            // plugins found (which still denies).
+            Outcome::Evaluated(mut v) => {
+                for e in state.auditor.load_errors() {
+                    v.errors.push(crate::report::ErrorEntry {
+                        file: e.file().display().to_string(),
+                        document: None,
+                        item: None,
+                        plugin: Some(e.file().display().to_string()),
+                        class: e.class().into(),
+                        message: format!("could not be loaded: {e}"),
+                    });
+                }
+                Outcome::Evaluated(v)
+            }
+            other => other,
+        },
     };
     if let Outcome::Evaluated(v) = &outcome {
         for e in &v.errors {

@@ -10,7 +10,9 @@
 //! open connections (`max_connections`; the rest wait in the kernel's backlog), the TLS
 //! handshake and the request head (`header_timeout`, which also closes idle keep-alive
 //! connections), the body (`body_timeout`, `max_body`, and `body_budget` for all bodies
-//! held at once). A review takes an evaluation slot only once its body is complete, so
+//! held at once; when spent, 503 at once), the connections one client address holds
+//! (`max_connections_per_client`), and how long any connection lives
+//! (`connection_lifetime`: a client that stops reading its answers holds it no longer). A review takes an evaluation slot only once its body is complete, so
 //! slow clients never hold a worker or a queue place. When the process runs out of file
 //! descriptors the accept loop backs off instead of spinning, and serves again once
 //! connections close. The reviewed object is the tenant's word: its annotations waive
@@ -67,6 +69,11 @@ pub struct ServeOptions {
     pub body_timeout: Duration,
     /// Bytes of request bodies held at once, over all connections.
     pub body_budget: usize,
+    /// Connections one client address may hold open at once; more are closed at once.
+    pub max_connections_per_client: usize,
+    /// How long a connection may stay open; then it is closed after its answer in
+    /// progress (the API server opens another).
+    pub connection_lifetime: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +115,7 @@ pub fn run(auditor: Auditor, opts: ServeOptions) -> Result<(), ServeError> {
         workers: Arc::new(Semaphore::new(opts.workers)),
         body_timeout: opts.body_timeout,
         body_budget: Arc::new(Semaphore::new(opts.body_budget.div_ceil(1024).max(1))),
+        parsing: Semaphore::new(opts.workers.max(1)),
         metrics: metrics::Metrics::default(),
     });
     runtime.block_on(serve(state, TlsAcceptor::from(Arc::new(config)), &opts))
@@ -142,7 +150,9 @@ async fn serve(
     let (stop, stopped) = watch::channel(false);
     let mut connections = JoinSet::new();
     let slots = Arc::new(Semaphore::new(opts.max_connections.max(1)));
+    let peers = Peers::new(opts.max_connections_per_client.max(1));
     let header_timeout = opts.header_timeout;
+    let lifetime = opts.connection_lifetime;
     let mut backoff = Duration::ZERO;
     loop {
         tokio::select! {
@@ -167,8 +177,14 @@ async fn serve(
                     backoff = Duration::ZERO;
                 }
                 let (state, acceptor, mut stopped) = (state.clone(), acceptor.clone(), stopped.clone());
+                // One client (one pod) may not hold every connection.
+                let Some(peer_slot) = peers.take(peer.ip()) else {
+                    drop(tcp);
+                    continue;
+                };
                 connections.spawn(async move {
                     let _slot = slot;
+                    let _peer_slot = peer_slot;
                     let tls = match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
                         Ok(Ok(tls)) => tls,
                         // Plain HTTP, a client that does not trust us, a stalled handshake.
@@ -185,10 +201,17 @@ async fn serve(
                     tokio::pin!(conn);
                     tokio::select! {
                         _ = conn.as_mut() => {}
-                        _ = stopped.changed() => {
-                            // Finish the review in progress, then close.
+                        // SIGTERM, or the connection's lifetime is over: finish the review
+                        // in progress, then close. A client that does not read its
+                        // answers (writes stall, no timer runs) is cut off after a grace.
+                        _ = async {
+                            tokio::select! {
+                                _ = stopped.changed() => {}
+                                _ = tokio::time::sleep(lifetime) => {}
+                            }
+                        } => {
                             conn.as_mut().graceful_shutdown();
-                            let _ = conn.await;
+                            let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn).await;
                         }
                     }
                 });
@@ -216,6 +239,57 @@ async fn serve(
         ),
     }
     Ok(())
+}
+
+/// How long a connection that must close (lifetime over, SIGTERM) may take to finish
+/// the answer in progress.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Connections per client address, so that one pod cannot hold them all.
+#[derive(Clone)]
+struct Peers {
+    open: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+    max: usize,
+}
+
+/// One connection of a client, given back when dropped.
+struct PeerSlot {
+    peers: Peers,
+    ip: std::net::IpAddr,
+}
+
+impl Peers {
+    fn new(max: usize) -> Peers {
+        Peers {
+            open: Arc::default(),
+            max,
+        }
+    }
+
+    fn take(&self, ip: std::net::IpAddr) -> Option<PeerSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(ip).or_default();
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot {
+            peers: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut open = self.peers.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// hyper's read buffer: a request head must fit (the API server's are well under
