@@ -438,6 +438,24 @@ fn a_plugin_that_failed_to_load_fails_reviews_closed() {
     assert!(failed_checks(&r).contains(&"KSV017".to_string()), "{r}");
 }
 
+/// Three reviews on which the hostile plugin hangs (each waits for the deadline): the
+/// answers.
+fn hang_three_times(server: &Server, tls: &Tls) -> Vec<Value> {
+    (0..3)
+        .map(|i| {
+            server.review(
+                tls,
+                &review(
+                    &format!("u-loop-{i}"),
+                    "CREATE",
+                    "ns",
+                    config_map("spin", "loop"),
+                ),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn a_switched_off_plugin_denies_whatever_the_failure_policy() {
     let tls = Tls::new();
@@ -453,16 +471,7 @@ fn a_switched_off_plugin_denies_whatever_the_failure_policy() {
             "ignore",
         ],
     );
-    for i in 0..3 {
-        let r = server.review(
-            &tls,
-            &review(
-                &format!("u-loop-{i}"),
-                "CREATE",
-                "ns",
-                config_map("spin", "loop"),
-            ),
-        );
+    for r in hang_three_times(&server, &tls) {
         assert_eq!(
             r["response"]["allowed"], true,
             "ignore lets a time-out through: {r}"
@@ -555,16 +564,7 @@ fn a_plugin_that_keeps_hanging_is_switched_off_then_probed_back_on() {
         ],
     );
     // Three reviews that hang: each waits for the deadline.
-    for i in 0..3 {
-        let r = server.review(
-            &tls,
-            &review(
-                &format!("u-loop-{i}"),
-                "CREATE",
-                "ns",
-                config_map("spin", "loop"),
-            ),
-        );
+    for r in hang_three_times(&server, &tls) {
         assert_eq!(r["response"]["allowed"], false, "{r}");
     }
     // Then the plugin is off (once the third call has run out its time limit, which

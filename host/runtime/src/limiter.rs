@@ -51,14 +51,18 @@ impl Limiter {
 }
 
 /// Adds a growth from `current` to `desired` to the running total `used`, or refuses
-/// it when the total would pass `max` (`what` says in what unit).
+/// it when the total would pass `max` (`what` says in what unit). A growth past the
+/// memory's or table's own declared `maximum` fails anyway (`memory.grow` returns -1):
+/// it is not charged.
 fn charge(
     used: &mut usize,
     max: usize,
-    current: usize,
-    desired: usize,
+    (current, desired, maximum): (usize, usize, Option<usize>),
     what: &dyn Fn(usize) -> String,
 ) -> wasmtime::Result<bool> {
+    if maximum.is_some_and(|m| desired > m) {
+        return Ok(false);
+    }
     // `current` is 0 when a memory or table is created, so creation counts its initial
     // size.
     let total = used.saturating_add(desired.saturating_sub(current));
@@ -79,13 +83,9 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        // Past the memory's own declared maximum the growth fails anyway (memory.grow
-        // returns -1): nothing to charge.
-        if maximum.is_some_and(|m| desired > m) {
-            return Ok(false);
-        }
         let max = self.memory_max;
-        charge(&mut self.memory_used, max, current, desired, &|total| {
+        let growth = (current, desired, maximum);
+        charge(&mut self.memory_used, max, growth, &|total| {
             format!(
                 "the plugin's memories would hold {} MiB together, the limit is {} MiB",
                 total >> 20,
@@ -100,11 +100,9 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if maximum.is_some_and(|m| desired > m) {
-            return Ok(false);
-        }
         let max = self.table_max;
-        charge(&mut self.table_used, max, current, desired, &|total| {
+        let growth = (current, desired, maximum);
+        charge(&mut self.table_used, max, growth, &|total| {
             format!("the plugin's tables would hold {total} elements together, the limit is {max}")
         })
     }
