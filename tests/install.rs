@@ -147,3 +147,62 @@ fn a_copied_binary_runs_the_embedded_bundle() {
         .unwrap()
         .ends_with("plugins/advanced.wasm"));
 }
+
+/// A copied binary, far from the checkout, starts a Rust plugin project that needs no
+/// checkout: the kit comes from the binary (tests/authoring.rs builds such a project).
+#[test]
+fn a_copied_binary_starts_a_plugin_project_without_the_checkout() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("tollgate");
+    let cp = Command::new("cp")
+        .arg(binary())
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let work = dir.path().join("elsewhere");
+    std::fs::create_dir(&work).unwrap();
+    let out = tollgate_e2e::output(
+        Command::new(&copy)
+            .args(["plugin", "new", "x"])
+            .current_dir(&work)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let project = work.join("x");
+    for f in [
+        "Cargo.toml",
+        "src/lib.rs",
+        "wit/policy.wit",
+        "vendor/tollgate-kit/Cargo.toml",
+        "vendor/tollgate-kit/src/lib.rs",
+        "vendor/tollgate-kit/src/component.rs",
+    ] {
+        assert!(project.join(f).exists(), "{f} written");
+    }
+    let manifest = std::fs::read_to_string(project.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(r#"tollgate-kit = { path = "vendor/tollgate-kit" }"#),
+        "{manifest}"
+    );
+    assert!(manifest.contains("opt-level = 3"), "{manifest}");
+    // Nothing written points back at the checkout.
+    let checkout = tollgate_e2e::root().display().to_string();
+    let mut stack = vec![project.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let text = std::fs::read_to_string(&p).unwrap();
+                assert!(
+                    !text.contains(&checkout),
+                    "{} names {checkout}",
+                    p.display()
+                );
+            }
+        }
+    }
+}

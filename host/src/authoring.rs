@@ -29,7 +29,7 @@ pub enum AuthoringError {
     #[error("{} already exists; choose another name or directory", .0.display())]
     Exists(PathBuf),
     #[error(
-        "cannot find the tollgate-kit crate; pass --kit PATH (plugins/kit of a tollgate checkout)"
+        "--kit names no tollgate-kit crate (no Cargo.toml there): pass plugins/kit of a tollgate checkout, or leave --kit out to use the kit built into tollgate"
     )]
     NoKit,
     #[error("cannot write {}: {error}", path.display())]
@@ -38,6 +38,34 @@ pub enum AuthoringError {
         error: std::io::Error,
     },
 }
+
+/// Where `plugin new` writes the embedded kit inside a Rust project: two levels down,
+/// so that the kit's `../../wit` is the project's `wit/`.
+const EMBEDDED_KIT_DIR: &str = "vendor/tollgate-kit";
+
+/// The kit's sources as this binary was built with them (`plugins/kit/src`).
+const KIT_SOURCES: &[(&str, &str)] = &[
+    ("alloc.rs", include_str!("../../plugins/kit/src/alloc.rs")),
+    (
+        "component.rs",
+        include_str!("../../plugins/kit/src/component.rs"),
+    ),
+    ("flags.rs", include_str!("../../plugins/kit/src/flags.rs")),
+    ("info.rs", include_str!("../../plugins/kit/src/info.rs")),
+    ("lib.rs", include_str!("../../plugins/kit/src/lib.rs")),
+    (
+        "node_info.rs",
+        include_str!("../../plugins/kit/src/node_info.rs"),
+    ),
+    ("object.rs", include_str!("../../plugins/kit/src/object.rs")),
+    ("rbac.rs", include_str!("../../plugins/kit/src/rbac.rs")),
+    (
+        "runtime.rs",
+        include_str!("../../plugins/kit/src/runtime.rs"),
+    ),
+    ("tree.rs", include_str!("../../plugins/kit/src/tree.rs")),
+    ("value.rs", include_str!("../../plugins/kit/src/value.rs")),
+];
 
 fn fill(template: &str, vars: &[(&str, &str)]) -> String {
     vars.iter().fold(template.to_string(), |t, (k, v)| {
@@ -91,19 +119,19 @@ pub fn new_project(
         Lang::Python => "Python",
         Lang::Js => "JavaScript",
     };
-    let kit_path = match (lang, kit) {
-        (Lang::Rust, Some(k)) => k.to_path_buf(),
-        (Lang::Rust, None) => {
-            let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/kit");
-            if !built_from.join("Cargo.toml").exists() {
+    // The kit: the one given, else the copy embedded in this binary, written into the
+    // project (so a copied or installed binary starts a project that builds anywhere).
+    let kit_str = match (lang, kit) {
+        (Lang::Rust, Some(k)) => {
+            let k = k.canonicalize().unwrap_or_else(|_| k.to_path_buf());
+            if !k.join("Cargo.toml").exists() {
                 return Err(AuthoringError::NoKit);
             }
-            built_from
+            k.display().to_string()
         }
-        _ => PathBuf::new(),
+        (Lang::Rust, None) => EMBEDDED_KIT_DIR.to_string(),
+        _ => String::new(),
     };
-    let kit_path = kit_path.canonicalize().unwrap_or(kit_path);
-    let kit_str = kit_path.display().to_string();
     let vars = [
         ("NAME", name),
         ("CRATE", krate.as_str()),
@@ -120,6 +148,16 @@ pub fn new_project(
             .map_err(|error| AuthoringError::Write { path, error })
     };
     write("wit/policy.wit", WIT.to_string())?;
+    if lang == Lang::Rust && kit.is_none() {
+        let version = [("VERSION", env!("CARGO_PKG_VERSION"))];
+        write(
+            &format!("{EMBEDDED_KIT_DIR}/Cargo.toml"),
+            fill(include_str!("templates/kit_cargo.toml"), &version),
+        )?;
+        for (file, text) in KIT_SOURCES {
+            write(&format!("{EMBEDDED_KIT_DIR}/src/{file}"), text.to_string())?;
+        }
+    }
     write(
         "examples/pass.yaml",
         fill(include_str!("templates/examples_pass.yaml"), &vars),
@@ -260,4 +298,38 @@ pub fn compare(expect: &Expectations, resources: &[ResourceEntry]) -> (Vec<Strin
         }
     }
     (diffs, n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kit file added to plugins/kit/src must be embedded too, and the standalone
+    /// manifest must name the kit's dependencies.
+    #[test]
+    fn the_embedded_kit_is_the_whole_kit() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/kit");
+        let mut files: Vec<String> = std::fs::read_dir(dir.join("src"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let embedded: Vec<&str> = KIT_SOURCES.iter().map(|(f, _)| *f).collect();
+        assert_eq!(files, embedded);
+        for (f, text) in KIT_SOURCES {
+            assert_eq!(
+                std::fs::read_to_string(dir.join("src").join(f)).unwrap(),
+                *text
+            );
+        }
+        let kit = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let template = include_str!("templates/kit_cargo.toml");
+        for dep in ["serde", "serde_json", "wit-bindgen", "talc"] {
+            assert!(kit.contains(&format!("\n{dep}")), "{dep} in the kit");
+            assert!(
+                template.contains(&format!("\n{dep} =")),
+                "{dep} in the template"
+            );
+        }
+    }
 }

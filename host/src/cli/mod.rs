@@ -189,7 +189,9 @@ pub enum PluginCommand {
         /// Where to create the project directory.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
-        /// Path to the tollgate-kit crate (plugins/kit of a tollgate checkout), for Rust.
+        /// Path to a tollgate-kit crate (plugins/kit of a tollgate checkout), for Rust;
+        /// without it the kit built into tollgate is written into the project
+        /// (vendor/tollgate-kit), so the project builds anywhere.
         #[arg(long)]
         kit: Option<PathBuf>,
     },
