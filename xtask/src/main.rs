@@ -251,7 +251,8 @@ fn fuzz(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Seeds: the example manifests and the spec cases' inputs.
+/// Seeds: the example manifests, the spec cases' inputs and past crashes
+/// (`fuzz/regressions/TARGET/`).
 fn seed(target: &str, corpus: &Path) -> Result<()> {
     let mut n = 0;
     for dir in ["examples", "tests/fixtures/cases"] {
@@ -281,6 +282,18 @@ fn seed(target: &str, corpus: &Path) -> Result<()> {
             }
             std::fs::write(corpus.join(format!("seed-{n:04}")), bytes)?;
             n += 1;
+        }
+    }
+    // Inputs that once crashed a target, kept so every run tries them again.
+    let regressions = root().join("fuzz/regressions").join(target);
+    if regressions.is_dir() {
+        for entry in walk(&regressions)? {
+            let name = entry
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            std::fs::copy(&entry, corpus.join(format!("regression-{name}")))?;
         }
     }
     Ok(())
