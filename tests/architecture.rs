@@ -1,11 +1,10 @@
-//! The shape of the code, as the README describes it: no import cycle among the host's
-//! modules, thin command modules, a loader whose `lib.rs` is a table of contents, and
-//! a README whose CLI reference is the CLI's.
+//! The shape of the code, as the README describes it: a library that knows no command
+//! line or terminal, no import cycle among the library's modules, thin command modules,
+//! and a loader whose `lib.rs` is a table of contents.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory;
 use tollgate_e2e::root;
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -22,7 +21,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// The host's top-level modules and, for each, the other top-level modules its code
 /// names through `crate::` (in `use` items and paths alike).
 fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
-    let src = root().join("host/src");
+    let src = root().join("host/engine/src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -75,7 +74,7 @@ fn the_host_modules_import_each_other_without_a_cycle() {
     let graph = module_graph();
     // The reading of `crate::` paths finds what is there.
     assert!(graph["auditor"].contains("report") && graph["report"].contains("evaluate"));
-    assert!(graph["pipeline"].contains("config") && graph["app"].contains("cli"));
+    assert!(graph["pipeline"].contains("config"));
     // Depth-first search for a back edge; the cycle is printed when there is one.
     fn visit(
         m: &str,
@@ -112,7 +111,7 @@ fn the_host_modules_import_each_other_without_a_cycle() {
 #[test]
 fn command_modules_are_thin() {
     let mut files = Vec::new();
-    rust_files(&root().join("host/src/app"), &mut files);
+    rust_files(&root().join("host/cli/src/app"), &mut files);
     assert!(files.len() >= 6);
     for f in files {
         let lines = std::fs::read_to_string(&f).unwrap().lines().count();
@@ -133,107 +132,66 @@ fn the_loader_lib_rs_is_a_table_of_contents() {
     }
 }
 
-/// The README's CLI reference block.
-fn readme_reference() -> String {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let start = readme
-        .find("## CLI reference")
-        .expect("a CLI reference section");
-    let block = &readme[start..];
-    let open = block.find("```\n").unwrap() + 4;
-    let close = open + block[open..].find("```").unwrap();
-    block[open..close].to_string()
-}
-
-fn long_flags(text: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("--") {
-        rest = &rest[i + 2..];
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .collect();
-        if name.len() > 1 {
-            out.insert(name);
-        }
-    }
-    out
-}
-
-/// Every (command path, argument) of the CLI, subcommands included.
-fn cli_args() -> Vec<(String, clap::Arg)> {
-    fn walk(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Arg)>) {
-        for a in cmd.get_arguments() {
-            out.push((path.clone(), a.clone()));
-        }
-        for sub in cmd.get_subcommands() {
-            walk(sub, format!("{path} {}", sub.get_name()), out);
-        }
-    }
-    let mut out = Vec::new();
-    walk(&tollgate::cli::Cli::command(), "tollgate".into(), &mut out);
-    out
+/// The crates an embedder of `tollgate` links (normal dependencies), by name.
+fn library_dependencies(features: &[&str]) -> BTreeSet<String> {
+    let out = std::process::Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "tollgate",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .args(["--format", "{p}"])
+        .args(features)
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
 }
 
 #[test]
-fn the_readme_cli_reference_is_the_cli() {
-    let reference = readme_reference();
-    let documented = long_flags(&reference);
-    let args = cli_args();
-    let real: BTreeSet<String> = args
-        .iter()
-        .filter(|(_, a)| !a.is_hide_set())
-        .filter_map(|(_, a)| a.get_long().map(str::to_string))
-        .filter(|l| l != "help" && l != "version")
-        .collect();
-    let missing: Vec<_> = real.difference(&documented).collect();
-    assert!(
-        missing.is_empty(),
-        "flags missing from the README's CLI reference: {missing:?}"
-    );
-    let unknown: Vec<_> = documented.difference(&real).collect();
-    assert!(
-        unknown.is_empty(),
-        "the README's CLI reference names flags the CLI lacks: {unknown:?}"
-    );
-    // Every subcommand is listed.
-    let mut commands = BTreeSet::new();
-    for (path, _) in &args {
-        commands.insert(path.clone());
-    }
-    for c in commands {
+fn the_library_knows_no_command_line_terminal_or_server() {
+    let with_registry = library_dependencies(&[]);
+    let cli = [
+        "clap",
+        "clap_complete",
+        "clap_mangen",
+        "indicatif",
+        "rpassword",
+    ];
+    for crate_ in cli.into_iter().chain(["tollgate-cli", "tollgate-serve"]) {
         assert!(
-            reference.contains(&c),
-            "the CLI reference does not show `{c}`"
+            !with_registry.contains(crate_),
+            "the library depends on {crate_}"
         );
     }
-    // A default the README shows as `[N]` is the CLI's (from `tollgate::defaults`).
-    for line in reference.lines() {
-        let (Some(open), Some(close)) = (line.rfind('['), line.rfind(']')) else {
-            continue;
-        };
-        let shown = &line[open + 1..close];
-        if shown.is_empty() || !shown.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let flag = long_flags(line)
-            .into_iter()
-            .next()
-            .expect("a flag on the line");
-        let (_, arg) = args
-            .iter()
-            .find(|(_, a)| a.get_long() == Some(flag.as_str()))
-            .unwrap();
-        let defaults: Vec<String> = arg
-            .get_default_values()
-            .iter()
-            .map(|v| v.to_string_lossy().into_owned())
-            .collect();
-        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+    assert!(with_registry.contains("tollgate-registry") && with_registry.contains("wasmtime"));
+    // An air-gapped build leaves the whole registry stack out.
+    let air_gapped = library_dependencies(&["--no-default-features"]);
+    for crate_ in [
+        "tollgate-registry",
+        "oci-client",
+        "reqwest",
+        "hyper",
+        "ring",
+        "rustls",
+    ] {
         assert!(
-            defaults.iter().any(|d| d == shown) || help.contains(&format!("[default: {shown}]")),
-            "README shows --{flag} [{shown}], the CLI's default is {defaults:?} / {help:?}"
+            !air_gapped.contains(crate_),
+            "without `oci` the library still depends on {crate_}"
         );
     }
+    assert!(air_gapped.len() < with_registry.len());
 }

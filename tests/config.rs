@@ -440,11 +440,11 @@ fn bad_configuration_files_are_refused_with_file_and_key() {
 
 #[test]
 fn readme_example_configuration_loads_and_shows() {
-    let readme = fs::read_to_string(root().join("README.md")).unwrap();
-    let start = readme
+    let doc = fs::read_to_string(root().join("docs/configuration.md")).unwrap();
+    let start = doc
         .find("```yaml\n# tollgate.yaml")
-        .expect("the README has the example configuration");
-    let body = &readme[start + 8..];
+        .expect("docs/configuration.md has the example configuration");
+    let body = &doc[start + 8..];
     let example = &body[..body.find("```").unwrap()];
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tollgate.yaml");

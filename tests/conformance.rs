@@ -3,7 +3,7 @@
 //! the verdicts trivy's own Rego gave (`public-verdicts.jsonl`). Prints agreement per
 //! check; fails on any disagreement that a documented deviation does not explain.
 //!
-//! Deviations (README "Deviations from trivy", and the `deviations` of each
+//! Deviations (docs/checks.md "Deviations from trivy", and the `deviations` of each
 //! `policies/*/*/check.json`) are recognised from the input object itself:
 //! * `unnamed`: trivy builds messages from `metadata.name`, container names and images,
 //!   and silently drops a finding when one is missing; tollgate reports it.

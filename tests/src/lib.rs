@@ -60,12 +60,42 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `../shared` beside the project, if present (optional data for some tests).
+/// Whether `CI=true`: then a test's missing prerequisite is a failure, not a skip.
+pub fn strict() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// A prerequisite a test cannot run without: locally the test is skipped with a message
+/// (and shows "ok"), under `CI=true` it fails. Returns whether the test may go on.
+pub fn prerequisite(present: bool, what: &str) -> bool {
+    if !present {
+        assert!(
+            !strict(),
+            "{what} (CI=true: a missing prerequisite is a failure)"
+        );
+        eprintln!("skipped: {what}");
+    }
+    present
+}
+
+/// A system tool at `path`, from Debian's `package` (`cargo xtask test` installs it).
+pub fn tool(path: &str, package: &str) -> Option<PathBuf> {
+    let present = Path::new(path).exists();
+    prerequisite(
+        present,
+        &format!("{path} not found: apt-get install -y {package} (cargo xtask test does)"),
+    )
+    .then(|| PathBuf::from(path))
+}
+
+/// `../shared` beside the project (`$TOLLGATE_SHARED`), if present: the public corpus
+/// and trivy's verdicts some tests compare with.
 pub fn shared() -> Option<PathBuf> {
     let dir = std::env::var_os("TOLLGATE_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("..").join("shared"));
-    dir.join("corpus").exists().then_some(dir)
+    let present = dir.join("corpus").exists();
+    prerequisite(present, &format!("{} is absent", dir.display())).then_some(dir)
 }
 
 /// A command for the binary with a private, empty compile cache dir when `fresh_cache`

@@ -38,11 +38,14 @@ fn main() -> Result<()> {
     let rest = &args[args.len().min(1)..];
     match cmd {
         "build" => build(),
+        "test" if rest.first().is_some_and(|a| a == "--quick") => quick(&rest[1..]),
         "test" => {
+            system_packages()?;
             build()?;
             polyglot()?;
             test(rest)
         }
+        "docs" => docs(),
         "polyglot" => polyglot(),
         "plugins" => build_plugins(),
         "fuzz" => fuzz(rest),
@@ -63,7 +66,10 @@ fn main() -> Result<()> {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  build    build the plugins (wasm32-wasip2) and the host (release)\n  \
-                 test     build, then run every test of the workspace (extra args go to cargo test)\n  \
+                 test     install the system tools the end-to-end tests use (Debian, as root or with \
+                 sudo), build, then run every test of the workspace (extra args go to cargo test);\n           \
+                 test --quick: the unit tests only, no plugins, no system tools\n  \
+                 docs     regenerate docs/cli.md and the check table in docs/checks.md\n  \
                  plugins  build only the plugins and copy them beside the binary\n  \
                  polyglot install componentize-py and componentize-qjs (into target/tools) and build \
                  the Python and JavaScript recommended-labels plugins\n  \
@@ -201,10 +207,96 @@ fn build() -> Result<()> {
     Ok(())
 }
 
+/// The system tools the end-to-end tests use: (a command that shows it is there, the
+/// Debian package that has it).
+const SYSTEM_TOOLS: &[(&str, &str)] = &[
+    ("/usr/bin/curl", "curl"),
+    ("/usr/bin/man", "man-db"),
+    ("/usr/bin/chromium", "chromium"),
+    ("/usr/bin/docker-registry", "docker-registry"),
+    ("/usr/bin/openssl", "openssl"),
+    ("/usr/bin/prlimit", "util-linux"),
+];
+
+/// Installs the missing system tools with apt when this runs as root (or with
+/// passwordless sudo); otherwise stops at once with one line naming them.
+fn system_packages() -> Result<()> {
+    let missing: Vec<&str> = SYSTEM_TOOLS
+        .iter()
+        .filter(|(path, _)| !Path::new(path).exists())
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let sudo = !root
+        && Command::new("sudo")
+            .args(["-n", "true"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    let apt = Path::new("/usr/bin/apt-get").exists();
+    if !apt || !(root || sudo) {
+        bail!(
+            "the end-to-end tests need: {} (Debian packages); install them \
+             (apt-get install -y {}), or run `cargo xtask test --quick` for the unit tests",
+            missing.join(", "),
+            missing.join(" ")
+        );
+    }
+    eprintln!("xtask: installing {}", missing.join(" "));
+    let apt_get = |args: &[&str]| {
+        let mut c = if root {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
+        c.env("DEBIAN_FRONTEND", "noninteractive").args(args);
+        c
+    };
+    run(apt_get(&["update", "-qq"]))?;
+    let mut install = apt_get(&["install", "-y", "-qq", "--no-install-recommends"]);
+    install.args(&missing);
+    run(install)
+}
+
+/// The unit tests of every crate: no plugins, no binary, no system tools.
+fn quick(extra: &[String]) -> Result<()> {
+    let mut c = cargo();
+    c.args(["test", "--release", "--workspace", "--lib", "--bins"]);
+    c.args(extra);
+    run(c)
+}
+
+/// Regenerates the generated documents; `tests/docs.rs` fails when they are stale.
+fn docs() -> Result<()> {
+    build()?;
+    let mut c = cargo();
+    c.args(["test", "--release", "-p", "tollgate-e2e", "--test", "docs"])
+        .env("TOLLGATE_WRITE_DOCS", "1");
+    run(c)
+}
+
 fn test(extra: &[String]) -> Result<()> {
     let mut c = cargo();
     c.args(["test", "--release", "--workspace"]);
     c.args(extra);
+    run(c)?;
+    // The library and the embedder's example as an air-gapped embedder builds them
+    // (checked, not built: a build with other features would compile wasmtime again).
+    let mut c = cargo();
+    c.args([
+        "check",
+        "-p",
+        "tollgate",
+        "--no-default-features",
+        "--examples",
+    ]);
     run(c)
 }
 

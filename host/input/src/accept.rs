@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use tollgate_kit::Tree;
+use tollgate_tree::Tree;
 
 use crate::{InputError, InputLimits, Loaded, Resource, Skipped, EXEMPT_ANNOTATION};
 

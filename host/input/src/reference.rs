@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use tollgate_kit::Tree;
+use tollgate_tree::Tree;
 
 use crate::accept::{self, shape, Item, ItemsField, Outcome, Shape};
 use crate::{InputError, InputLimits, Loaded, RawDoc};

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tollgate_kit::Tree;
+use tollgate_tree::Tree;
 
 /// The annotation that exempts an object from checks: read here, while the object is
 /// parsed, into [`Resource::exempt_annotation`]; interpreted by the host.

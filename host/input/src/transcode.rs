@@ -20,7 +20,7 @@ use std::borrow::Cow;
 
 use granit_parser::{Event, Options, Parser, ScalarStyle, StrInput};
 use serde_json::Value;
-use tollgate_kit::Writer;
+use tollgate_tree::Writer;
 
 use crate::accept::{shape, Item, ItemsField, Outcome, Shape};
 use crate::InputLimits;

@@ -26,9 +26,9 @@
 //! assert_eq!(plugins, Some("NodeRestriction"));
 //! ```
 
-use crate::tree::Node;
 use crate::value::{elements, Elements};
 use crate::Container;
+use tollgate_tree::Node;
 
 /// One of a container's two argument lists. trivy's checks read each on its own, and
 /// some read `command` only.

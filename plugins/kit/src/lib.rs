@@ -57,7 +57,6 @@ pub mod node_info;
 mod object;
 pub mod rbac;
 mod runtime;
-mod tree;
 pub mod value;
 
 #[cfg(target_arch = "wasm32")]
@@ -77,7 +76,7 @@ pub use info::{CheckInfo, Finding, PluginMeta, Severity};
 pub use object::{Container, Object, PodSpec};
 pub use runtime::{CheckResult, Policy, Runtime};
 pub use serde_json::{self, json, Map, Value};
-pub use tree::{Fields, Items, Node, Tree, Writer};
+pub use tollgate_tree::{Fields, Items, Node, Tree, Writer};
 
 /// Reads catalogue entries (`policies/<dir>/<ID>/check.json`) at compile time.
 ///

@@ -35,9 +35,9 @@
 //! assert_eq!(too_open, ["644", "\"600\""]);
 //! ```
 
-use crate::tree::Node;
 use crate::value::{elements, rego_eq, Elements};
 use crate::Object;
+use tollgate_tree::Node;
 
 /// The `kind` of a NodeInfo object, compared exactly (trivy's checks do).
 pub const KIND: &str = "NodeInfo";

@@ -1,7 +1,7 @@
 use std::cell::OnceCell;
 
-use crate::tree::{Node, Tree};
 use crate::value::{deep_merge_some, items};
+use tollgate_tree::{Node, Tree};
 
 /// Pod-level securityContext keys that Kubernetes (and trivy) let containers inherit.
 const INHERITED: [&str; 6] = [

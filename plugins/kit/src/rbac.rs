@@ -1,9 +1,9 @@
 //! Rules of Roles and ClusterRoles, matched the way trivy's RBAC checks match them:
 //! exact string membership, where "*" matches only where it is literally listed.
 
-use crate::tree::Node;
 use crate::value::{contains_str, items};
 use crate::Object;
+use tollgate_tree::Node;
 
 /// One entry of `rules`.
 #[derive(Debug, Clone, Copy)]

@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use crate::tree::{Fields, Items, Node, Tree, Writer};
+use tollgate_tree::{Fields, Items, Node, Tree, Writer};
 
 /// Key present, whatever the value (Rego `has_key`): `null` and `false` count.
 pub fn has_key(v: Option<Node>, key: &str) -> bool {
