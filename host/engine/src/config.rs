@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use tollgate_runtime::Severity;
+
+use crate::clock::Date;
 
 pub const DEFAULT_FILE: &str = "tollgate.yaml";
 
@@ -19,9 +22,9 @@ pub struct Config {
     pub settings: BTreeMap<String, serde_json::Value>,
     pub checks: ChecksConfig,
     /// Severity per check id (any alias): LOW, MEDIUM, HIGH or CRITICAL.
-    pub severity: BTreeMap<String, String>,
+    pub severity: BTreeMap<String, Severity>,
     /// Lowest severity of a failed check that makes the exit status 1.
-    pub fail_on: Option<String>,
+    pub fail_on: Option<Severity>,
     pub namespaces: Filter,
     pub kinds: Filter,
     pub limits: LimitsConfig,
@@ -46,9 +49,9 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct AdmissionConfig {
     /// Failed checks of this severity or worse deny the request [HIGH].
-    pub deny_on: Option<String>,
+    pub deny_on: Option<Severity>,
     /// Failed checks below `deny_on` and at or above this become warnings [LOW].
-    pub warn_on: Option<String>,
+    pub warn_on: Option<Severity>,
     /// `enforce` [default], or `audit`: never deny; what would deny becomes a warning.
     pub mode: Option<AdmissionMode>,
     /// What a plugin error or a missed deadline does: `fail` (deny) [default] or
@@ -174,7 +177,7 @@ pub struct Exemption {
     pub reason: String,
     /// YYYY-MM-DD; from that day on the exemption no longer applies.
     #[serde(default)]
-    pub expires: Option<String>,
+    pub expires: Option<Date>,
 }
 
 /// A configuration error: one line naming the file and key.
@@ -239,36 +242,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
-const SEVERITIES: [&str; 4] = ["LOW", "MEDIUM", "HIGH", "CRITICAL"];
-
 impl Config {
     /// Checks that need no plugin: severities, dates, reasons, settings shapes.
     fn validate(&self, file: &Path) -> Result<(), ConfigError> {
-        for (id, sev) in &self.severity {
-            if !SEVERITIES.contains(&sev.to_ascii_uppercase().as_str()) {
-                return Err(err(
-                    file,
-                    &format!("severity.{id}"),
-                    format!("'{sev}' is not one of LOW, MEDIUM, HIGH, CRITICAL"),
-                ));
-            }
-        }
-        let severities = [
-            ("fail_on", &self.fail_on),
-            ("admission.deny_on", &self.admission.deny_on),
-            ("admission.warn_on", &self.admission.warn_on),
-        ];
-        for (key, value) in severities {
-            if let Some(f) = value {
-                if !SEVERITIES.contains(&f.to_ascii_uppercase().as_str()) {
-                    return Err(err(
-                        file,
-                        key,
-                        format!("'{f}' is not one of LOW, MEDIUM, HIGH, CRITICAL"),
-                    ));
-                }
-            }
-        }
         if self.admission.deadline_ms == Some(0) {
             return Err(err(file, "admission.deadline_ms", "must be at least 1"));
         }
@@ -296,15 +272,6 @@ impl Config {
                     &format!("{key}.checks"),
                     "list at least one check id",
                 ));
-            }
-            if let Some(d) = &x.expires {
-                if parse_date(d).is_none() {
-                    return Err(err(
-                        file,
-                        &format!("{key}.expires"),
-                        format!("'{d}' is not a date (YYYY-MM-DD)"),
-                    ));
-                }
             }
         }
         for (i, p) in self.plugins.iter().enumerate() {
@@ -388,34 +355,6 @@ impl Config {
     }
 }
 
-/// Days since 1970-01-01 for a YYYY-MM-DD date.
-pub fn parse_date(s: &str) -> Option<i64> {
-    let mut parts = s.trim().split('-');
-    let (y, m, d): (i64, i64, i64) = (
-        parts.next()?.parse().ok()?,
-        parts.next()?.parse().ok()?,
-        parts.next()?.parse().ok()?,
-    );
-    if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
-
-/// Today, in days since 1970-01-01 (UTC).
-pub fn today() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64 / 86_400)
-}
-
 pub use crate::pattern::glob;
 
 #[cfg(test)]
@@ -432,11 +371,46 @@ mod tests {
         assert!(!glob("prod", "prod-1"));
     }
 
+    fn load_text(text: &str) -> Result<Config, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tollgate.yaml");
+        std::fs::write(&file, text).unwrap();
+        load(&file).map_err(|e| e.to_string().replace(&file.display().to_string(), "F"))
+    }
+
+    /// Severities and dates are typed values: read in any case, refused with the key
+    /// that holds them, never dropped.
     #[test]
-    fn dates() {
-        assert_eq!(parse_date("1970-01-01"), Some(0));
-        assert_eq!(parse_date("2026-01-01"), Some(20454));
-        assert_eq!(parse_date("2026-13-01"), None);
-        assert_eq!(parse_date("tomorrow"), None);
+    fn typed_values_name_their_key() {
+        let c = load_text(
+            "fail_on: high\nseverity: {KSV011: Critical}\nadmission: {deny_on: MEDIUM}\n\
+             exemptions: [{checks: [KSV011], reason: r, expires: 2024-02-29}]\n",
+        )
+        .unwrap();
+        assert_eq!(c.fail_on, Some(Severity::High));
+        assert_eq!(c.severity["KSV011"], Severity::Critical);
+        assert_eq!(c.admission.deny_on, Some(Severity::Medium));
+        assert_eq!(
+            c.exemptions[0].expires.map(|d| d.to_string()).as_deref(),
+            Some("2024-02-29")
+        );
+        for (text, want) in [
+            (
+                "fail_on: HIGHEST\n",
+                "fail_on: 'HIGHEST' is not one of LOW, MEDIUM, HIGH, CRITICAL",
+            ),
+            (
+                "severity: {KSV011: urgent}\n",
+                "severity.KSV011: 'urgent' is not one of",
+            ),
+            ("admission: {warn_on: 3}\n", "admission.warn_on: "),
+            (
+                "exemptions: [{checks: [KSV011], reason: r, expires: 2026-02-31}]\n",
+                "exemptions[0].expires: '2026-02-31' is not a date (YYYY-MM-DD)",
+            ),
+        ] {
+            let e = load_text(text).unwrap_err();
+            assert!(e.contains(want), "{text}: {e}");
+        }
     }
 }

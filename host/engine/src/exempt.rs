@@ -9,7 +9,8 @@
 use serde::Serialize;
 use tollgate_runtime::CheckInfo;
 
-use crate::config::{glob, parse_date, today, Exemption};
+use crate::clock::today;
+use crate::config::{glob, Exemption};
 use crate::input::Resource;
 use crate::kube::DEFAULT_NAMESPACE;
 use crate::plugins::primary_id;
@@ -134,11 +135,7 @@ impl Exemptions {
                     .iter()
                     .filter_map(|c| primary_id(catalogue.iter().copied(), c))
                     .collect(),
-                expired: x
-                    .expires
-                    .as_deref()
-                    .and_then(parse_date)
-                    .is_some_and(|d| d <= now),
+                expired: x.expires.is_some_and(|d| d <= now),
             })
             .collect();
         Exemptions {
@@ -190,7 +187,7 @@ impl Exemptions {
                     applied: Applied {
                         reason: rule.spec.reason.clone(),
                         source: rule.source.clone(),
-                        expires: rule.spec.expires.clone(),
+                        expires: rule.spec.expires.map(|d| d.to_string()),
                     },
                     rule: Some(index),
                 }));
@@ -238,7 +235,7 @@ impl Exemptions {
                 namespace: r.spec.namespace.clone(),
                 name: r.spec.name.clone(),
                 reason: r.spec.reason.clone(),
-                expires: r.spec.expires.clone(),
+                expires: r.spec.expires.map(|d| d.to_string()),
                 status: if r.expired {
                     "expired"
                 } else if matched == 0 {

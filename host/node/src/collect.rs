@@ -311,7 +311,7 @@ pub fn collect(opts: &Options) -> Collected {
     let mut metadata = Map::new();
     metadata.insert(
         "creationTimestamp".into(),
-        tollgate::report::k8s::timestamp().into(),
+        tollgate::clock::timestamp().into(),
     );
     if let Some(name) = c.node_name(opts) {
         metadata.insert("name".into(), name.into());

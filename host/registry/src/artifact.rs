@@ -258,34 +258,3 @@ mod tests {
         assert!(e.contains("image index"), "{e}");
     }
 }
-
-/// The creation time written into an artifact, RFC 3339 in UTC: now, or
-/// `$SOURCE_DATE_EPOCH` for reproducible pushes (the same component and annotations
-/// then give the same digest).
-pub fn created_now() -> String {
-    let secs = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.trim().parse::<i64>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64)
-        });
-    created_at(secs)
-}
-
-/// Seconds since the epoch as the artifact's creation time.
-fn created_at(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-#[cfg(test)]
-mod time_tests {
-    #[test]
-    fn rfc3339_from_epoch() {
-        assert_eq!(super::created_at(1_764_633_600), "2025-12-02T00:00:00Z");
-        assert_eq!(super::created_at(0), "1970-01-01T00:00:00Z");
-    }
-}

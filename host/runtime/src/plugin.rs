@@ -115,6 +115,18 @@ impl Severity {
     }
 }
 
+/// Read from configuration in any case, with an error that names the choices.
+impl<'de> serde::Deserialize<'de> for Severity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Severity, D::Error> {
+        let text = String::deserialize(d)?;
+        Severity::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "'{text}' is not one of LOW, MEDIUM, HIGH, CRITICAL"
+            ))
+        })
+    }
+}
+
 impl std::fmt::Display for Severity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

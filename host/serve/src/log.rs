@@ -4,13 +4,10 @@ use serde_json::{Map, Value};
 
 /// Writes `{"time", "level", "msg", ...fields}` as one line.
 pub fn event(level: &str, msg: &str, fields: Value) {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
     let mut line = Map::new();
     line.insert(
         "time".into(),
-        Value::String(tollgate::report::k8s::rfc3339(secs)),
+        Value::String(tollgate::clock::rfc3339(tollgate::clock::now())),
     );
     line.insert("level".into(), Value::String(level.into()));
     line.insert("msg".into(), Value::String(msg.into()));

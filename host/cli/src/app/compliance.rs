@@ -44,7 +44,7 @@ pub(super) fn run(args: ComplianceArgs) -> Result<u8> {
             writeln!(out)?;
         }
         ComplianceFormat::K8sReport => {
-            let obj = outcome.to_k8s(detail, &ctx, &report::k8s::timestamp());
+            let obj = outcome.to_k8s(detail, &ctx, &tollgate::clock::timestamp());
             writeln!(out, "{}", serde_saphyr::to_string(&obj)?.trim_end())?;
         }
     }

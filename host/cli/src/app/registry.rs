@@ -73,7 +73,9 @@ pub(super) fn push(
         .map(|a| (a.key.clone(), a.value.clone()))
         .collect();
     let c = client(args, r)?;
-    let created = registry::artifact::created_now();
+    // Now, or $SOURCE_DATE_EPOCH for reproducible pushes (the same component and
+    // annotations then give the same digest).
+    let created = tollgate::clock::timestamp();
     let digest = c.block_on(registry::publish::push(
         &c, r, &component, &meta, &created, &extra,
     ))?;

@@ -8,19 +8,15 @@ use crate::cli::ServeArgs;
 use tollgate::breaker::BreakerSettings;
 use tollgate::config::{AdmissionMode, FailurePolicy};
 use tollgate::defaults;
-use tollgate_runtime::Severity;
 use tollgate_serve::{self as serve, Rules, ServeOptions};
 
 pub(super) fn run(args: ServeArgs) -> Result<u8> {
     let (config, file) = super::read_config(&args.plugins)?;
     let a = config.admission.clone();
-    let severity = |flag: Option<Severity>, conf: &Option<String>, default| {
-        flag.or(conf.as_deref().and_then(Severity::parse))
-            .unwrap_or(default)
-    };
+    // Flags over the configuration over the defaults.
     let rules = Rules {
-        deny_on: severity(args.deny_on, &a.deny_on, defaults::DENY_ON),
-        warn_on: severity(args.warn_on, &a.warn_on, defaults::WARN_ON),
+        deny_on: args.deny_on.or(a.deny_on).unwrap_or(defaults::DENY_ON),
+        warn_on: args.warn_on.or(a.warn_on).unwrap_or(defaults::WARN_ON),
         mode: args.mode.or(a.mode).unwrap_or(AdmissionMode::Enforce),
         failure_policy: args
             .failure_policy

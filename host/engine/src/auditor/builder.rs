@@ -563,16 +563,11 @@ fn policy(
     let severity = config
         .severity
         .iter()
-        .filter_map(|(id, sev)| {
-            let id = plugins::primary_id(catalogue.iter().copied(), id)?;
-            Some((id, Severity::parse(sev)?))
-        })
+        .filter_map(|(id, sev)| Some((plugins::primary_id(catalogue.iter().copied(), id)?, *sev)))
         .collect();
     Policy {
         severity,
-        fail_on: fail_on
-            .or(config.fail_on.as_deref().and_then(Severity::parse))
-            .unwrap_or(Severity::Low),
+        fail_on: fail_on.or(config.fail_on).unwrap_or(Severity::Low),
         exemptions: Exemptions::new(file, &config.exemptions, &catalogue).with_annotations(trust),
     }
 }

@@ -57,7 +57,7 @@ impl<W: Write> PolicyReportSink<W> {
             out,
             flavour,
             reports: BTreeMap::new(),
-            seconds: super::k8s::now_seconds(),
+            seconds: crate::clock::report_time(),
         }
     }
 }

@@ -259,7 +259,7 @@ impl<W: Write> Sink for HtmlSink<W> {
             s.resources,
             s.files,
             escape(&plugins.join(", ")),
-            super::k8s::timestamp(),
+            crate::clock::timestamp(),
             card("resources", s.resources, "resources"),
             card("failed", s.checks_failed, "failed checks"),
             card("critical", s.failed.critical, "critical"),
