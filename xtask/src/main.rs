@@ -46,6 +46,7 @@ fn main() -> Result<()> {
             test(rest)
         }
         "docs" => docs(),
+        "setup" => system_packages(),
         "polyglot" => polyglot(),
         "plugins" => build_plugins(),
         "fuzz" => fuzz(rest),
@@ -70,6 +71,7 @@ fn main() -> Result<()> {
                  sudo), build, then run every test of the workspace (extra args go to cargo test);\n           \
                  test --quick: the unit tests only, no plugins, no system tools\n  \
                  docs     regenerate docs/cli.md and the check table in docs/checks.md\n  \
+                 setup    only install the system tools the end-to-end tests use\n  \
                  plugins  build only the plugins and copy them beside the binary\n  \
                  polyglot install componentize-py and componentize-qjs (into target/tools) and build \
                  the Python and JavaScript recommended-labels plugins\n  \
