@@ -44,8 +44,17 @@ pub enum AuthoringError {
 const EMBEDDED_KIT_DIR: &str = "vendor/tollgate-kit";
 /// The tree encoding the kit reads, beside it (the kit names it as `../tollgate-tree`).
 const EMBEDDED_TREE_DIR: &str = "vendor/tollgate-tree";
-/// The tree crate's source as this binary was built with it (`host/tree/src/lib.rs`).
-const TREE_SOURCE: &str = include_str!("../../tree/src/lib.rs");
+/// The tree crate's sources as this binary was built with them (`host/tree/src`).
+const TREE_SOURCES: &[(&str, &str)] = &[
+    (
+        "deserialize.rs",
+        include_str!("../../tree/src/deserialize.rs"),
+    ),
+    ("lib.rs", include_str!("../../tree/src/lib.rs")),
+    ("node.rs", include_str!("../../tree/src/node.rs")),
+    ("tests.rs", include_str!("../../tree/src/tests.rs")),
+    ("writer.rs", include_str!("../../tree/src/writer.rs")),
+];
 
 /// The kit's sources as this binary was built with them (`plugins/kit/src`).
 const KIT_SOURCES: &[(&str, &str)] = &[
@@ -176,10 +185,9 @@ pub fn new_project(
             &format!("{EMBEDDED_TREE_DIR}/Cargo.toml"),
             fill(include_str!("templates/tree_cargo.toml"), &version),
         )?;
-        write(
-            &format!("{EMBEDDED_TREE_DIR}/src/lib.rs"),
-            TREE_SOURCE.to_string(),
-        )?;
+        for (file, text) in TREE_SOURCES {
+            write(&format!("{EMBEDDED_TREE_DIR}/src/{file}"), text.to_string())?;
+        }
     }
     write(
         "examples/pass.yaml",
@@ -345,8 +353,17 @@ mod tests {
                 *text
             );
         }
-        let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tree/src/lib.rs");
-        assert_eq!(std::fs::read_to_string(tree).unwrap(), TREE_SOURCE);
+        let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tree/src");
+        let mut files: Vec<String> = std::fs::read_dir(&tree)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let embedded: Vec<&str> = TREE_SOURCES.iter().map(|(f, _)| *f).collect();
+        assert_eq!(files, embedded);
+        for (f, text) in TREE_SOURCES {
+            assert_eq!(std::fs::read_to_string(tree.join(f)).unwrap(), *text);
+        }
         let kit = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
         let template = include_str!("templates/kit_cargo.toml");
         for dep in [

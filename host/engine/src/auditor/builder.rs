@@ -2,22 +2,24 @@
 //! limits, filters and scan options. Flags given to the builder win over the
 //! configuration, as on the command line.
 
-use std::path::{Path, PathBuf};
+mod fetch;
+mod resolve;
+
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tollgate_runtime::{Limits, PluginError, Sandbox, SandboxError, Severity};
 
 use super::{Auditor, Inner};
-use crate::config::{Config, ConfigError, Filter};
-use crate::exempt::{AnnotationTrust, Exemptions, Grant};
+use crate::config::{Config, ConfigError};
 use crate::input::InputLimits;
 use crate::pipeline::{Filters, Options};
-use crate::plugins::{self, ActivePlugin, DefaultBundle, PluginSource};
-use crate::policy::Policy;
+use crate::plugins::{self, PluginSource};
 #[cfg(feature = "oci")]
 use crate::registry::{self, RegistryOptions};
 use crate::report::{self, SeverityFilter};
+use resolve::{extend, policy, switch_checks};
 
 /// Why an auditor could not be made. Plugins that fail to load are not among these:
 /// they are kept in [`Auditor::load_errors`] and the others run.
@@ -102,77 +104,6 @@ enum Annotations {
     /// At admission: only where `admission.annotation_exemptions` allows, and `*`
     /// only below this severity.
     Admission(Severity),
-}
-
-#[cfg(feature = "oci")]
-impl AuditorBuilder {
-    /// How registries are reached (plain-HTTP hosts, timeouts, attempts).
-    pub fn registry(mut self, options: RegistryOptions) -> Self {
-        self.registry = options;
-        self
-    }
-
-    /// A public key (cosign.pub) whose signatures admit registry plugins, besides the
-    /// configuration's `trust.keys`.
-    pub fn trusted_key(mut self, path: impl Into<PathBuf>) -> Self {
-        self.trusted_keys.push(path.into());
-        self
-    }
-
-    /// Fetches the registry plugins among `sources`, all at once, under the trust
-    /// policy and the lock.
-    fn fetch(
-        &self,
-        sources: &[PluginSource],
-        config: &Config,
-        config_file: Option<&Path>,
-        cache_dir: Option<&Path>,
-    ) -> Result<plugins::FetchedPlugins, BuildError> {
-        let refs: Vec<registry::OciRef> = sources
-            .iter()
-            .filter_map(|s| match s {
-                PluginSource::Oci(r) => Some(r.clone()),
-                _ => None,
-            })
-            .collect();
-        if refs.is_empty() {
-            return Ok(Default::default());
-        }
-        let base = config_file.and_then(Path::parent).unwrap_or(Path::new(""));
-        let trust = registry::Trust::load(&config.trust, base, &self.trusted_keys)?;
-        let lock = registry::Lock::read(&registry::lock::path_for(config_file))?;
-        let hosts: Vec<&str> = refs.iter().map(|r| r.registry()).collect();
-        let client = registry::Client::new(self.registry.clone(), &hosts)?;
-        let store = cache_dir.and_then(registry::Store::open);
-        let fetcher = registry::Fetcher::new(client, store, trust, lock);
-        let results = fetcher.fetch_all(&refs);
-        Ok(refs
-            .into_iter()
-            .zip(results)
-            .map(|(r, got)| {
-                let got = got.map(|p| plugins::Fetched {
-                    component: p.component,
-                    sha256: p.sha256,
-                });
-                (r.to_string(), got)
-            })
-            .collect())
-    }
-}
-
-#[cfg(not(feature = "oci"))]
-impl AuditorBuilder {
-    /// Without registry support there is nothing to fetch: an `oci://` source was
-    /// already refused when it was parsed.
-    fn fetch(
-        &self,
-        _: &[PluginSource],
-        _: &Config,
-        _: Option<&Path>,
-        _: Option<&Path>,
-    ) -> Result<plugins::FetchedPlugins, BuildError> {
-        Ok(Default::default())
-    }
 }
 
 impl AuditorBuilder {
@@ -440,139 +371,4 @@ impl AuditorBuilder {
             }),
         })
     }
-
-    /// The bundle's files, then the configuration's plugins, then the builder's.
-    fn sources(
-        &self,
-        config: &Config,
-        config_file: Option<&Path>,
-        cfg_err: &dyn Fn(String, String) -> ConfigError,
-    ) -> Result<Vec<PluginSource>, BuildError> {
-        let mut sources = Vec::new();
-        let dir = match &self.bundle {
-            Bundle::None => None,
-            Bundle::Dir(d) => Some(d.clone()),
-            Bundle::Default => match plugins::default_bundle(!self.embedded.is_empty())
-                .ok_or(BuildError::NoBundle)?
-            {
-                DefaultBundle::Dir(d) => Some(d),
-                DefaultBundle::Embedded => {
-                    sources.extend(self.embedded.iter().cloned());
-                    None
-                }
-            },
-        };
-        if let Some(dir) = dir {
-            let files =
-                plugins::bundle_files(&dir).map_err(|error| BuildError::Bundle { dir, error })?;
-            sources.extend(files.into_iter().map(PluginSource::file));
-        }
-        let base = config_file
-            .and_then(Path::parent)
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        for (i, p) in config.plugins.iter().enumerate() {
-            let text = p.path.to_string_lossy();
-            if text.starts_with(plugins::OCI_SCHEME) {
-                let r = PluginSource::parse(&text)
-                    .map_err(|e| cfg_err(format!("plugins[{i}].path"), e.to_string()))?;
-                sources.push(r);
-                continue;
-            }
-            sources.push(
-                PluginSource::File {
-                    path: p.path.clone(),
-                    pin: p.sha256.clone(),
-                }
-                .relative_to(&base),
-            );
-        }
-        sources.extend(self.sources.iter().cloned());
-        if sources.is_empty() {
-            return Err(BuildError::NoPlugins);
-        }
-        Ok(sources)
-    }
-
-    /// (plugin name, settings JSON, whether from the configuration); the builder's win.
-    fn merged_settings(&self, config: &Config) -> Result<Vec<(String, String, bool)>, BuildError> {
-        let mut settings: Vec<(String, String, bool)> = config
-            .settings
-            .iter()
-            .map(|(n, v)| (n.clone(), v.to_string(), true))
-            .collect();
-        for (name, json) in &self.settings {
-            serde_json::from_str::<serde_json::Value>(json).map_err(|error| {
-                BuildError::SettingsJson {
-                    name: name.clone(),
-                    error,
-                }
-            })?;
-            settings.retain(|(m, _, _)| m != name);
-            settings.push((name.clone(), json.clone(), false));
-        }
-        Ok(settings)
-    }
-}
-
-/// The configuration's `checks.enable` and `checks.disable`, over the plugins' defaults.
-fn switch_checks(active: &mut [ActivePlugin], config: &Config) {
-    for p in active {
-        let (checks, enabled) = (&p.plugin.info.checks, &mut p.enabled);
-        for (i, c) in checks.iter().enumerate() {
-            if config.checks.enable.iter().any(|id| c.is_named(id)) {
-                enabled[i] = true;
-            }
-            if config.checks.disable.iter().any(|id| c.is_named(id)) {
-                enabled[i] = false;
-            }
-        }
-    }
-}
-
-/// Severity overrides, threshold and exemptions; the configuration is validated.
-fn policy(
-    active: &[ActivePlugin],
-    config: &Config,
-    file: &str,
-    fail_on: Option<Severity>,
-    annotations: Annotations,
-) -> Policy {
-    let catalogue: Vec<_> = active.iter().flat_map(|p| p.checks()).collect();
-    let trust = match annotations {
-        Annotations::Ignore => AnnotationTrust::Ignore,
-        Annotations::Config if config.ignore_annotation_exemptions => AnnotationTrust::Ignore,
-        Annotations::Config => AnnotationTrust::Honour,
-        Annotations::Admission(deny_on) => AnnotationTrust::Granted(
-            config
-                .admission
-                .annotation_exemptions
-                .iter()
-                .map(|g| Grant {
-                    checks: g
-                        .checks
-                        .iter()
-                        .filter_map(|c| plugins::primary_id(catalogue.iter().copied(), c))
-                        .collect(),
-                    any_below: g.checks.iter().any(|c| c == "*").then_some(deny_on),
-                    namespaces: g.namespaces.clone(),
-                })
-                .collect(),
-        ),
-    };
-    let severity = config
-        .severity
-        .iter()
-        .filter_map(|(id, sev)| Some((plugins::primary_id(catalogue.iter().copied(), id)?, *sev)))
-        .collect();
-    Policy {
-        severity,
-        fail_on: fail_on.or(config.fail_on).unwrap_or(Severity::Low),
-        exemptions: Exemptions::new(file, &config.exemptions, &catalogue).with_annotations(trust),
-    }
-}
-
-fn extend(filter: &mut Filter, more: &Filter) {
-    filter.include.extend(more.include.iter().cloned());
-    filter.exclude.extend(more.exclude.iter().cloned());
 }
