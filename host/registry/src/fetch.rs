@@ -208,21 +208,13 @@ impl Fetcher {
             return Ok(d.to_string());
         }
         let locked = self.lock.as_ref().map(|l| l.plugins.get(&r.to_string()));
-        match locked {
-            Some(Some(locked)) => match self.client.resolve(r.oci()).await {
-                Ok(now) if now != *locked => Err(Refusal::Trust(format!(
-                    "the tag now points to {now}, but tollgate.lock records {locked}; run `tollgate plugin lock` to accept the new digest"
-                ))),
-                Ok(_) => Ok(locked.clone()),
-                // Offline: the lock still says exactly what to run.
-                Err(_) if self.cached(locked).is_some() => Ok(locked.clone()),
-                Err(e) => Err(Refusal::Registry(e)),
-            },
-            Some(None) => Err(Refusal::Trust(
-                "not in tollgate.lock; run `tollgate plugin lock` to record its digest".into(),
-            )),
-            None => self.client.resolve(r.oci()).await.map_err(Refusal::Registry),
-        }
+        // A reference the lock does not list is refused without asking the registry.
+        let now = match locked {
+            Some(None) => Err(RegistryError::new("not asked: not in tollgate.lock")),
+            _ => self.client.resolve(r.oci()).await,
+        };
+        let cached = |d: &str| self.cached(d).is_some();
+        locked_digest(locked, now, &cached)
     }
 
     /// A valid signature on `digest` by one of `keys`: from the cached signature
@@ -332,7 +324,77 @@ impl Fetcher {
     }
 }
 
+#[derive(Debug)]
 enum Refusal {
     Trust(String),
     Registry(RegistryError),
+}
+
+/// The lock's decision for a tag: `locked` is None without a lock, Some(None) when the
+/// lock does not list the reference; `now` is what the registry says the tag is;
+/// `cached` whether a digest's manifest is in the store.
+fn locked_digest(
+    locked: Option<Option<&String>>,
+    now: Result<String, RegistryError>,
+    cached: &dyn Fn(&str) -> bool,
+) -> Result<String, Refusal> {
+    match (locked, now) {
+        (None, now) => now.map_err(Refusal::Registry),
+        (Some(None), _) => Err(Refusal::Trust(
+            "not in tollgate.lock; run `tollgate plugin lock` to record its digest".into(),
+        )),
+        (Some(Some(locked)), Ok(now)) if now != *locked => Err(Refusal::Trust(format!(
+            "the tag now points to {now}, but tollgate.lock records {locked}; run `tollgate plugin lock` to accept the new digest"
+        ))),
+        (Some(Some(locked)), Ok(_)) => Ok(locked.clone()),
+        // Offline: the lock still says exactly what to run.
+        (Some(Some(locked)), Err(_)) if cached(locked) => Ok(locked.clone()),
+        (Some(Some(_)), Err(e)) => Err(Refusal::Registry(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Trust x lock: what runs for a tag, with and without a lock, online and offline.
+    #[test]
+    fn the_lock_decides_what_a_tag_runs() {
+        let (a, b) = ("sha256:aaaa".to_string(), "sha256:bbbb".to_string());
+        let down = || Err(RegistryError::new("connection refused"));
+        let none = |_: &str| false;
+        let has_a = |d: &str| d == "sha256:aaaa";
+        // No lock: the registry's answer, or its error.
+        assert_eq!(locked_digest(None, Ok(a.clone()), &none).unwrap(), a);
+        assert!(matches!(
+            locked_digest(None, down(), &none),
+            Err(Refusal::Registry(_))
+        ));
+        // Not in the lock: refused whatever the registry says.
+        match locked_digest(Some(None), Ok(a.clone()), &has_a) {
+            Err(Refusal::Trust(m)) => assert!(m.contains("not in tollgate.lock"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        // Locked, the tag unchanged: the locked digest.
+        assert_eq!(
+            locked_digest(Some(Some(&a)), Ok(a.clone()), &none).unwrap(),
+            a
+        );
+        // Locked, the tag moved: refused, naming both digests and the way out.
+        match locked_digest(Some(Some(&a)), Ok(b.clone()), &has_a) {
+            Err(Refusal::Trust(m)) => {
+                assert!(
+                    m.contains(&b) && m.contains(&a) && m.contains("plugin lock"),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        // Locked and offline: the locked digest only when its manifest is cached.
+        assert_eq!(locked_digest(Some(Some(&a)), down(), &has_a).unwrap(), a);
+        assert!(matches!(
+            locked_digest(Some(Some(&a)), down(), &none),
+            Err(Refusal::Registry(_))
+        ));
+    }
 }

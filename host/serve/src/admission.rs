@@ -463,4 +463,164 @@ mod tests {
             kept.last()
         );
     }
+
+    /// Verdicts with failed checks of these (id, severity) and plugin errors of these
+    /// classes.
+    fn verdicts(failed: &[(&str, Severity)], errors: &[&str]) -> Outcome {
+        use std::sync::Arc;
+        use tollgate::report::{CheckMeta, ErrorEntry, ResourceEntry, Summary};
+        let checks = failed
+            .iter()
+            .map(|(id, severity)| CheckEntry {
+                meta: Arc::new(CheckMeta::new(id, &[], "a check", "General", "p")),
+                severity: *severity,
+                success: false,
+                messages: vec![format!("{id} failed")],
+                exempted: None,
+            })
+            .collect();
+        let errors = errors
+            .iter()
+            .map(|class| ErrorEntry {
+                file: "-".into(),
+                document: None,
+                item: None,
+                plugin: Some("slow".into()),
+                class: class.to_string(),
+                message: "it took too long".into(),
+            })
+            .collect();
+        Outcome::Evaluated(Box::new(Verdicts {
+            resource: ResourceEntry {
+                file: Arc::from("-"),
+                document: 0,
+                item: None,
+                line: None,
+                api_version: Some("v1".into()),
+                kind: "Pod".into(),
+                namespace: Some("shop".into()),
+                name: Some("web".into()),
+                checks,
+            },
+            errors,
+            summary: Summary::default(),
+            filtered: false,
+        }))
+    }
+
+    fn rules(mode: AdmissionMode, failure_policy: FailurePolicy) -> Rules {
+        Rules {
+            deny_on: Severity::High,
+            warn_on: Severity::Medium,
+            mode,
+            failure_policy,
+        }
+    }
+
+    #[test]
+    fn findings_deny_at_deny_on_and_warn_below_down_to_warn_on() {
+        let enforce = rules(AdmissionMode::Enforce, FailurePolicy::Fail);
+        let v = verdicts(
+            &[
+                ("KSV011", Severity::Low),
+                ("KSV020", Severity::Medium),
+                ("KSV017", Severity::High),
+            ],
+            &[],
+        );
+        let a = decide(&v, &enforce, None);
+        assert!(!a.allowed);
+        assert_eq!(a.denying, ["KSV017"]);
+        let (code, message) = a.denial.clone().unwrap();
+        assert_eq!(code, 403);
+        assert!(
+            message.starts_with("1 failed check: KSV017 (HIGH)"),
+            "{message}"
+        );
+        assert_eq!(
+            a.warnings.len(),
+            1,
+            "MEDIUM warns, LOW is below warn_on: {:?}",
+            a.warnings
+        );
+        assert!(a.warnings[0].starts_with("KSV020"));
+        assert_eq!(a.decision(), "denied");
+        // Below deny_on: allowed with the warning.
+        let a = decide(
+            &verdicts(&[("KSV020", Severity::Medium)], &[]),
+            &enforce,
+            None,
+        );
+        assert!(a.allowed && a.decision() == "warned");
+        // Audit mode never denies; it says what would have.
+        let a = decide(&v, &rules(AdmissionMode::Audit, FailurePolicy::Fail), None);
+        assert!(a.allowed && a.denial.is_none());
+        assert!(
+            a.warnings[0].starts_with("audit mode, would deny: 1 failed check: KSV017"),
+            "{:?}",
+            a.warnings
+        );
+        assert_eq!(a.denying, ["KSV017"]);
+    }
+
+    #[test]
+    fn failures_follow_the_failure_policy_except_a_switched_off_plugin() {
+        for (class, policy, allowed) in [
+            ("time-limit", FailurePolicy::Fail, false),
+            ("time-limit", FailurePolicy::Ignore, true),
+            ("switched-off", FailurePolicy::Fail, false),
+            // A client that hangs a plugin until it is switched off must not waive its
+            // checks: switched off denies whatever the policy.
+            ("switched-off", FailurePolicy::Ignore, false),
+        ] {
+            let a = decide(
+                &verdicts(&[], &[class]),
+                &rules(AdmissionMode::Enforce, policy),
+                None,
+            );
+            assert_eq!(a.allowed, allowed, "{class} under {policy:?}");
+            assert!(a.failure.as_deref().unwrap().contains("it took too long"));
+            let said = a
+                .denial
+                .map(|d| d.1)
+                .unwrap_or_else(|| a.warnings.join(" "));
+            assert!(said.contains("could not evaluate"), "{said}");
+        }
+        let a = decide(
+            &Outcome::Failed("deadline".into()),
+            &rules(AdmissionMode::Enforce, FailurePolicy::Fail),
+            None,
+        );
+        assert_eq!((a.allowed, a.decision()), (false, "error-denied"));
+        let a = decide(
+            &Outcome::Failed("deadline".into()),
+            &rules(AdmissionMode::Enforce, FailurePolicy::Ignore),
+            None,
+        );
+        assert_eq!((a.allowed, a.decision()), (true, "error-allowed"));
+        let a = decide(
+            &Outcome::Skipped("DELETE"),
+            &rules(AdmissionMode::Enforce, FailurePolicy::Fail),
+            None,
+        );
+        assert_eq!((a.allowed, a.decision()), (true, "allowed"));
+    }
+
+    #[test]
+    fn an_ignored_exemption_annotation_is_said() {
+        let v = verdicts(&[("KSV017", Severity::High)], &[]);
+        let a = decide(
+            &v,
+            &rules(AdmissionMode::Enforce, FailurePolicy::Fail),
+            Some("KSV017: trust me"),
+        );
+        assert!(!a.allowed);
+        assert!(
+            a.warnings
+                .iter()
+                .any(|w| w.contains("not honoured at admission") && w.contains("KSV017")),
+            "{:?}",
+            a.warnings
+        );
+    }
 }
