@@ -275,12 +275,19 @@ fn quick(extra: &[String]) -> Result<()> {
     run(c)
 }
 
-/// Regenerates the generated documents; `tests/docs.rs` fails when they are stale.
+/// Regenerates the generated documents; `tests/inproc/docs.rs` fails when they are stale.
 fn docs() -> Result<()> {
     build()?;
     let mut c = cargo();
-    c.args(["test", "--release", "-p", "tollgate-e2e", "--test", "docs"])
-        .env("TOLLGATE_WRITE_DOCS", "1");
+    c.args([
+        "test",
+        "--release",
+        "-p",
+        "tollgate-inproc",
+        "--test",
+        "docs",
+    ])
+    .env("TOLLGATE_WRITE_DOCS", "1");
     run(c)
 }
 

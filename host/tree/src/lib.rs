@@ -36,7 +36,7 @@ use std::cmp::Ordering;
 use std::fmt;
 
 use serde::de::DeserializeSeed;
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 
 const NULL: u8 = 0;
 const FALSE: u8 = 1;

@@ -1,5 +1,7 @@
 //! The encoding against serde_json: same values, same semantics.
 
+use serde_json::Map;
+
 use super::*;
 use serde_json::json;
 

@@ -482,3 +482,42 @@ fn builder_errors_say_what_to_do() {
     let report: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(report["errors"][0]["class"], "read");
 }
+
+/// The embedder's example (host/engine/examples/embed.rs), built by `cargo test` against
+/// the library alone: it judges the object on stdin and says so in its exit status.
+#[test]
+fn the_embedders_example_judges_an_object() {
+    let example = target_profile_dir().join("examples").join("embed");
+    if !tollgate_e2e::prerequisite(
+        example.exists(),
+        "the embed example is not built (cargo test --workspace builds it)",
+    ) {
+        return;
+    }
+    let run = |object: &str| {
+        let mut child = std::process::Command::new(&example)
+            .arg(target_profile_dir().join("plugins"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(object.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run(&pod("web"));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("LOW KSV011: ")), "{out}");
+    let (code, out) =
+        run("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\n");
+    assert_eq!((code, out.as_str()), (Some(0), ""));
+}

@@ -20,7 +20,7 @@ fn cli_reference() -> String {
     cmd.build();
     let mut out = String::from(
         "# Command-line reference\n\n\
-         Generated from the CLI's definitions by `cargo xtask docs` (`tests/docs.rs` fails \
+         Generated from the CLI's definitions by `cargo xtask docs` (`tests/inproc/docs.rs` fails \
          when it is\nstale). `tollgate help COMMAND` and `man tollgate` show the same.\n",
     );
     fn walk(cmd: &mut clap::Command, path: String, out: &mut String) {
