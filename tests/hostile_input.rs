@@ -166,19 +166,19 @@ fn hostile_manifests_end_in_clear_errors_or_correct_results() {
 #[test]
 fn oversized_files_are_refused_before_parsing() {
     let dir = tempfile::tempdir().unwrap();
-    // 100 MB of valid YAML documents.
+    // 3 MiB of valid YAML documents against a 2 MiB limit: refused by its size, so none
+    // of its documents is read.
     let doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: filler}\ndata: {k: v}\n---\n";
-    let big = doc.repeat((100 << 20) / doc.len() + 1);
+    let big = doc.repeat((3 << 20) / doc.len() + 1);
     fs::write(dir.path().join("big.yaml"), &big).unwrap();
-    let (code, r, took) = scan_dir(dir.path(), &["--max-file-size", "64"]);
+    let (code, r, _) = scan_dir(dir.path(), &["--max-file-size", "2"]);
     assert_eq!(code, 2);
-    assert!(took < Duration::from_secs(20), "{took:?}");
     let e = error_for(&r, "big.yaml").unwrap();
     assert!(
         e["message"]
             .as_str()
             .unwrap()
-            .contains("larger than the 64 MiB limit"),
+            .contains("larger than the 2 MiB limit"),
         "{e}"
     );
     assert_eq!(r["resources"].as_array().unwrap().len(), 0);
