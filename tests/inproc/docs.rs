@@ -56,18 +56,6 @@ const CATEGORIES: &[&str] = &[
     "Ingress",
 ];
 
-const WORKLOAD: &[&str] = &[
-    "Pod",
-    "ReplicaSet",
-    "ReplicationController",
-    "Deployment",
-    "DeploymentConfig",
-    "StatefulSet",
-    "DaemonSet",
-    "CronJob",
-    "Job",
-];
-
 /// The check table from every `policies/*/*/check.json`.
 fn check_table() -> String {
     let mut rows: BTreeMap<(usize, String), String> = BTreeMap::new();
@@ -89,7 +77,7 @@ fn check_table() -> String {
                 .iter()
                 .filter_map(Value::as_str)
                 .collect();
-            let kinds = if kinds == WORKLOAD {
+            let kinds = if kinds == tollgate::kube::WORKLOAD_KINDS {
                 "Workload".to_string()
             } else {
                 kinds.join(", ")
