@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+// The same reading of the plugins' sources as xtask's, which recorded the digest.
+mod sources {
+    include!("../../xtask/src/sources.rs");
+}
+
 fn bundle() -> Option<PathBuf> {
     println!("cargo:rerun-if-env-changed=TOLLGATE_EMBED_DIR");
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
@@ -55,6 +60,7 @@ fn main() {
         None => Vec::new(),
     };
     files.sort();
+    warn_if_stale(&files);
     let mut code = String::from("/// The built-in plugins: (file name, component, sha256).\npub static EMBEDDED: &[(&str, &[u8], &str)] = &[\n");
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
@@ -80,4 +86,39 @@ fn main() {
 
 fn abs(p: &Path) -> PathBuf {
     p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Warns when the bundle was built from other sources than the checkout's: a plugin
+/// edited since the last `cargo xtask build` would otherwise ship stale without a word.
+fn warn_if_stale(files: &[PathBuf]) {
+    let Some(dir) = files.first().and_then(|f| f.parent()) else {
+        return;
+    };
+    let Ok(recorded) = std::fs::read_to_string(dir.join("SOURCES")) else {
+        return;
+    };
+    println!("cargo:rerun-if-changed={}", dir.join("SOURCES").display());
+    let root =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default()).join("../..");
+    let mut dirs: Vec<String> = Vec::new();
+    for f in files {
+        let name = f.file_stem().and_then(|n| n.to_str()).unwrap_or_default();
+        for d in sources::plugin_source_dirs(name) {
+            if !dirs.contains(&d) {
+                println!("cargo:rerun-if-changed={}", root.join(&d).display());
+                dirs.push(d);
+            }
+        }
+    }
+    // xtask lists the plugins in its own order; the digest is over sorted files, so the
+    // order of the directories does not matter.
+    if sources::sources_digest(&root, &dirs) != recorded.trim() {
+        println!(
+            "cargo:warning=the embedded plugins in {} were built from other sources than \
+             plugins/: run `cargo xtask build` to rebuild them",
+            dir.canonicalize()
+                .unwrap_or_else(|_| dir.to_path_buf())
+                .display()
+        );
+    }
 }

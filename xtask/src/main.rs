@@ -32,6 +32,12 @@ const EXTRA: &[(&str, &str)] = &[
 ];
 const TARGET: &str = "wasm32-wasip2";
 
+mod sources;
+
+/// Beside the bundle: the digest of the sources it was built from (host/cli/build.rs
+/// warns when it embeds a bundle built from other sources).
+const SOURCES_FILE: &str = "SOURCES";
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cmd = args.first().map(String::as_str).unwrap_or("help");
@@ -185,6 +191,16 @@ fn build_plugins() -> Result<()> {
     }
     for (krate, name) in EXTRA {
         copy(krate, extra.join(format!("{name}.wasm")))?;
+    }
+    let dirs: Vec<String> = BUILTIN
+        .iter()
+        .flat_map(|name| sources::plugin_source_dirs(name))
+        .collect();
+    let digest = sources::sources_digest(&root(), &dirs);
+    let record = bundle.join(SOURCES_FILE);
+    if std::fs::read_to_string(&record).ok().as_deref() != Some(digest.as_str()) {
+        std::fs::write(&record, &digest)
+            .with_context(|| format!("cannot write {}", record.display()))?;
     }
     eprintln!(
         "xtask: plugins in {} and {}",
