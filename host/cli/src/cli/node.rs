@@ -40,7 +40,7 @@ pub struct Source {
 
     /// The node's name, as the reports name it (node-NAME) [default: the kubelet's
     /// --hostname-override, else ROOT/etc/hostname].
-    #[arg(long, value_name = "NAME", env = "NODE_NAME")]
+    #[arg(long, value_name = "NAME", env = "NODE_NAME", hide_env_values = true)]
     pub node_name: Option<String>,
 }
 
