@@ -85,7 +85,7 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    if v["msg"] == "listening" {
+                    if v["message"] == "listening" {
                         let _ = tx.send(v["addr"].as_str().unwrap_or("").to_string());
                     }
                 }
@@ -149,6 +149,45 @@ impl Server {
         );
         assert_eq!(code, 200, "{body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    }
+
+    /// The first log line containing `needle`, waiting for it (logs are written after
+    /// the answer is sent, so a test that just got its answer may be ahead of them).
+    pub fn wait_log(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(l) = self
+                .logs
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains(needle))
+            {
+                return l.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no log line with {needle}: {:?}",
+                self.logs.lock().unwrap()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until `/metrics` says `n` reviews are being answered.
+    pub fn wait_in_flight(&self, tls: &Tls, n: u32) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let (_, text) = self.curl(tls, "ca.pem", "GET", "/metrics", None);
+            if parse_metrics(&text).get("tollgate_admission_in_flight") == Some(&f64::from(n)) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never {n} in flight: {text}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     pub fn signal(&self, sig: &str) {

@@ -301,7 +301,8 @@ fn docs() -> Result<()> {
         "-p",
         "tollgate-inproc",
         "--test",
-        "docs",
+        "inproc",
+        "docs::",
     ])
     .env("TOLLGATE_WRITE_DOCS", "1");
     run(c)

@@ -3,15 +3,16 @@
 //! renders it; a library user reads it.
 
 use serde::Serialize;
-use tollgate_runtime::{CheckInfo, PluginError};
+use tollgate_runtime::CheckInfo;
 
 use crate::plugins::ActivePlugin;
+use crate::LoadError;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Catalogue {
     pub plugins: Vec<CataloguePlugin>,
     /// Plugins that could not be loaded or configured.
-    pub errors: Vec<LoadError>,
+    pub errors: Vec<CatalogueError>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -35,7 +36,7 @@ pub struct CatalogueCheck {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct LoadError {
+pub struct CatalogueError {
     pub file: String,
     /// The error class (`read`, `digest`, `not-component`, `contract`, `settings`, ...).
     pub class: &'static str,
@@ -43,7 +44,7 @@ pub struct LoadError {
 }
 
 impl Catalogue {
-    pub fn new(plugins: &[ActivePlugin], errors: &[PluginError]) -> Catalogue {
+    pub fn new(plugins: &[ActivePlugin], errors: &[LoadError]) -> Catalogue {
         Catalogue {
             plugins: plugins
                 .iter()
@@ -67,7 +68,7 @@ impl Catalogue {
                 .collect(),
             errors: errors
                 .iter()
-                .map(|e| LoadError {
+                .map(|e| CatalogueError {
                     file: e.file().display().to_string(),
                     class: e.class(),
                     message: e.to_string(),

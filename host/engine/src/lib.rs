@@ -43,6 +43,7 @@ pub mod evaluate;
 pub mod exempt;
 pub use tollgate_input as input;
 pub mod kube;
+pub mod load_error;
 pub mod pattern;
 pub mod pipeline;
 pub mod plugins;
@@ -52,4 +53,6 @@ pub use tollgate_registry as registry;
 pub mod report;
 
 pub use auditor::{Auditor, AuditorBuilder, BuildError, Object, ObjectError, Verdicts};
+pub use load_error::LoadError;
 pub use plugins::PluginSource;
+pub use tollgate_runtime::Severity;

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::LoadError;
 use serde::Serialize;
 use tollgate_runtime::{CheckInfo, Instance, Plugin, PluginError, Sandbox};
 
@@ -25,7 +26,7 @@ pub struct Fetched {
 
 /// Registry plugins fetched before loading, by reference (as [`PluginSource`] displays
 /// it), or why each could not be.
-pub type FetchedPlugins = HashMap<String, Result<Fetched, PluginError>>;
+pub type FetchedPlugins = HashMap<String, Result<Fetched, LoadError>>;
 
 /// A plugin source that cannot be taken.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -108,16 +109,24 @@ impl PluginSource {
     /// Loads and verifies the component; a registry plugin must have been fetched
     /// (`pulled`).
     #[cfg_attr(not(feature = "oci"), allow(unused_variables))]
-    pub fn load(&self, sandbox: &Sandbox, pulled: Option<Fetched>) -> Result<Plugin, PluginError> {
+    pub fn load(&self, sandbox: &Sandbox, pulled: Option<Fetched>) -> Result<Plugin, LoadError> {
         match self {
-            PluginSource::File { path, pin } => Plugin::load(sandbox, path, pin.as_deref()),
-            PluginSource::Embedded { bytes, sha256, .. } => {
-                Plugin::from_bytes(sandbox, &self.label(), bytes, sha256.to_string())
-            }
+            PluginSource::File { path, pin } => Ok(Plugin::load(sandbox, path, pin.as_deref())?),
+            PluginSource::Embedded { bytes, sha256, .. } => Ok(Plugin::from_bytes(
+                sandbox,
+                &self.label(),
+                bytes,
+                sha256.to_string(),
+            )?),
             #[cfg(feature = "oci")]
             PluginSource::Oci(_) => match pulled {
-                Some(p) => Plugin::from_bytes(sandbox, &self.label(), &p.component, p.sha256),
-                None => Err(PluginError::Registry {
+                Some(p) => Ok(Plugin::from_bytes(
+                    sandbox,
+                    &self.label(),
+                    &p.component,
+                    p.sha256,
+                )?),
+                None => Err(LoadError::Registry {
                     file: self.label(),
                     reason: "listed more than once".into(),
                 }),
@@ -276,7 +285,7 @@ pub fn activate(
     mut pulled: FetchedPlugins,
     settings: &dyn Fn(&str) -> Option<String>,
     breaker: crate::breaker::BreakerSettings,
-    errors: &mut Vec<PluginError>,
+    errors: &mut Vec<LoadError>,
     loaded: &mut Vec<(PathBuf, String)>,
 ) -> Vec<ActivePlugin> {
     let mut active: Vec<ActivePlugin> = Vec::new();
@@ -313,10 +322,13 @@ pub fn activate(
             })
         });
         if let Some(reason) = clash {
-            errors.push(PluginError::Contract {
-                file: plugin.file.clone(),
-                reason,
-            });
+            errors.push(
+                PluginError::Contract {
+                    file: plugin.file.clone(),
+                    reason,
+                }
+                .into(),
+            );
             continue;
         }
         loaded.push((plugin.file.clone(), plugin.name().to_string()));
@@ -324,7 +336,7 @@ pub fn activate(
         // Configure once up front: bad settings are reported before any scanning.
         match ActivePlugin::configured(plugin, settings_json, breaker) {
             Ok(p) => active.push(p),
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.into()),
         }
     }
     active
@@ -352,7 +364,7 @@ pub struct PluginDescription {
 }
 
 /// Loads a plugin (without configuring it) and describes it.
-pub fn inspect(sandbox: &Sandbox, source: &PluginSource) -> Result<PluginDescription, PluginError> {
+pub fn inspect(sandbox: &Sandbox, source: &PluginSource) -> Result<PluginDescription, LoadError> {
     let size = match source {
         PluginSource::File { path, .. } => std::fs::metadata(path)
             .map_err(|source| PluginError::Read {

@@ -56,6 +56,9 @@ pub enum KeyError {
         what: &'static str,
         reason: String,
     },
+    /// The cryptographic library refused (no randomness, an unusable key).
+    #[error("{0}")]
+    Crypto(String),
 }
 
 /// A public key that signatures are checked against, and the file it came from.
@@ -88,8 +91,8 @@ impl PublicKey {
 
 /// A new ECDSA P-256 key pair as cosign writes it: (cosign.key PEM encrypted with
 /// `password`, cosign.pub PEM).
-pub fn generate(password: &[u8]) -> Result<(String, String), String> {
-    keyfile::generate(password)
+pub fn generate(password: &[u8]) -> Result<(String, String), KeyError> {
+    keyfile::generate(password).map_err(KeyError::Crypto)
 }
 
 /// A private key that signs: cosign's encrypted PEM (`ENCRYPTED SIGSTORE PRIVATE KEY`
@@ -112,8 +115,8 @@ impl SigningKey {
     }
 
     /// The signature over `payload`, base64 as the annotation holds it.
-    pub fn sign(&self, payload: &[u8]) -> Result<String, String> {
-        self.0.sign(payload)
+    pub fn sign(&self, payload: &[u8]) -> Result<String, KeyError> {
+        self.0.sign(payload).map_err(KeyError::Crypto)
     }
 }
 

@@ -8,8 +8,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use tollgate_runtime::PluginError;
-
 use super::artifact::{plugin_layer, Descriptor, Manifest};
 use super::client::{Client, RegistryError};
 use super::cosign::{self, signature_tag};
@@ -36,6 +34,32 @@ pub struct Pulled {
     /// The key file whose signature admitted it; None when the policy allowed it
     /// unsigned.
     pub verified_by: Option<PathBuf>,
+}
+
+/// Why a registry plugin may not run. Each variant names the reference.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FetchError {
+    /// The trust policy does not admit it (unsigned, signed by another key, from a
+    /// repository not allowed, tampered with, or not what the lock says).
+    #[error("{reference}: refused by the trust policy: {reason}")]
+    Trust { reference: String, reason: String },
+    /// It could not be fetched (network, authentication, not found, store).
+    #[error("{reference}: {reason}")]
+    Registry { reference: String, reason: String },
+    /// The artifact holds no tollgate plugin layer.
+    #[error("{reference}: not a WebAssembly component: {reason}")]
+    NotPlugin { reference: String, reason: String },
+}
+
+impl FetchError {
+    /// The reference the error is about.
+    pub fn reference(&self) -> &str {
+        match self {
+            FetchError::Trust { reference, .. }
+            | FetchError::Registry { reference, .. }
+            | FetchError::NotPlugin { reference, .. } => reference,
+        }
+    }
 }
 
 pub struct Fetcher {
@@ -69,7 +93,7 @@ impl Fetcher {
 
     /// Fetches every reference, at most [`defaults::REGISTRY_CONCURRENCY`] at a time;
     /// results in the order of `refs`.
-    pub fn fetch_all(&self, refs: &[OciRef]) -> Vec<Result<Pulled, PluginError>> {
+    pub fn fetch_all(&self, refs: &[OciRef]) -> Vec<Result<Pulled, FetchError>> {
         let gate = tokio::sync::Semaphore::new(defaults::REGISTRY_CONCURRENCY);
         let all = refs.iter().map(|r| {
             let gate = &gate;
@@ -82,14 +106,14 @@ impl Fetcher {
     }
 
     /// One plugin, or why it may not run.
-    pub async fn fetch(&self, r: &OciRef) -> Result<Pulled, PluginError> {
-        let file = PathBuf::from(r.to_string());
-        let trust_err = |reason: String| PluginError::Trust {
-            file: file.clone(),
+    pub async fn fetch(&self, r: &OciRef) -> Result<Pulled, FetchError> {
+        let reference = r.to_string();
+        let trust_err = |reason: String| FetchError::Trust {
+            reference: reference.clone(),
             reason,
         };
-        let net_err = |e: RegistryError| PluginError::Registry {
-            file: file.clone(),
+        let net_err = |e: RegistryError| FetchError::Registry {
+            reference: reference.clone(),
             reason: e.message,
         };
         let requirement = self.trust.requirement(&r.repo_path()).map_err(&trust_err)?;
@@ -120,8 +144,8 @@ impl Fetcher {
                 bytes
             }
         };
-        let (_, layer) = plugin_layer(&manifest).map_err(|reason| PluginError::NotComponent {
-            file: file.clone(),
+        let (_, layer) = plugin_layer(&manifest).map_err(|reason| FetchError::NotPlugin {
+            reference: reference.clone(),
             reason,
         })?;
         let verified_by = match requirement {

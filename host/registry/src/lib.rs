@@ -25,7 +25,7 @@ pub mod trust;
 
 pub use client::{Client, RegistryError, RegistryOptions};
 pub use download::DownloadLimits;
-pub use fetch::{Fetcher, Pulled};
+pub use fetch::{FetchError, Fetcher, Pulled};
 pub use lock::Lock;
 pub use reference::OciRef;
 pub use store::Store;

@@ -52,7 +52,9 @@ pub async fn sign(
     artifact::plugin_layer(&manifest)
         .map_err(|e| RegistryError::new(format!("{r}: refusing to sign it: {e}")))?;
     let payload = cosign::payload(&r.repo_path(), &digest, annotations);
-    let signature = key.sign(&payload).map_err(RegistryError::new)?;
+    let signature = key
+        .sign(&payload)
+        .map_err(|e| RegistryError::new(e.to_string()))?;
     let tag = r.at_tag(&signature_tag(&digest));
     let existing = client.manifest(&tag).await?.map(|(m, _)| m);
     let (sig_manifest, config) = cosign::add_signature(existing.as_deref(), &payload, &signature);

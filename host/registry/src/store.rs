@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use tollgate_runtime::cache::{create_private, is_private_file};
+use tollgate_private_dir::{create_private, is_private_file};
 
 use super::reference::{is_sha256_digest, sha256_digest};
 

@@ -15,6 +15,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use tollgate_private_dir::{create_private, is_private_file};
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
@@ -82,49 +83,4 @@ impl Cache {
         }
         Ok(component)
     }
-}
-
-#[cfg(unix)]
-fn owned_and_private(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions.
-    let uid = unsafe { libc_geteuid() };
-    meta.uid() == uid && meta.mode() & 0o022 == 0
-}
-
-#[cfg(unix)]
-extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
-}
-
-#[cfg(not(unix))]
-fn owned_and_private(_meta: &std::fs::Metadata) -> bool {
-    false
-}
-
-/// Creates `dir` (mode 0700) if needed; None unless it is a directory that belongs to
-/// this user and nobody else can write to. Other stores of trusted bytes (the pulled
-/// plugins) follow the same rule.
-pub fn create_private(dir: &Path) -> Option<()> {
-    if !dir.exists() {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .ok()?;
-        }
-        #[cfg(not(unix))]
-        std::fs::create_dir_all(dir).ok()?;
-    }
-    let meta = std::fs::symlink_metadata(dir).ok()?;
-    (meta.is_dir() && owned_and_private(&meta)).then_some(())
-}
-
-/// A regular file (not a link) of this user's that nobody else can write to.
-pub fn is_private_file(path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && owned_and_private(&m))
 }

@@ -62,15 +62,6 @@ pub enum PluginError {
     #[error("{file}: {detail}")]
     Host { file: PathBuf, detail: String },
 
-    /// A registry plugin the trust policy does not admit (unsigned, signed by another
-    /// key, from a repository not allowed, tampered with, or not what the lock says).
-    #[error("{file}: refused by the trust policy: {reason}")]
-    Trust { file: PathBuf, reason: String },
-
-    /// A registry plugin that could not be fetched.
-    #[error("{file}: {reason}")]
-    Registry { file: PathBuf, reason: String },
-
     /// Not called: the plugin was switched off after it ran over its time limit too
     /// many times in a row.
     #[error("{file}: not run: {reason}")]
@@ -90,8 +81,6 @@ impl PluginError {
             | PluginError::Trap { file, .. }
             | PluginError::Rejected { file, .. }
             | PluginError::Host { file, .. }
-            | PluginError::Trust { file, .. }
-            | PluginError::Registry { file, .. }
             | PluginError::SwitchedOff { file, .. } => file,
         }
     }
@@ -123,8 +112,6 @@ impl PluginError {
             PluginError::Trap { .. } => "trap",
             PluginError::Rejected { .. } => "rejected",
             PluginError::Host { .. } => "host",
-            PluginError::Trust { .. } => "trust",
-            PluginError::Registry { .. } => "registry",
             PluginError::SwitchedOff { .. } => "switched-off",
         }
     }
@@ -144,8 +131,6 @@ impl PluginError {
         "trap",
         "rejected",
         "host",
-        "trust",
-        "registry",
         "switched-off",
     ];
 
@@ -192,14 +177,6 @@ impl PluginError {
             PluginError::Host { detail, .. } => PluginError::Host {
                 file,
                 detail: detail.clone(),
-            },
-            PluginError::Trust { reason, .. } => PluginError::Trust {
-                file,
-                reason: reason.clone(),
-            },
-            PluginError::Registry { reason, .. } => PluginError::Registry {
-                file,
-                reason: reason.clone(),
             },
             PluginError::SwitchedOff { reason, .. } => PluginError::SwitchedOff {
                 file,

@@ -6,13 +6,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::admission::{self, Outcome, Rules};
-use super::log;
 use super::metrics::Metrics;
 use tollgate::{Auditor, Object};
 
@@ -60,23 +58,25 @@ fn problem(state: &State, code: StatusCode, reason: &str) -> Response<Body> {
     )
 }
 
-pub async fn handle(
-    state: Arc<State>,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, hyper::Error> {
+pub async fn handle<B>(state: &Arc<State>, req: Request<B>) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: std::fmt::Display,
+{
+    let state = state.as_ref();
     let path = req.uri().path().to_string();
-    Ok(match (req.method(), path.as_str()) {
-        (&Method::POST, "/validate") => validate(&state, req).await,
-        (&Method::GET, "/healthz") => reply(&state, StatusCode::OK, "text/plain", "ok\n"),
+    match (req.method(), path.as_str()) {
+        (&Method::POST, "/validate") => validate(state, req).await,
+        (&Method::GET, "/healthz") => reply(state, StatusCode::OK, "text/plain", "ok\n"),
         (&Method::GET, "/readyz") => {
             // Ready once the plugins are loaded and configured (they are before the port
             // opens) and none failed to.
-            match load_errors(&state) {
+            match load_errors(state) {
                 None if !state.auditor.plugins().is_empty() => {
-                    reply(&state, StatusCode::OK, "text/plain", "ready\n")
+                    reply(state, StatusCode::OK, "text/plain", "ready\n")
                 }
                 errors => reply(
-                    &state,
+                    state,
                     StatusCode::SERVICE_UNAVAILABLE,
                     "text/plain",
                     format!("not ready: {}\n", errors.unwrap_or_default()),
@@ -85,17 +85,17 @@ pub async fn handle(
         }
         (&Method::GET, "/metrics") => {
             let text = state.metrics.render();
-            reply(&state, StatusCode::OK, "text/plain; version=0.0.4", text)
+            reply(state, StatusCode::OK, "text/plain; version=0.0.4", text)
         }
         (_, "/validate" | "/healthz" | "/readyz" | "/metrics") => {
-            problem(&state, StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+            problem(state, StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         }
         _ => problem(
-            &state,
+            state,
             StatusCode::NOT_FOUND,
             "no such path: POST /validate, GET /healthz, /readyz, /metrics",
         ),
-    })
+    }
 }
 
 /// The plugins that could not be loaded, with why, if any did not.
@@ -111,7 +111,7 @@ fn load_errors(state: &State) -> Option<String> {
 }
 
 /// The API server's own deadline for the call, `?timeout=10s`.
-fn requested_timeout(req: &Request<Incoming>) -> Option<Duration> {
+fn requested_timeout<B>(req: &Request<B>) -> Option<Duration> {
     let query = req.uri().query()?;
     let value = query
         .split('&')
@@ -126,15 +126,17 @@ enum BodyError {
     TimedOut,
     /// The shared body budget is spent.
     Busy,
-    Broken(hyper::Error),
+    Broken(String),
 }
 
 /// The whole body, within the size limit, the body timeout and the shared budget; the
 /// permit holds the body's share of the budget until the answer is sent.
-async fn read_body(
-    state: &State,
-    mut body: Incoming,
-) -> Result<(Vec<u8>, OwnedSemaphorePermit), BodyError> {
+async fn read_body<B>(state: &State, body: B) -> Result<(Vec<u8>, OwnedSemaphorePermit), BodyError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    let mut body = std::pin::pin!(body);
     let mut held = state
         .body_budget
         .clone()
@@ -143,7 +145,8 @@ async fn read_body(
     let read = async {
         let mut bytes: Vec<u8> = Vec::new();
         while let Some(frame) = body.frame().await {
-            let Ok(data) = frame.map_err(BodyError::Broken)?.into_data() else {
+            let frame = frame.map_err(|e| BodyError::Broken(e.to_string()))?;
+            let Ok(data) = frame.into_data() else {
                 continue; // trailers
             };
             let total = bytes.len() + data.len();
@@ -174,7 +177,11 @@ async fn read_body(
     }
 }
 
-async fn validate(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
+async fn validate<B>(state: &State, req: Request<B>) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
     let too_long = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
@@ -292,16 +299,24 @@ async fn validate(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> 
     state
         .metrics
         .review(answer.decision(), &review.operation, took);
-    log::info(
-        "review",
-        json!({
-            "uid": review.uid, "operation": review.operation, "kind": review.kind,
-            "namespace": review.namespace, "name": review.name, "dry_run": review.dry_run,
-            "allowed": answer.allowed, "decision": answer.decision(), "failed_checks": answer.denying,
-            "warnings": answer.warnings.len(), "failure": answer.failure,
-            "skipped": match &outcome { Outcome::Skipped(why) => Some(*why), _ => None },
-            "duration_ms": took.as_secs_f64() * 1000.0,
-        }),
+    tracing::info!(
+        uid = %review.uid,
+        operation = %review.operation,
+        kind = %review.kind,
+        namespace = review.namespace.as_deref(),
+        name = review.name.as_deref(),
+        dry_run = review.dry_run,
+        allowed = answer.allowed,
+        decision = answer.decision(),
+        failed_checks = %answer.denying.join(","),
+        warnings = answer.warnings.len(),
+        failure = answer.failure.as_deref(),
+        skipped = match &outcome {
+            Outcome::Skipped(why) => Some(*why),
+            _ => None,
+        },
+        duration_ms = took.as_secs_f64() * 1000.0,
+        "review"
     );
     drop(permit);
     let body = admission::response(&review.uid, &answer).to_string();
@@ -312,7 +327,7 @@ async fn validate(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> 
 /// off by the sandbox's own time limit (set to the deadline) and its instance replaced;
 /// the answer does not wait for that.
 async fn evaluate(
-    state: &Arc<State>,
+    state: &State,
     uid: &str,
     object: serde_json::Value,
     deadline: Duration,

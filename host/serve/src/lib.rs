@@ -18,10 +18,13 @@
 //! connections close. The reviewed object is the tenant's word: its annotations waive
 //! no check unless the configuration grants it (`exempt::AnnotationTrust`), and every
 //! metrics label comes from a closed set.
+//!
+//! The library writes no output of its own: it logs through `tracing` (target
+//! `tollgate_serve`), and the binary chooses the format (one JSON object per line).
+//! [`Webhook`] is the request handling without a socket, which tests drive in-process.
 
 pub mod admission;
 mod http;
-mod log;
 pub mod metrics;
 pub mod tls;
 
@@ -30,14 +33,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
+use tracing::{error, info};
 
 pub use admission::Rules;
 
@@ -89,16 +95,50 @@ pub enum ServeError {
     Runtime(std::io::Error),
 }
 
+/// The webhook's request handling, without a socket: the routes, the body limits and
+/// budget, the bounded queue, the deadline and the decision. [`run`] serves it on every
+/// connection; a test or an embedder calls [`Webhook::handle`] directly.
+#[derive(Clone)]
+pub struct Webhook(Arc<http::State>);
+
+impl Webhook {
+    /// The handling `opts` describe (its socket and TLS settings are not used here).
+    pub fn new(auditor: Auditor, opts: &ServeOptions) -> Webhook {
+        Webhook(Arc::new(http::State {
+            auditor,
+            rules: opts.rules,
+            deadline: opts.deadline,
+            max_body: opts.max_body,
+            admitted: Arc::new(Semaphore::new(opts.workers + opts.queue)),
+            workers: Arc::new(Semaphore::new(opts.workers)),
+            body_timeout: opts.body_timeout,
+            body_budget: Arc::new(Semaphore::new(opts.body_budget.div_ceil(1024).max(1))),
+            parsing: Semaphore::new(opts.workers.max(1)),
+            metrics: metrics::Metrics::default(),
+        }))
+    }
+
+    /// Answers one request. Must run inside a multi-threaded tokio runtime (the
+    /// evaluation runs on a blocking thread).
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::fmt::Display,
+    {
+        http::handle(&self.0, req).await
+    }
+}
+
 /// Serves until SIGTERM or SIGINT.
 pub fn run(auditor: Auditor, opts: ServeOptions) -> Result<(), ServeError> {
     let certificates = tls::Certificates::load(&opts.tls_cert, &opts.tls_key)?;
     let config = certificates.server_config()?;
     certificates.watch(Duration::from_millis(500), |r| match r {
-        Ok(true) => log::info("tls: certificate reloaded", json!({})),
+        Ok(true) => info!("tls: certificate reloaded"),
         Ok(false) => {}
-        Err(e) => log::error(
-            "tls: the new certificate cannot be used; still serving the previous one",
-            json!({"error": e.to_string()}),
+        Err(e) => error!(
+            error = %e,
+            "tls: the new certificate cannot be used; still serving the previous one"
         ),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -106,23 +146,12 @@ pub fn run(auditor: Auditor, opts: ServeOptions) -> Result<(), ServeError> {
         .thread_name("tollgate-serve")
         .build()
         .map_err(ServeError::Runtime)?;
-    let state = Arc::new(http::State {
-        auditor,
-        rules: opts.rules,
-        deadline: opts.deadline,
-        max_body: opts.max_body,
-        admitted: Arc::new(Semaphore::new(opts.workers + opts.queue)),
-        workers: Arc::new(Semaphore::new(opts.workers)),
-        body_timeout: opts.body_timeout,
-        body_budget: Arc::new(Semaphore::new(opts.body_budget.div_ceil(1024).max(1))),
-        parsing: Semaphore::new(opts.workers.max(1)),
-        metrics: metrics::Metrics::default(),
-    });
-    runtime.block_on(serve(state, TlsAcceptor::from(Arc::new(config)), &opts))
+    let webhook = Webhook::new(auditor, &opts);
+    runtime.block_on(serve(webhook, TlsAcceptor::from(Arc::new(config)), &opts))
 }
 
 async fn serve(
-    state: Arc<http::State>,
+    webhook: Webhook,
     acceptor: TlsAcceptor,
     opts: &ServeOptions,
 ) -> Result<(), ServeError> {
@@ -133,16 +162,20 @@ async fn serve(
             error,
         })?;
     let local = listener.local_addr().map_err(ServeError::Runtime)?;
-    let plugins: Vec<&str> = state
+    let plugins: Vec<&str> = webhook
+        .0
         .auditor
         .plugins()
         .iter()
         .map(|p| p.plugin.name())
         .collect();
-    log::info(
-        "listening",
-        json!({"addr": local.to_string(), "plugins": plugins, "deadline_ms": opts.deadline.as_millis() as u64,
-               "workers": opts.workers, "queue": opts.queue}),
+    info!(
+        addr = %local,
+        plugins = %plugins.join(","),
+        deadline_ms = opts.deadline.as_millis() as u64,
+        workers = opts.workers,
+        queue = opts.queue,
+        "listening"
     );
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(ServeError::Runtime)?;
@@ -165,7 +198,7 @@ async fn serve(
                         // instead of spinning on the error.
                         drop(slot);
                         if backoff.is_zero() {
-                            log::error("accept failed; backing off", json!({"error": e.to_string()}));
+                            error!(error = %e, "accept failed; backing off");
                         }
                         backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
                         tokio::time::sleep(backoff).await;
@@ -173,10 +206,10 @@ async fn serve(
                     }
                 };
                 if !backoff.is_zero() {
-                    log::info("accepting connections again", json!({}));
+                    info!("accepting connections again");
                     backoff = Duration::ZERO;
                 }
-                let (state, acceptor, mut stopped) = (state.clone(), acceptor.clone(), stopped.clone());
+                let (webhook, acceptor, mut stopped) = (webhook.clone(), acceptor.clone(), stopped.clone());
                 // One client (one pod) may not hold every connection.
                 let Some(peer_slot) = peers.take(peer.ip()) else {
                     drop(tcp);
@@ -188,10 +221,13 @@ async fn serve(
                     let tls = match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
                         Ok(Ok(tls)) => tls,
                         // Plain HTTP, a client that does not trust us, a stalled handshake.
-                        Ok(Err(e)) => return log::info("tls handshake failed", json!({"peer": peer.to_string(), "error": e.to_string()})),
-                        Err(_) => return log::info("tls handshake timed out", json!({"peer": peer.to_string()})),
+                        Ok(Err(e)) => return info!(peer = %peer, error = %e, "tls handshake failed"),
+                        Err(_) => return info!(peer = %peer, "tls handshake timed out"),
                     };
-                    let service = service_fn(move |req| http::handle(state.clone(), req));
+                    let service = service_fn(move |req| {
+                        let webhook = webhook.clone();
+                        async move { Ok::<_, std::convert::Infallible>(webhook.handle(req).await) }
+                    });
                     let conn = http1::Builder::new()
                         .timer(TokioTimer::new())
                         .keep_alive(true)
@@ -223,19 +259,19 @@ async fn serve(
     }
     drop(listener);
     let _ = stop.send(true);
-    log::info(
-        "shutting down: no new connections; finishing reviews in flight",
-        json!({"connections": connections.len()}),
+    info!(
+        connections = connections.len(),
+        "shutting down: no new connections; finishing reviews in flight"
     );
     let drained = tokio::time::timeout(opts.drain, async {
         while connections.join_next().await.is_some() {}
     })
     .await;
     match drained {
-        Ok(()) => log::info("stopped", json!({})),
-        Err(_) => log::error(
-            "stopped with reviews still in flight after the drain time",
-            json!({"connections": connections.len()}),
+        Ok(()) => info!("stopped"),
+        Err(_) => error!(
+            connections = connections.len(),
+            "stopped with reviews still in flight after the drain time"
         ),
     }
     Ok(())

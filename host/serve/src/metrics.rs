@@ -62,16 +62,14 @@ impl Metrics {
         bump(&self.responses, code);
     }
 
-    /// A plugin failure, by class: one of [`tollgate_runtime::PluginError::CLASSES`],
+    /// A plugin failure, by class: one of [`tollgate::LoadError::classes`],
     /// `exemption`, `input` or `deadline-or-input`; anything else counts as `other`, so
     /// that the series stay a closed set whatever a review carries.
     pub fn plugin_error(&self, class: &str) {
         const HOST: [&str; 3] = ["exemption", "input", "deadline-or-input"];
-        let known = tollgate_runtime::PluginError::CLASSES
-            .iter()
-            .chain(HOST.iter())
-            .find(|c| **c == class)
-            .copied()
+        let known = tollgate::LoadError::classes()
+            .chain(HOST)
+            .find(|c| *c == class)
             .unwrap_or("other");
         bump(&self.plugin_errors, known.to_string());
     }

@@ -52,6 +52,7 @@ pub(super) fn run(args: ServeArgs) -> Result<u8> {
     for e in auditor.load_errors() {
         eprintln!("tollgate: error: {e}");
     }
+    json_logs();
     serve::run(
         auditor,
         ServeOptions {
@@ -74,4 +75,17 @@ pub(super) fn run(args: ServeArgs) -> Result<u8> {
         },
     )?;
     Ok(0)
+}
+
+/// The server's events as one JSON object per line on stderr:
+/// `{"timestamp", "level", "message", ...fields}`.
+fn json_logs() {
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

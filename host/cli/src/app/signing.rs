@@ -67,8 +67,7 @@ pub(super) fn keygen(prefix: &str, force: bool) -> Result<u8> {
         }
     }
     let password = password(true)?;
-    let (private_pem, public_pem) =
-        cosign::generate(password.as_bytes()).map_err(anyhow::Error::msg)?;
+    let (private_pem, public_pem) = cosign::generate(password.as_bytes())?;
     write_private(&key, private_pem.as_bytes())?;
     std::fs::write(&public, public_pem)
         .with_context(|| format!("{}: cannot write", public.display()))?;

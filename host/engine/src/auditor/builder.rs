@@ -317,7 +317,7 @@ impl AuditorBuilder {
         }
         // Settings from the configuration that a plugin refuses are configuration errors.
         for e in &errors {
-            if let PluginError::Settings { file, message } = e {
+            if let Some(PluginError::Settings { file, message }) = e.as_plugin_error() {
                 let name = names
                     .iter()
                     .find(|(f, _)| f == file)

@@ -22,7 +22,9 @@ mod object;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use tollgate_runtime::{PluginError, Sandbox};
+use tollgate_runtime::Sandbox;
+
+use crate::LoadError;
 
 pub use builder::{AuditorBuilder, BuildError};
 pub use object::{Object, ObjectError, Verdicts};
@@ -46,7 +48,7 @@ struct Inner {
     sandbox: Sandbox,
     plugins: Vec<ActivePlugin>,
     /// Plugins that could not be loaded or configured: reported by every scan.
-    load_errors: Vec<PluginError>,
+    load_errors: Vec<LoadError>,
     metas: Vec<Vec<Arc<CheckMeta>>>,
     policy: Policy,
     options: pipeline::Options,
@@ -75,7 +77,7 @@ impl Auditor {
     }
 
     /// Plugins that could not be loaded or configured (the others run).
-    pub fn load_errors(&self) -> &[PluginError] {
+    pub fn load_errors(&self) -> &[LoadError] {
         &self.inner.load_errors
     }
 
@@ -104,7 +106,7 @@ impl Auditor {
     }
 
     /// Describes a plugin component without adding it (`tollgate plugin inspect`).
-    pub fn inspect(&self, source: &PluginSource) -> Result<PluginDescription, PluginError> {
+    pub fn inspect(&self, source: &PluginSource) -> Result<PluginDescription, LoadError> {
         plugins::inspect(&self.inner.sandbox, source)
     }
 
@@ -149,7 +151,7 @@ impl Auditor {
         )
     }
 
-    fn report(&self, severities: SeverityFilter, errors: &[PluginError]) -> Builder<'_> {
+    fn report(&self, severities: SeverityFilter, errors: &[LoadError]) -> Builder<'_> {
         let inner = &*self.inner;
         Builder::new(
             &inner.plugins,

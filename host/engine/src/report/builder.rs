@@ -64,7 +64,7 @@ impl<'a> Builder<'a> {
         shared: &'a [Vec<Arc<CheckMeta>>],
         policy: &'a Policy,
         filter: SeverityFilter,
-        plugin_errors: &[PluginError],
+        plugin_errors: &[crate::LoadError],
     ) -> Self {
         let mut b = Builder {
             plugins,

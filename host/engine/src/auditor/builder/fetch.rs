@@ -58,10 +58,12 @@ impl AuditorBuilder {
             .into_iter()
             .zip(results)
             .map(|(r, got)| {
-                let got = got.map(|p| plugins::Fetched {
-                    component: p.component,
-                    sha256: p.sha256,
-                });
+                let got = got
+                    .map(|p| plugins::Fetched {
+                        component: p.component,
+                        sha256: p.sha256,
+                    })
+                    .map_err(crate::LoadError::from);
                 (r.to_string(), got)
             })
             .collect())

@@ -126,15 +126,10 @@ fn reviews_are_allowed_denied_and_warned_as_tollgate_scan_finds() {
     assert_eq!(server.review(&tls, &dry)["response"]["allowed"], false);
 
     // Every review is logged as one JSON line with its uid.
-    std::thread::sleep(Duration::from_millis(100));
-    let logs = server.logs.lock().unwrap().clone();
-    let line = logs
-        .iter()
-        .find(|l| l.contains("\"uid-bad\""))
-        .expect("a log line for uid-bad");
-    let v: Value = serde_json::from_str(line).unwrap();
+    let line = server.wait_log("\"uid-bad\"");
+    let v: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(
-        (v["msg"].as_str(), v["decision"].as_str()),
+        (v["message"].as_str(), v["decision"].as_str()),
         (Some("review"), Some("denied"))
     );
 }
@@ -309,7 +304,7 @@ fn overload_is_answered_at_once_with_429() {
             server.curl(&t, "ca.pem", "POST", "/validate", Some(body.as_bytes()))
         })
     };
-    std::thread::sleep(Duration::from_millis(400));
+    server.wait_in_flight(&tls, 1);
     let start = Instant::now();
     let (code, body) = server.curl(
         &tls,
@@ -348,14 +343,8 @@ fn a_certificate_replaced_on_disk_is_served_without_a_restart() {
     );
     // A broken pair does not replace a working one.
     std::fs::write(tls.path("cert.pem"), "not a certificate").unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
+    server.wait_log("still serving the previous one");
     assert_eq!(server.curl(&tls, "ca2.pem", "GET", "/healthz", None).0, 200);
-    assert!(server
-        .logs
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|l| l.contains("still serving the previous one")));
 }
 
 #[test]
@@ -391,7 +380,7 @@ fn sigterm_finishes_the_review_in_flight_then_exits() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(400));
+    server.wait_in_flight(&tls, 1);
     server.signal("TERM");
     let out = slow.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -402,8 +391,7 @@ fn sigterm_finishes_the_review_in_flight_then_exits() {
     assert!(text.contains("\"uid\":\"uid-slow\""), "{text}");
     let status = wait(&mut server.child, Duration::from_secs(10));
     assert_eq!(status, Some(0), "exits 0 after draining");
-    let logs = server.logs.lock().unwrap().clone();
-    assert!(logs.iter().any(|l| l.contains("shutting down")), "{logs:?}");
+    server.wait_log("shutting down");
 }
 
 fn wait(child: &mut Child, limit: Duration) -> Option<i32> {

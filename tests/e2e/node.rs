@@ -3,8 +3,6 @@
 //! sleeping stand-in linked as `kubelet`, `kube-apiserver`, `kube-proxy`), seen
 //! through a process directory that holds only this test's processes.
 
-#![recursion_limit = "256"]
-
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};

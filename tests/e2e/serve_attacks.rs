@@ -180,10 +180,8 @@ fn a_trimmed_object_is_judged_as_request_kind_says() {
         failed_checks(&answer).contains(&"KSV017".to_string()),
         "{answer}"
     );
-    std::thread::sleep(Duration::from_millis(100));
-    let logs = server.logs.lock().unwrap().clone();
-    let line = logs.iter().find(|l| l.contains("\"u-trim\"")).unwrap();
-    let v: Value = serde_json::from_str(line).unwrap();
+    let line = server.wait_log("\"u-trim\"");
+    let v: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(
         (
             v["kind"].as_str(),
@@ -364,7 +362,7 @@ fn with_descriptors_exhausted_the_server_idles_and_recovers() {
     let hoard: Vec<TcpStream> = (0..150)
         .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
         .collect();
-    std::thread::sleep(Duration::from_millis(1500));
+    server.wait_log("accept failed; backing off");
     let pid = server.child.id();
     let before = cpu_time(pid);
     std::thread::sleep(Duration::from_secs(3));
@@ -376,12 +374,6 @@ fn with_descriptors_exhausted_the_server_idles_and_recovers() {
     assert!(
         used < Duration::from_millis(600),
         "the accept loop spins: {used:?} of CPU in 3 s"
-    );
-    let logs = server.logs.lock().unwrap().clone();
-    assert!(
-        logs.iter()
-            .any(|l| l.contains("accept failed; backing off")),
-        "{logs:?}"
     );
     drop(hoard);
     // Once they close, the server answers again.
@@ -568,22 +560,21 @@ fn a_plugin_that_keeps_hanging_is_switched_off_then_probed_back_on() {
         assert_eq!(r["response"]["allowed"], false, "{r}");
     }
     // Then the plugin is off (once the third call has run out its time limit, which
-    // ends with the answer's deadline): a review is failed at once, well within the
-    // 1.5 s a hanging call would take, closed.
+    // ends with the answer's deadline; the strike is counted when the worker returns,
+    // a moment after the answer): a review is failed without calling it, closed. The
+    // message says so; a calm review in its place would reset the strikes, so the
+    // test waits rather than polls.
     std::thread::sleep(Duration::from_millis(500));
-    let start = Instant::now();
     let r = server.review(
         &tls,
         &review("u-off", "CREATE", "ns", config_map("calm", "none")),
     );
-    let took = start.elapsed();
     assert_eq!(r["response"]["allowed"], false, "{r}");
     let message = r["response"]["status"]["message"].as_str().unwrap();
     assert!(
         message.contains("switched off after it ran over its time limit 3 times in a row"),
         "{message}"
     );
-    assert!(took < Duration::from_millis(750), "{took:?}");
     // After the probe interval one review goes through; it finishes in time, so the
     // plugin is on again for the next ones.
     std::thread::sleep(Duration::from_millis(2200));

@@ -134,13 +134,18 @@ fn the_loader_lib_rs_is_a_table_of_contents() {
 
 /// The crates an embedder of `tollgate` links (normal dependencies), by name.
 fn library_dependencies(features: &[&str]) -> BTreeSet<String> {
+    dependencies("tollgate", features)
+}
+
+/// The normal dependencies of a workspace crate, by name.
+fn dependencies(package: &str, features: &[&str]) -> BTreeSet<String> {
     let out = std::process::Command::new(env!("CARGO"))
         .current_dir(root())
         .args([
             "tree",
             "--offline",
             "-p",
-            "tollgate",
+            package,
             "-e",
             "normal",
             "--prefix",
@@ -194,4 +199,26 @@ fn the_library_knows_no_command_line_terminal_or_server() {
         );
     }
     assert!(air_gapped.len() < with_registry.len());
+}
+
+#[test]
+fn the_sandbox_and_the_registry_do_not_know_each_other() {
+    // The registry client fetches bytes under a trust policy; the sandbox runs
+    // components. Neither links the other: the library is where they meet.
+    let registry = dependencies("tollgate-registry", &[]);
+    assert!(
+        registry.contains("oci-client"),
+        "the tree was read: {registry:?}"
+    );
+    for crate_ in ["tollgate-runtime", "wasmtime"] {
+        assert!(
+            !registry.contains(crate_),
+            "the registry depends on {crate_}"
+        );
+    }
+    let runtime = dependencies("tollgate-runtime", &[]);
+    assert!(runtime.contains("wasmtime"));
+    for crate_ in ["tollgate-registry", "oci-client", "reqwest"] {
+        assert!(!runtime.contains(crate_), "the sandbox depends on {crate_}");
+    }
 }
