@@ -12,8 +12,30 @@ struct Case {
     id: String,
     name: String,
     expect_fail: bool,
-    version: Option<String>,
+    /// The plugin settings standing for the case's `data`: trivy's `data.k8s.version` is
+    /// the `k8s_version` setting of every plugin that reads it, and
+    /// `data.ksv0125.trusted_registries` the advanced plugin's `trusted_registries`.
+    settings: Vec<String>,
     input: Value,
+}
+
+/// `--plugin-settings` values for a case's `data` (none for a plain scan).
+fn settings_for(data: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(v) = data["k8s"]["version"].as_str() {
+        let s = serde_json::json!({ "k8s_version": v }).to_string();
+        for plugin in ["general", "pss-baseline", "rbac"] {
+            out.push(format!("{plugin}={s}"));
+        }
+    }
+    let trusted = &data["ksv0125"]["trusted_registries"];
+    if !trusted.is_null() {
+        out.push(format!(
+            "advanced={}",
+            serde_json::json!({ "trusted_registries": trusted })
+        ));
+    }
+    out
 }
 
 /// Every case file below `dir` (one directory per check id), in order, with its JSON.
@@ -46,8 +68,12 @@ fn cases() -> Vec<Case> {
                 v["id"].as_str().unwrap(),
                 f.file_name().unwrap().to_string_lossy()
             ),
-            expect_fail: v["expect_fail"].as_bool().unwrap(),
-            version: v["data"]["k8s"]["version"].as_str().map(str::to_string),
+            // trivy stops with an evaluation error (KSV0109's conflicting keys) and
+            // reports nothing; tollgate fails the check instead (the documented
+            // `conflicting-values` deviation of KSV0109).
+            expect_fail: v["expect_fail"].as_bool().unwrap()
+                || v["expect_error"].as_bool().unwrap_or(false),
+            settings: settings_for(&v["data"]),
             input: v["input"].clone(),
         })
         .collect()
@@ -56,15 +82,19 @@ fn cases() -> Vec<Case> {
 #[test]
 fn every_spec_case_gets_trivys_verdict() {
     let all = cases();
-    assert_eq!(all.len(), 323, "the shared spec has 323 cases");
-    // One scan per distinct cluster version setting; each case is its own file.
-    let mut groups: BTreeMap<Option<String>, Vec<&Case>> = BTreeMap::new();
+    assert_eq!(
+        all.len(),
+        450,
+        "the shared spec has 323 cases for the first 53 checks and 127 for the next 26"
+    );
+    // One scan per distinct set of settings; each case is its own file.
+    let mut groups: BTreeMap<Vec<String>, Vec<&Case>> = BTreeMap::new();
     for c in &all {
-        groups.entry(c.version.clone()).or_default().push(c);
+        groups.entry(c.settings.clone()).or_default().push(c);
     }
     let mut failures = Vec::new();
     let mut checked = 0;
-    for (version, cases) in groups {
+    for (settings, cases) in groups {
         let dir = tempfile::tempdir().unwrap();
         for (i, c) in cases.iter().enumerate() {
             std::fs::write(
@@ -74,9 +104,9 @@ fn every_spec_case_gets_trivys_verdict() {
             .unwrap();
         }
         let mut args: Vec<String> = vec!["scan".into(), "--format".into(), "json".into()];
-        if let Some(v) = &version {
+        for s in settings {
             args.push("--plugin-settings".into());
-            args.push(format!("pss-baseline={{\"k8s_version\":\"{v}\"}}"));
+            args.push(s);
         }
         args.push(dir.path().display().to_string());
         let out = run(&args);
@@ -117,11 +147,12 @@ fn every_spec_case_gets_trivys_verdict() {
             }
         }
     }
-    assert_eq!(checked, 323);
+    assert_eq!(checked, all.len());
     assert!(
         failures.is_empty(),
-        "{} of 323 cases disagree:\n{}",
+        "{} of {} cases disagree:\n{}",
         failures.len(),
+        all.len(),
         failures.join("\n")
     );
 }

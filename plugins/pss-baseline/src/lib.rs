@@ -1,5 +1,6 @@
 //! The Pod Security Standards Baseline checks: host namespaces, privileged containers,
-//! capabilities, hostPath volumes, host ports, AppArmor, SELinux, /proc masks, sysctls.
+//! capabilities, hostPath volumes, host ports, AppArmor, SELinux, /proc masks, sysctls,
+//! and trivy's later Windows HostProcess (KSV103) and unconfined seccomp (KSV104) checks.
 
 use std::collections::BTreeSet;
 
@@ -29,7 +30,8 @@ impl Policy for PssBaseline {
 
     fn checks() -> Vec<CheckInfo> {
         catalogue!("../../../policies/pss-baseline";
-            KSV008, KSV009, KSV010, KSV017, KSV022, KSV023, KSV024, KSV002, KSV025, KSV027, KSV026)
+            KSV008, KSV009, KSV010, KSV017, KSV022, KSV023, KSV024, KSV002, KSV025, KSV027, KSV026,
+            KSV103, KSV104)
     }
 
     fn configure(&mut self, settings: &Map<String, Value>) -> Result<(), String> {
@@ -60,6 +62,8 @@ impl Policy for PssBaseline {
             "KSV025" => selinux(o),
             "KSV027" => proc_mount(o),
             "KSV026" => sysctls(o, self.k8s_version.as_deref()),
+            "KSV103" => host_process(o),
+            "KSV104" => seccomp_unconfined(o),
             _ => vec![],
         }
     }
@@ -362,9 +366,184 @@ fn sysctls(o: &Object, version: Option<&str>) -> Vec<Finding> {
         .collect()
 }
 
+fn host_process(o: &Object) -> Vec<Finding> {
+    let mut out = Vec::new();
+    // The object's own top-level spec, whatever its kind (a controller's template is
+    // reached only through its containers).
+    let own = o
+        .spec()
+        .and_then(|s| s.get("securityContext"))
+        .and_then(|sc| sc.get("windowsOptions"))
+        .and_then(|w| w.get("hostProcess"));
+    if is_true(own) {
+        out.push(Finding::at(
+            format!(
+                "{} sets spec.securityContext.windowsOptions.hostProcess: true",
+                o.describe()
+            ),
+            "spec.securityContext.windowsOptions.hostProcess",
+        ));
+    }
+    for c in o.containers() {
+        let effective = c.sc("windowsOptions").and_then(|w| w.get("hostProcess"));
+        if is_true(effective) {
+            out.push(Finding::at(
+                format!(
+                    "{} runs as a Windows HostProcess container (securityContext.windowsOptions.hostProcess: true, its own or the pod's)",
+                    c.describe(o)
+                ),
+                &c.path,
+            ));
+        }
+    }
+    out
+}
+
+const SECCOMP_ANNOTATION: &str = "container.seccomp.security.alpha.kubernetes.io/";
+
+/// `seccompProfile.type` under a securityContext-like value, when the path exists (any
+/// value, null included), as Rego's `object.get` reads it.
+fn seccomp_type(sc: Option<Node>) -> Option<Node> {
+    sc?.get("seccompProfile")?.get("type")
+}
+
+fn seccomp_unconfined(o: &Object) -> Vec<Finding> {
+    let is_pod = o.kind() == "Pod";
+    o.containers()
+        .iter()
+        .filter_map(|c| {
+            // A Pod's containers are all of CONTAINERS; other kinds read only their
+            // pod specs' containers.
+            let pod = o.pod_of(c);
+            if !is_pod && pod.is_none() {
+                return None;
+            }
+            // The per-container annotation on the pod (template) metadata, else "".
+            let annotation = c.name.and_then(|n| {
+                let key = format!("{SECCOMP_ANNOTATION}{n}");
+                o.pod_specs().iter().find_map(|p| p.annotations()?.get(&key))
+            });
+            let fallback = if is_pod {
+                annotation
+            } else {
+                seccomp_type(pod.and_then(|p| p.spec.get("securityContext"))).or(annotation)
+            };
+            let own = seccomp_type(Some(c.security_context()));
+            let (kind, from) = match (own, fallback) {
+                (Some(t), _) => (t, "securityContext.seccompProfile.type"),
+                (None, Some(t)) => (t, "the pod's seccomp settings"),
+                (None, None) => (Node::NULL, ""),
+            };
+            let text = if from.is_empty() {
+                Some("")
+            } else {
+                kind.as_str()
+            };
+            // Only a string can be unconfined; missing settings read as "".
+            let t = text?;
+            if !(t.is_empty() || go_lower(t) == "unconfined") {
+                return None;
+            }
+            let why = if t.is_empty() {
+                "sets no seccomp profile".to_string()
+            } else {
+                format!("runs with seccomp profile '{t}' ({from})")
+            };
+            Some(Finding::at(
+                format!(
+                    "{} {why}; set securityContext.seccompProfile.type to RuntimeDefault or Localhost",
+                    c.describe(o)
+                ),
+                &c.path,
+            ))
+        })
+        .collect()
+}
+
+/// Go's `strings.ToLower` (Rego's `lower`): Unicode lower case, one character for one,
+/// so `İ` (U+0130) becomes `i` where Rust would write `i` and a combining dot.
+fn go_lower(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let one = if c == '\u{130}' { Some('i') } else { None };
+            one.into_iter()
+                .chain(c.to_lowercase().filter(move |_| one.is_none()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tollgate_kit::{json, Runtime};
+
+    fn run(id: &str, v: tollgate_kit::Value) -> Vec<Finding> {
+        let rt = Runtime::<PssBaseline>::new();
+        let i = rt.checks.iter().position(|c| c.id == id).unwrap() as u32;
+        rt.evaluate_value(&v, &[i]).remove(0).findings
+    }
+
+    #[test]
+    fn host_process_reads_the_own_spec_and_the_effective_context() {
+        // A pod-level true fails even when every container says false.
+        let pod = json!({"kind": "Pod", "spec": {"securityContext": {"windowsOptions": {"hostProcess": true}},
+            "containers": [{"name": "a", "securityContext": {"windowsOptions": {"hostProcess": false}}}]}});
+        assert_eq!(run("KSV103", pod).len(), 1);
+        // A template's pod-level true reaches the containers only.
+        let dep = |cs: tollgate_kit::Value| {
+            json!({"kind": "Deployment", "spec": {"template": {"spec": {
+            "securityContext": {"windowsOptions": {"hostProcess": true}}, "containers": cs}}}})
+        };
+        assert_eq!(run("KSV103", dep(json!([{"name": "a"}]))).len(), 1);
+        assert!(run("KSV103", dep(json!([]))).is_empty());
+        let s = json!({"kind": "Pod", "spec": {"containers": [{"securityContext": {"windowsOptions": {"hostProcess": "true"}}}]}});
+        assert!(run("KSV103", s).is_empty());
+    }
+
+    #[test]
+    fn seccomp_fallbacks_differ_for_pods_and_controllers() {
+        let pod = json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "a", "securityContext": {"seccompProfile": null}}]}});
+        assert_eq!(run("KSV104", pod).len(), 1);
+        let dep = json!({"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"template": {"spec": {
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "a", "securityContext": {"seccompProfile": null}}]}}}});
+        assert!(run("KSV104", dep).is_empty());
+        // Nothing set at all fails; the annotation on the template counts, the
+        // controller's own does not.
+        let bare = json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "a"}]}});
+        assert_eq!(run("KSV104", bare).len(), 1);
+        let annotated = |on_template: bool| {
+            let ann =
+                json!({"container.seccomp.security.alpha.kubernetes.io/a": "runtime/default"});
+            let (own, tpl) = if on_template {
+                (json!({}), ann)
+            } else {
+                (ann, json!({}))
+            };
+            json!({"kind": "Deployment", "metadata": {"name": "d", "annotations": own}, "spec": {"template": {
+                "metadata": {"annotations": tpl}, "spec": {"containers": [{"name": "a"}]}}}})
+        };
+        assert!(run("KSV104", annotated(true)).is_empty());
+        assert_eq!(run("KSV104", annotated(false)).len(), 1);
+        let null_type = json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [
+            {"name": "a", "securityContext": {"seccompProfile": {"type": null}}},
+            {"name": "b", "securityContext": {"seccompProfile": {"type": "UNCONFINED"}}}]}});
+        assert_eq!(run("KSV104", null_type).len(), 1);
+    }
+
+    #[test]
+    fn unnamed_container_seccomp_is_reported() {
+        let v = json!({"kind": "Pod", "spec": {"containers": [{"image": "x"}]}});
+        let f = run("KSV104", v);
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].message.contains("Unnamed container"),
+            "{}",
+            f[0].message
+        );
+    }
 
     #[test]
     fn sysctl_versions() {

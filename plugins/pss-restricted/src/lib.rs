@@ -1,7 +1,8 @@
 //! The Pod Security Standards Restricted checks: volume types, privilege escalation,
-//! running as root, root groups, seccomp.
+//! running as root, root groups, seccomp, and trivy's later runAsUser 0 (KSV105) and
+//! drop ALL / add only NET_BIND_SERVICE (KSV106) checks.
 
-use tollgate_kit::value::{has_key, is_false, is_true, items, num_eq};
+use tollgate_kit::value::{elements, has_key, is_false, is_true, items, num_eq};
 use tollgate_kit::{catalogue, CheckInfo, Container, Finding, Object, PluginMeta, Policy};
 
 #[derive(Default)]
@@ -19,7 +20,7 @@ impl Policy for PssRestricted {
     }
 
     fn checks() -> Vec<CheckInfo> {
-        catalogue!("../../../policies/pss-restricted"; KSV028, KSV001, KSV012, KSV116, KSV030)
+        catalogue!("../../../policies/pss-restricted"; KSV028, KSV001, KSV012, KSV116, KSV030, KSV105, KSV106)
     }
 
     fn evaluate(&self, id: &str, o: &Object) -> Vec<Finding> {
@@ -29,6 +30,8 @@ impl Policy for PssRestricted {
             "KSV012" => run_as_root(o),
             "KSV116" => root_groups(o),
             "KSV030" => seccomp(o),
+            "KSV105" => root_uid(o),
+            "KSV106" => capabilities(o),
             _ => vec![],
         }
     }
@@ -181,6 +184,78 @@ fn seccomp(o: &Object) -> Vec<Finding> {
     out
 }
 
+fn root_uid(o: &Object) -> Vec<Finding> {
+    let mut out: Vec<Finding> = o
+        .containers()
+        .iter()
+        .filter(|c| num_eq(c.sc("runAsUser"), 0.0))
+        .map(|c| {
+            Finding::at(
+                format!(
+                    "{} runs as user 0 (securityContext.runAsUser, its own or the pod's); use a non-zero user id",
+                    c.describe(o)
+                ),
+                &c.path,
+            )
+        })
+        .collect();
+    // The pod level counts on its own, even when every container overrides it.
+    for p in o.pod_specs() {
+        let sc = p.spec.get("securityContext");
+        if num_eq(sc.and_then(|sc| sc.get("runAsUser")), 0.0) {
+            out.push(Finding::at(
+                format!(
+                    "{} sets the pod's securityContext.runAsUser to 0; use a non-zero user id",
+                    o.describe()
+                ),
+                &p.spec_path("securityContext.runAsUser"),
+            ));
+        }
+    }
+    out
+}
+
+/// Go's `strings.ToUpper` for the comparison with "ALL": Unicode upper case, one
+/// character for one (as Go's simple mapping; Rust's `ß` -> `SS` cannot make "ALL").
+fn drops_all(c: &Container) -> bool {
+    let drop = c.sc("capabilities").and_then(|caps| caps.get("drop"));
+    elements(drop)
+        .filter_map(|v| v.as_str())
+        .any(|d| d.to_uppercase() == "ALL")
+}
+
+fn capabilities(o: &Object) -> Vec<Finding> {
+    o.containers()
+        .iter()
+        .filter_map(|c| {
+            if !drops_all(c) {
+                return Some(Finding::at(
+                    format!(
+                        "{} does not drop ALL capabilities (securityContext.capabilities.drop)",
+                        c.describe(o)
+                    ),
+                    &c.path,
+                ));
+            }
+            let add = c.sc("capabilities").and_then(|caps| caps.get("add"));
+            let others: Vec<String> = elements(add)
+                .filter(|v| v.as_str() != Some("NET_BIND_SERVICE"))
+                .map(|v| v.as_str().map_or_else(|| v.to_json(), str::to_string))
+                .collect();
+            (!others.is_empty()).then(|| {
+                Finding::at(
+                    format!(
+                        "{} adds capabilities other than NET_BIND_SERVICE: {}",
+                        c.describe(o),
+                        others.join(", ")
+                    ),
+                    &format!("{}.securityContext.capabilities.add", c.path),
+                )
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +286,46 @@ mod tests {
         assert!(run("KSV012", pod(json!(true), json!({"runAsNonRoot": false}))).is_empty());
         assert!(run("KSV012", pod(json!(false), json!({"runAsNonRoot": true}))).is_empty());
         assert_eq!(run("KSV012", pod(json!(false), json!({}))).len(), 1);
+    }
+
+    #[test]
+    fn root_uid_at_either_level() {
+        let pod = |pod_uid: Value, c_uid: Value| {
+            json!({"kind": "Pod", "spec": {"securityContext": {"runAsUser": pod_uid},
+                "containers": [{"name": "a", "securityContext": {"runAsUser": c_uid}}]}})
+        };
+        assert!(!run("KSV105", pod(json!(0), json!(1000))).is_empty());
+        assert!(!run("KSV105", pod(json!(1000), json!(0.0))).is_empty());
+        assert!(run("KSV105", pod(json!(1000), json!("0"))).is_empty());
+        // Any kind's own spec.containers count.
+        let cm = json!({"kind": "ConfigMap", "spec": {"containers": [{"securityContext": {"runAsUser": 0}}]}});
+        assert_eq!(run("KSV105", cm).len(), 1);
+    }
+
+    #[test]
+    fn drop_all_and_only_net_bind_service() {
+        let pod = |caps: Value| json!({"kind": "Pod", "spec": {"containers": [{"name": "a", "securityContext": {"capabilities": caps}}]}});
+        assert!(run(
+            "KSV106",
+            pod(json!({"drop": ["all"], "add": ["NET_BIND_SERVICE"]}))
+        )
+        .is_empty());
+        assert_eq!(run("KSV106", pod(json!({"drop": "ALL"}))).len(), 1);
+        assert_eq!(
+            run(
+                "KSV106",
+                pod(json!({"drop": ["ALL"], "add": ["net_bind_service", null]}))
+            )
+            .len(),
+            1
+        );
+        assert!(run("KSV106", json!({"kind": "Service", "spec": {}})).is_empty());
+    }
+
+    #[test]
+    fn unnamed_objects_fail_too() {
+        let v =
+            json!({"kind": "Pod", "spec": {"containers": [{"securityContext": {"runAsUser": 0}}]}});
+        assert_eq!(run("KSV105", v).len(), 1);
     }
 }
