@@ -14,6 +14,7 @@ mod install;
 mod node;
 mod polyglot;
 mod registry;
+mod render;
 mod reports;
 mod same_output;
 mod sandbox;

@@ -10,3 +10,4 @@ pub mod app;
 pub mod authoring;
 pub mod bundle;
 pub mod cli;
+pub mod render;

@@ -173,6 +173,10 @@ pub struct Exemption {
     pub namespace: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
+    /// Glob patterns on the file the resource was read from (as the report names it,
+    /// without a leading `./`); empty = any file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
     /// Why the finding is accepted. Mandatory.
     pub reason: String,
     /// YYYY-MM-DD; from that day on the exemption no longer applies.

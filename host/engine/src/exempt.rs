@@ -36,6 +36,8 @@ pub struct Status {
     pub kind: Option<String>,
     pub namespace: Option<String>,
     pub name: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
     pub reason: String,
     pub expires: Option<String>,
     /// active, expired or stale (active but matched nothing).
@@ -123,19 +125,29 @@ impl Grant {
 
 impl Exemptions {
     pub fn new(file: &str, list: &[Exemption], catalogue: &[&CheckInfo]) -> Self {
-        let now = today();
-        let rules = list
+        let sourced: Vec<(String, Exemption)> = list
             .iter()
             .enumerate()
-            .map(|(i, x)| Rule {
-                spec: x.clone(),
-                source: format!("{file} exemptions[{i}]"),
+            .map(|(i, x)| (format!("{file} exemptions[{i}]"), x.clone()))
+            .collect();
+        Self::sourced(sourced, catalogue)
+    }
+
+    /// Exemptions that each say where they came from (`FILE exemptions[0]`,
+    /// `.trivyignore line 3`).
+    pub fn sourced(list: Vec<(String, Exemption)>, catalogue: &[&CheckInfo]) -> Self {
+        let now = today();
+        let rules = list
+            .into_iter()
+            .map(|(source, x)| Rule {
+                source,
                 ids: x
                     .checks
                     .iter()
                     .filter_map(|c| primary_id(catalogue.iter().copied(), c))
                     .collect(),
                 expired: x.expires.is_some_and(|d| d <= now),
+                spec: x,
             })
             .collect();
         Exemptions {
@@ -176,12 +188,14 @@ impl Exemptions {
     ) -> Result<Option<Match>, AnnotationError> {
         let namespace = r.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
         let name = r.name.as_deref().unwrap_or("");
+        let file = r.file.trim_start_matches("./");
         for (index, rule) in self.rules.iter().enumerate().filter(|(_, x)| !x.expired) {
             let sel = |p: &Option<String>, v: &str| p.as_deref().is_none_or(|p| glob(p, v));
             if rule.ids.iter().any(|i| i == check)
                 && sel(&rule.spec.kind, &r.kind)
                 && sel(&rule.spec.namespace, namespace)
                 && sel(&rule.spec.name, name)
+                && (rule.spec.paths.is_empty() || rule.spec.paths.iter().any(|p| glob(p, file)))
             {
                 return Ok(Some(Match {
                     applied: Applied {
@@ -234,6 +248,7 @@ impl Exemptions {
                 kind: r.spec.kind.clone(),
                 namespace: r.spec.namespace.clone(),
                 name: r.spec.name.clone(),
+                paths: r.spec.paths.clone(),
                 reason: r.spec.reason.clone(),
                 expires: r.spec.expires.map(|d| d.to_string()),
                 status: if r.expired {

@@ -50,7 +50,9 @@ pub mod plugins;
 pub mod policy;
 #[cfg(feature = "oci")]
 pub use tollgate_registry as registry;
+pub mod render;
 pub mod report;
+pub mod trivyignore;
 
 pub use auditor::{Auditor, AuditorBuilder, BuildError, Object, ObjectError, Verdicts};
 pub use load_error::LoadError;

@@ -42,6 +42,20 @@ impl Filters {
     }
 }
 
+/// How charts and kustomizations are rendered, if at all.
+#[derive(Clone, Default)]
+pub struct Renderer(pub Option<std::sync::Arc<dyn crate::render::Render>>);
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Renderer(Some)"
+        } else {
+            "Renderer(None)"
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Worker threads.
@@ -52,6 +66,7 @@ pub struct Options {
     pub batch: usize,
     pub input: InputLimits,
     pub filters: Filters,
+    pub renderer: Renderer,
 }
 
 impl Default for Options {
@@ -62,6 +77,7 @@ impl Default for Options {
             batch: crate::defaults::BATCH,
             input: InputLimits::default(),
             filters: Filters::default(),
+            renderer: Renderer::default(),
         }
     }
 }
@@ -319,7 +335,7 @@ pub struct Document {
 
 pub fn scan(
     paths: &[PathBuf],
-    documents: Vec<Document>,
+    mut documents: Vec<Document>,
     plugins: &[ActivePlugin],
     opts: &Options,
     builder: &mut Builder,
@@ -327,8 +343,23 @@ pub fn scan(
     progress: &dyn Fn(usize),
 ) -> std::io::Result<Tail> {
     let mut errors = Vec::new();
+    let found = input::discover_all(paths, &mut errors);
+    for r in &found.renderables {
+        let rendered = match &opts.renderer.0 {
+            Some(render) => render.render(r),
+            None => Err(r.by_hand()),
+        };
+        match rendered {
+            Ok(docs) => documents.extend(docs),
+            Err(message) => errors.push(input::InputError {
+                file: r.dir.display().to_string(),
+                document: None,
+                message,
+            }),
+        }
+    }
     let mut files: Vec<PathBuf> = documents.iter().map(|d| PathBuf::from(&d.name)).collect();
-    files.extend(input::discover(paths, &mut errors));
+    files.extend(found.files);
     builder.set_files(&files);
     builder.summary.files = files.len();
     for e in &errors {

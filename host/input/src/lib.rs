@@ -30,7 +30,7 @@ mod resource;
 pub mod split;
 mod transcode;
 
-pub use discover::discover;
+pub use discover::{discover, discover_all, Discovered, RenderKind, Renderable};
 pub use parse::{parse_doc, parse_value};
 pub use read::{load, load_bytes, read_file};
 pub use resource::{InputError, InputLimits, Loaded, Resource, Skipped, EXEMPT_ANNOTATION};

@@ -50,6 +50,16 @@ pub(super) fn scan(args: &ScanArgs, documents: Vec<Document>, paths: &[PathBuf])
     if args.ignore_annotation_exemptions {
         builder = builder.ignore_annotation_exemptions();
     }
+    builder = builder.renderer(std::sync::Arc::new(crate::render::ProcessRenderer {
+        values: args.helm_values.clone(),
+        set: args.helm_set.clone(),
+        release: args.helm_release.clone(),
+        namespace: args.helm_namespace.clone(),
+        max_bytes: args.max_file_size << 20,
+    }));
+    for file in ignore_files(&args.ignorefile, paths) {
+        builder = builder.exemptions(tollgate::trivyignore::read(&file)?);
+    }
     let auditor = builder.build()?;
     let mut sink = report::Tee(outputs);
     let progress = Progress::new();
@@ -57,6 +67,20 @@ pub(super) fn scan(args: &ScanArgs, documents: Vec<Document>, paths: &[PathBuf])
     progress.finish();
     drop(sink);
     Ok(tail.exit_code())
+}
+
+/// The ignore files named, then those in the scanned directories (each once).
+fn ignore_files(named: &[PathBuf], paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files = named.to_vec();
+    for dir in paths.iter().filter(|p| p.is_dir()) {
+        for name in tollgate::trivyignore::FILE_NAMES {
+            let f = dir.join(name);
+            if f.is_file() && !files.contains(&f) {
+                files.push(f);
+            }
+        }
+    }
+    files
 }
 
 /// Reports of large scans run to hundreds of megabytes (the JSON report of 100k objects:

@@ -604,6 +604,48 @@ pub struct ScanArgs {
     #[arg(long)]
     pub ignore_annotation_exemptions: bool,
 
+    /// trivy's ignore file, read as exemptions (reason: the entry's statement, or the
+    /// comment above it): `.trivyignore` (`ID [exp:YYYY-MM-DD]` per line) or
+    /// `.trivyignore.yaml` (its `misconfigurations:` entries). Repeatable. A
+    /// `.trivyignore` or `.trivyignore.yaml` in a scanned directory is read without it.
+    #[arg(long, value_name = "FILE")]
+    pub ignorefile: Vec<PathBuf>,
+
+    /// A values file for the Helm charts found (a directory with Chart.yaml is rendered
+    /// with `helm template` from PATH, and its templates are never read as manifests).
+    /// Repeatable, in order.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Helm charts and kustomizations"
+    )]
+    pub helm_values: Vec<PathBuf>,
+
+    /// A value for the Helm charts found, as `helm --set` takes it. Repeatable.
+    #[arg(
+        long,
+        value_name = "KEY=VALUE",
+        help_heading = "Helm charts and kustomizations"
+    )]
+    pub helm_set: Vec<String>,
+
+    /// The release name charts are rendered with.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "release-name",
+        help_heading = "Helm charts and kustomizations"
+    )]
+    pub helm_release: String,
+
+    /// The namespace charts are rendered into (`helm template --namespace`).
+    #[arg(
+        long,
+        value_name = "NAMESPACE",
+        help_heading = "Helm charts and kustomizations"
+    )]
+    pub helm_namespace: Option<String>,
+
     /// Exit with status 1 only for failed checks of this severity or worse: LOW,
     /// MEDIUM, HIGH or CRITICAL [default: LOW, or fail_on in the configuration].
     #[arg(long, value_name = "SEVERITY")]

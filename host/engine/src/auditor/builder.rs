@@ -92,6 +92,10 @@ pub struct AuditorBuilder {
     trusted_keys: Vec<PathBuf>,
     breaker: crate::breaker::BreakerSettings,
     annotations: Annotations,
+    /// Renders charts and kustomizations found among the scanned paths.
+    renderer: crate::pipeline::Renderer,
+    /// Exemptions from elsewhere than the configuration (trivy's ignore files).
+    extra_exemptions: Vec<(String, crate::config::Exemption)>,
 }
 
 /// How exemption annotations on the objects are taken.
@@ -195,6 +199,13 @@ impl AuditorBuilder {
         self
     }
 
+    /// More exemptions, each with where it came from, after the configuration's
+    /// (see [`crate::trivyignore`]).
+    pub fn exemptions(mut self, more: Vec<(String, crate::config::Exemption)>) -> Self {
+        self.extra_exemptions.extend(more);
+        self
+    }
+
     /// Failed checks of this severity or worse count toward the exit status (wins over
     /// the configuration's `fail_on`).
     pub fn fail_on(mut self, severity: Severity) -> Self {
@@ -222,6 +233,13 @@ impl AuditorBuilder {
     /// Documents a scan holds in memory at once.
     pub fn window(mut self, documents: usize) -> Self {
         self.window = Some(documents.max(1));
+        self
+    }
+
+    /// Renders the Helm charts and kustomizations a scan finds (see [`crate::render`]);
+    /// without one, each is an input error that says how to render it by hand.
+    pub fn renderer(mut self, renderer: std::sync::Arc<dyn crate::render::Render>) -> Self {
+        self.renderer = crate::pipeline::Renderer(Some(renderer));
         self
     }
 
@@ -341,7 +359,14 @@ impl AuditorBuilder {
             config.validate_ids(file, &known)?;
         }
         switch_checks(&mut active, &config);
-        let policy = policy(&active, &config, &file_name, self.fail_on, self.annotations);
+        let policy = policy(
+            &active,
+            &config,
+            &file_name,
+            self.fail_on,
+            self.annotations,
+            self.extra_exemptions,
+        );
         let mut filters = Filters {
             namespaces: config.namespaces.clone(),
             kinds: config.kinds.clone(),
@@ -355,6 +380,7 @@ impl AuditorBuilder {
             batch: self.batch.unwrap_or(defaults.batch),
             input: self.input.clone(),
             filters,
+            renderer: self.renderer.clone(),
         };
         Ok(Auditor {
             inner: Arc::new(Inner {

@@ -7,7 +7,7 @@ use std::path::Path;
 use tollgate_runtime::Severity;
 
 use super::{Annotations, AuditorBuilder, BuildError, Bundle};
-use crate::config::{Config, ConfigError, Filter};
+use crate::config::{Config, ConfigError, Exemption, Filter};
 use crate::exempt::{AnnotationTrust, Exemptions, Grant};
 use crate::plugins::{self, ActivePlugin, DefaultBundle, PluginSource};
 use crate::policy::Policy;
@@ -112,6 +112,7 @@ pub(super) fn policy(
     file: &str,
     fail_on: Option<Severity>,
     annotations: Annotations,
+    extra_exemptions: Vec<(String, Exemption)>,
 ) -> Policy {
     let catalogue: Vec<_> = active.iter().flat_map(|p| p.checks()).collect();
     let trust = match annotations {
@@ -143,7 +144,17 @@ pub(super) fn policy(
     Policy {
         severity,
         fail_on: fail_on.or(config.fail_on).unwrap_or(Severity::Low),
-        exemptions: Exemptions::new(file, &config.exemptions, &catalogue).with_annotations(trust),
+        exemptions: Exemptions::sourced(
+            config
+                .exemptions
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (format!("{file} exemptions[{i}]"), x.clone()))
+                .chain(extra_exemptions)
+                .collect(),
+            &catalogue,
+        )
+        .with_annotations(trust),
     }
 }
 
