@@ -2,8 +2,9 @@
 //! cases and (when `../shared` is here) the whole public corpus, in every format, with
 //! and without a configuration that exercises settings, overrides, filters and
 //! exemptions, plus `checks` and `compliance`, must hash to the digests recorded in
-//! `tests/golden/outputs.sha256` with the binary of commit 34a62c4, before the
-//! `Auditor` redesign. Plugin digests are replaced by `SHA256` first (a rebuilt plugin
+//! `tests/golden/outputs.sha256` (first with the binary of commit 34a62c4, before the
+//! `Auditor` redesign; re-recorded when checks were added, after showing that the
+//! verdicts of the checks already there did not change: see the file's header). Plugin digests are replaced by `SHA256` first (a rebuilt plugin
 //! may differ byte-wise without changing a verdict).
 //!
 //! When an output changes on purpose, the test writes the new outputs and digests into

@@ -139,8 +139,8 @@ fn json_report_follows_the_v1_contract() {
     let checks = d["checks"].as_array().unwrap();
     assert_eq!(
         checks.len(),
-        32 + 44,
-        "12 General + 4 Advanced + 11 PSS Baseline + 5 PSS Restricted + 44 CIS Control Plane apply to a Deployment"
+        45 + 44,
+        "20 General + 5 Advanced + 13 PSS Baseline + 7 PSS Restricted + 44 CIS Control Plane apply to a Deployment"
     );
     let passed = checks.iter().find(|c| c["id"] == "KSV008").unwrap();
     assert_eq!(
@@ -250,7 +250,7 @@ fn a_second_plugin_file_adds_its_checks_at_run_time() {
         .iter()
         .map(|p| p["checks"].as_array().unwrap().len())
         .sum();
-    assert_eq!(n, 12);
+    assert_eq!(n, 23);
     assert_eq!(
         before,
         sha256_file(&binary()),
@@ -399,7 +399,7 @@ fn a_broken_plugin_is_reported_and_the_others_still_run() {
 }
 
 #[test]
-fn checks_lists_the_143_built_in_checks() {
+fn checks_lists_the_169_built_in_checks() {
     let out = run(["checks", "--format", "json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let r = out.json();
@@ -409,8 +409,9 @@ fn checks_lists_the_143_built_in_checks() {
         .iter()
         .flat_map(|p| p["checks"].as_array().unwrap())
         .collect();
-    // trivy-operator's 53 KSV checks and its 90 CIS checks (KCV).
-    assert_eq!(checks.len(), 143);
+    // trivy-operator's 53 KSV checks, the 26 trivy added since, and the 90 CIS checks
+    // (KCV).
+    assert_eq!(checks.len(), 169);
     let count = |cat: &str| checks.iter().filter(|c| c["category"] == cat).count();
     assert_eq!(
         (
@@ -420,7 +421,7 @@ fn checks_lists_the_143_built_in_checks() {
             count("PSS Restricted"),
             count("RBAC")
         ),
-        (12, 9, 11, 5, 16)
+        (23, 12, 13, 7, 24)
     );
     assert_eq!(
         (
@@ -431,11 +432,18 @@ fn checks_lists_the_143_built_in_checks() {
         (44, 45, 1)
     );
     for c in &checks {
-        let off = c["id"] == "KSV032" || c["id"] == "KSV033";
+        // KSV032/033 need settings; KSV034/035 are deprecated upstream (off in trivy).
+        let off = ["KSV032", "KSV033", "KSV034", "KSV035"].contains(&c["id"].as_str().unwrap());
         assert_eq!(c["default_enabled"].as_bool(), Some(!off), "{}", c["id"]);
         assert!(!c["remediation"].as_str().unwrap().is_empty());
         let id = c["id"].as_str().unwrap();
-        let long = format!("AVD-{}-{:04}", &id[..3], id[3..].parse::<u32>().unwrap());
+        // trivy pads to four digits and keeps longer numbers as written (AVD-KSV-01010).
+        let number = &id[3..];
+        let long = if number.len() >= 4 {
+            format!("AVD-{}-{number}", &id[..3])
+        } else {
+            format!("AVD-{}-{:04}", &id[..3], number.parse::<u32>().unwrap())
+        };
         assert!(
             c["aliases"].as_array().unwrap().iter().any(|a| *a == long),
             "{id}"
@@ -448,7 +456,7 @@ fn checks_lists_the_143_built_in_checks() {
         .find(|l| l.starts_with("KSV032"))
         .unwrap();
     assert!(line.contains(" off "), "{line}");
-    assert!(table.stdout.contains("143 checks from 7 plugins"));
+    assert!(table.stdout.contains("169 checks from 7 plugins"));
 }
 
 #[test]
@@ -808,4 +816,33 @@ fn failed_only_reports_leave_out_exactly_the_passed_checks() {
         "{failed_size} vs {full_size} bytes"
     );
     eprintln!("JSON report: {full_size} bytes, {failed_size} with --failed-only");
+}
+
+#[test]
+fn k8s_version_reaches_the_plugins_that_take_it() {
+    // batch/v1beta1 CronJob: deprecated in 1.21 (KSV107). Without a version every
+    // deprecated API is reported, as `trivy config` does; with one, only those
+    // deprecated by then.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cron.yaml");
+    fs::write(
+        &file,
+        "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: c, namespace: ns}\nspec:\n  schedule: '* * * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers: [{name: c, image: nginx}]\n",
+    )
+    .unwrap();
+    let ksv107 = |extra: &[&str]| {
+        let mut args = vec!["scan", "--format", "json", file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let report = run(args).json();
+        check(&report, "cron.yaml", 0, "KSV107").expect("KSV107 ran")["success"].clone()
+    };
+    assert_eq!(ksv107(&[]), false);
+    assert_eq!(ksv107(&["--k8s-version", "1.20.0"]), true);
+    assert_eq!(ksv107(&["--k8s-version", "1.25.3"]), false);
+    // The configuration's key, and the flag over it.
+    let config = dir.path().join("tollgate.yaml");
+    fs::write(&config, "k8s_version: 1.20.0\n").unwrap();
+    let c = config.to_str().unwrap();
+    assert_eq!(ksv107(&["-c", c]), true);
+    assert_eq!(ksv107(&["-c", c, "--k8s-version", "1.30.0"]), false);
 }

@@ -194,8 +194,8 @@ fn the_check_table_is_the_catalogue() {
     let table = check_table();
     assert_eq!(
         table.lines().count(),
-        2 + 143,
-        "143 checks in the catalogue"
+        2 + 169,
+        "169 checks in the catalogue"
     );
     assert!(table
         .contains("| KSV003 | LOW | General | Default capabilities not dropped | Workload | on |"));

@@ -434,7 +434,7 @@ fn the_catalogue_and_inspect_are_typed_values() {
         .unwrap();
     let catalogue = auditor.catalogue();
     assert_eq!(catalogue.plugins.len(), 7);
-    assert_eq!(catalogue.checks().count(), 143);
+    assert_eq!(catalogue.checks().count(), 169);
     let ksv032 = catalogue.checks().find(|c| c.info.id == "KSV032").unwrap();
     assert!(ksv032.enabled && !ksv032.info.default_enabled);
     let d = auditor
@@ -443,7 +443,7 @@ fn the_catalogue_and_inspect_are_typed_values() {
         ))
         .unwrap();
     assert_eq!((d.name.as_str(), d.input), ("rbac", "tree"));
-    assert_eq!(d.checks.len(), 16);
+    assert_eq!(d.checks.len(), 24);
     assert!(
         d.imports.iter().all(|i| i.starts_with("wasi:")),
         "{:?}",

@@ -233,7 +233,7 @@ pub fn compliant_pod() -> Value {
         "spec": {"securityContext": {"runAsNonRoot": true, "runAsUser": 20000, "runAsGroup": 20000,
                                      "seccompProfile": {"type": "RuntimeDefault"}},
                  "automountServiceAccountToken": false,
-                 "containers": [{"name": "app", "image": "registry.example/app:1.2.3",
+                 "containers": [{"name": "app", "image": "example.azurecr.io/app:1.2.3",
                      "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "128Mi"}},
                      "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
                          "runAsNonRoot": true, "runAsUser": 20000, "runAsGroup": 20000,

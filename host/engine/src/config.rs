@@ -42,6 +42,11 @@ pub struct Config {
     /// manifests); only this file's exemptions apply. `serve` always ignores them
     /// unless `admission.annotation_exemptions` allows them.
     pub ignore_annotation_exemptions: bool,
+    /// The Kubernetes version the manifests are meant for (`1.29.0`), given to every
+    /// plugin that says it takes `k8s_version` (deprecated APIs, version-gated checks);
+    /// flag: `--k8s-version`. Absent: as `trivy config` (no version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k8s_version: Option<String>,
 }
 
 /// `admission:`: what the webhook (`tollgate serve`) does with findings and failures.

@@ -42,9 +42,17 @@ impl Filters {
     }
 }
 
+/// Renders a chart or a kustomization into the documents to scan (see
+/// the `render` module for helpers that read the renderers' output).
+pub trait Render: Send + Sync {
+    /// The rendered manifests, each document named after the file it came from, or why
+    /// they could not be had (a message that says what to do).
+    fn render(&self, what: &input::Renderable) -> Result<Vec<Document>, String>;
+}
+
 /// How charts and kustomizations are rendered, if at all.
 #[derive(Clone, Default)]
-pub struct Renderer(pub Option<std::sync::Arc<dyn crate::render::Render>>);
+pub struct Renderer(pub Option<std::sync::Arc<dyn Render>>);
 
 impl std::fmt::Debug for Renderer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

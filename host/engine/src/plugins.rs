@@ -283,7 +283,7 @@ pub fn activate(
     sandbox: &Sandbox,
     sources: &[PluginSource],
     mut pulled: FetchedPlugins,
-    settings: &dyn Fn(&str) -> Option<String>,
+    settings: &dyn Fn(&Plugin) -> String,
     breaker: crate::breaker::BreakerSettings,
     errors: &mut Vec<LoadError>,
     loaded: &mut Vec<(PathBuf, String)>,
@@ -332,7 +332,7 @@ pub fn activate(
             continue;
         }
         loaded.push((plugin.file.clone(), plugin.name().to_string()));
-        let settings_json = settings(plugin.name()).unwrap_or_else(|| "{}".to_string());
+        let settings_json = settings(&plugin);
         // Configure once up front: bad settings are reported before any scanning.
         match ActivePlugin::configured(plugin, settings_json, breaker) {
             Ok(p) => active.push(p),
@@ -361,6 +361,30 @@ pub struct PluginDescription {
     pub imports: Vec<String>,
     pub settings_help: String,
     pub checks: Vec<CheckInfo>,
+}
+
+/// `settings` with the facts about the target (`k8s_version`) that the plugin says it
+/// takes: its settings help names the key in quotes (`"k8s_version"`), and its own
+/// settings do not set it already. Other plugins get their settings unchanged, so a
+/// plugin that refuses unknown keys is not disturbed.
+pub fn with_facts(settings: String, help: &str, facts: &[(&str, serde_json::Value)]) -> String {
+    let wanted: Vec<_> = facts
+        .iter()
+        .filter(|(k, _)| help.contains(&format!("\"{k}\"")))
+        .collect();
+    if wanted.is_empty() {
+        return settings;
+    }
+    match serde_json::from_str::<serde_json::Value>(&settings) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            for (k, v) in wanted {
+                map.entry(k.to_string()).or_insert_with(|| v.clone());
+            }
+            serde_json::Value::Object(map).to_string()
+        }
+        // Not an object: the plugin will say what is wrong with it.
+        _ => settings,
+    }
 }
 
 /// Loads a plugin (without configuring it) and describes it.
@@ -396,4 +420,26 @@ pub fn inspect(sandbox: &Sandbox, source: &PluginSource) -> Result<PluginDescrip
         settings_help: plugin.info.settings_help,
         checks: plugin.info.checks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_facts;
+    use serde_json::json;
+
+    #[test]
+    fn facts_reach_only_plugins_that_take_them_and_never_override_their_settings() {
+        let facts = [("k8s_version", json!("1.29.0"))];
+        let takes = r#"{"k8s_version": "1.29.0"}: the target's version"#;
+        assert_eq!(
+            with_facts("{}".into(), takes, &facts),
+            r#"{"k8s_version":"1.29.0"}"#
+        );
+        assert_eq!(
+            with_facts(r#"{"k8s_version":"1.20.0"}"#.into(), takes, &facts),
+            r#"{"k8s_version":"1.20.0"}"#
+        );
+        assert_eq!(with_facts("{}".into(), "no settings", &facts), "{}");
+        assert_eq!(with_facts("[1]".into(), takes, &facts), "[1]");
+    }
 }

@@ -8,14 +8,7 @@
 use std::path::Path;
 
 use crate::input::{RenderKind, Renderable};
-use crate::pipeline::Document;
-
-/// Renders a chart or a kustomization into the documents to scan.
-pub trait Render: Send + Sync {
-    /// The rendered manifests, each document named after the file it came from, or why
-    /// they could not be had (a message that says what to do).
-    fn render(&self, what: &Renderable) -> Result<Vec<Document>, String>;
-}
+pub use crate::pipeline::{Document, Render};
 
 /// `helm template`'s output as documents, one per template file: helm heads every
 /// document with `# Source: CHART/templates/FILE`, which is named here under the chart's

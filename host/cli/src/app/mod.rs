@@ -80,6 +80,9 @@ fn builder_with(args: &PluginArgs, config: Config, file: Option<PathBuf>) -> Aud
     for s in &args.settings {
         b = b.settings(&s.name, &s.json);
     }
+    if let Some(v) = &args.k8s_version {
+        b = b.k8s_version(v);
+    }
     if let Some(ms) = args.time_limit {
         b = b.time_limit(Duration::from_millis(ms));
     }

@@ -555,6 +555,13 @@ pub struct PluginArgs {
     #[arg(long = "plugin-settings", value_name = "NAME=JSON")]
     pub settings: Vec<PluginSetting>,
 
+    /// The Kubernetes version the manifests are meant for (e.g. 1.29.0): deprecated and
+    /// removed APIs (KSV107), version-gated checks (KSV01011, PSS). Given as
+    /// `k8s_version` to every plugin whose settings take it; or `k8s_version:` in the
+    /// configuration. Without it, as `trivy config`: no version.
+    #[arg(long, value_name = "VERSION")]
+    pub k8s_version: Option<String>,
+
     /// Configuration file [default: tollgate.yaml in the working directory, if present].
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -92,6 +92,8 @@ pub struct AuditorBuilder {
     trusted_keys: Vec<PathBuf>,
     breaker: crate::breaker::BreakerSettings,
     annotations: Annotations,
+    /// The Kubernetes version of the target (wins over the configuration's).
+    k8s_version: Option<String>,
     /// Renders charts and kustomizations found among the scanned paths.
     renderer: crate::pipeline::Renderer,
     /// Exemptions from elsewhere than the configuration (trivy's ignore files).
@@ -236,9 +238,16 @@ impl AuditorBuilder {
         self
     }
 
+    /// The Kubernetes version the objects are meant for, given to every plugin that
+    /// takes `k8s_version` (wins over the configuration's `k8s_version`).
+    pub fn k8s_version(mut self, version: impl Into<String>) -> Self {
+        self.k8s_version = Some(version.into());
+        self
+    }
+
     /// Renders the Helm charts and kustomizations a scan finds (see [`crate::render`]);
     /// without one, each is an input error that says how to render it by hand.
-    pub fn renderer(mut self, renderer: std::sync::Arc<dyn crate::render::Render>) -> Self {
+    pub fn renderer(mut self, renderer: std::sync::Arc<dyn crate::pipeline::Render>) -> Self {
         self.renderer = crate::pipeline::Renderer(Some(renderer));
         self
     }
@@ -295,12 +304,22 @@ impl AuditorBuilder {
             cache_dir.as_deref(),
         )?;
         let settings = self.merged_settings(&config)?;
-        let lookup = |name: &str| {
-            settings
+        let facts: Vec<(&str, serde_json::Value)> = self
+            .k8s_version
+            .clone()
+            .or_else(|| config.k8s_version.clone())
+            .map(|v| ("k8s_version", serde_json::Value::String(v)))
+            .into_iter()
+            .collect();
+        // A plugin's settings, with the facts about the target it says it takes.
+        let lookup = |plugin: &tollgate_runtime::Plugin| {
+            let own = settings
                 .iter()
-                .find(|(n, _, _)| n == name)
+                .find(|(n, _, _)| n == plugin.name())
                 .map(|(_, j, _)| j.clone())
                 .or_else(|| self.default_settings.clone())
+                .unwrap_or_else(|| "{}".to_string());
+            plugins::with_facts(own, &plugin.info.settings_help, &facts)
         };
         let mut errors = Vec::new();
         let mut names: Vec<(PathBuf, String)> = Vec::new();
