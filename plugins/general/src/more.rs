@@ -9,7 +9,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
-use tollgate_kit::value::{elements, has_key, rego_cmp_number};
+use tollgate_kit::value::{elements, go_lower, has_key, rego_cmp_number};
 use tollgate_kit::{Container, Finding, Node, Object};
 
 use crate::apis_table::{reference, TABLE};
@@ -373,16 +373,4 @@ pub fn ambiguous_repo_prefix(o: &Object) -> Vec<Finding> {
         ),
         "spec.parameters.repos",
     )]
-}
-
-/// Go's `strings.ToLower` (Rego's `lower`): Unicode lower case, one character for one,
-/// so `İ` (U+0130) becomes `i` where Rust would write `i` and a combining dot.
-fn go_lower(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            let one = if c == '\u{130}' { Some('i') } else { None };
-            one.into_iter()
-                .chain(c.to_lowercase().filter(move |_| one.is_none()))
-        })
-        .collect()
 }

@@ -299,6 +299,32 @@ fn merge_into<'a>(base: Node<'a>, keep: &dyn Fn(&str) -> bool, over: Node<'a>, w
     w.end_object(mark, pairs, false);
 }
 
+/// Go's `strings.ToLower` (Rego's `lower`): Unicode lower case, one character for one,
+/// so `İ` (U+0130) becomes `i` where Rust would write `i` and a combining dot.
+pub fn go_lower(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let one = if c == '\u{130}' { Some('i') } else { None };
+            one.into_iter()
+                .chain(c.to_lowercase().filter(move |_| one.is_none()))
+        })
+        .collect()
+}
+
+/// The `k8s_version` setting: the target cluster's Kubernetes version, a string, or
+/// `null` for none. The host passes `--k8s-version` (or `k8s_version:` in its
+/// configuration) as this setting to every plugin whose settings help names
+/// `"k8s_version"` in quotes, unless the plugin's own settings set it.
+pub fn k8s_version_setting(v: &serde_json::Value) -> Result<Option<String>, String> {
+    match v {
+        serde_json::Value::String(s) => Ok(Some(s.clone())),
+        serde_json::Value::Null => Ok(None),
+        other => Err(format!(
+            "'k8s_version' must be a version string like \"1.29.0\", got {other}"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

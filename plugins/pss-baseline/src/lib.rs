@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use tollgate_kit::value::{has_key, is_true, items};
+use tollgate_kit::value::{go_lower, has_key, is_true, items};
 use tollgate_kit::{catalogue, CheckInfo, Finding, Map, Node, Object, PluginMeta, Policy, Value};
 
 #[derive(Default)]
@@ -37,11 +37,8 @@ impl Policy for PssBaseline {
     fn configure(&mut self, settings: &Map<String, Value>) -> Result<(), String> {
         for (k, v) in settings {
             match (k.as_str(), v) {
-                ("k8s_version", Value::String(s)) => self.k8s_version = Some(s.clone()),
-                ("k8s_version", other) => {
-                    return Err(format!(
-                        "'k8s_version' must be a version string like \"1.29.0\", got {other}"
-                    ))
+                ("k8s_version", v) => {
+                    self.k8s_version = tollgate_kit::value::k8s_version_setting(v)?
                 }
                 (other, _) => return Err(format!("unknown setting '{other}'; {SETTINGS_HELP}")),
             }
@@ -456,18 +453,6 @@ fn seccomp_unconfined(o: &Object) -> Vec<Finding> {
                 ),
                 &c.path,
             ))
-        })
-        .collect()
-}
-
-/// Go's `strings.ToLower` (Rego's `lower`): Unicode lower case, one character for one,
-/// so `İ` (U+0130) becomes `i` where Rust would write `i` and a combining dot.
-fn go_lower(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            let one = if c == '\u{130}' { Some('i') } else { None };
-            one.into_iter()
-                .chain(c.to_lowercase().filter(move |_| one.is_none()))
         })
         .collect()
 }

@@ -6,7 +6,7 @@
 //! These rules iterate the way Rego's `x[_]` does: array elements, or an object's
 //! values.
 
-use tollgate_kit::value::elements;
+use tollgate_kit::value::{elements, go_lower};
 use tollgate_kit::{Finding, Node, Object};
 
 /// Whether a collection (array, or object values) holds the exact string `s`.
@@ -163,15 +163,3 @@ const WRITE: [&str; 7] = [
     "impersonate",
     "*",
 ];
-
-/// Go's `strings.ToLower` (Rego's `lower`): Unicode lower case, one character for one,
-/// so `İ` (U+0130) becomes `i` where Rust would write `i` and a combining dot.
-fn go_lower(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            let one = if c == '\u{130}' { Some('i') } else { None };
-            one.into_iter()
-                .chain(c.to_lowercase().filter(move |_| one.is_none()))
-        })
-        .collect()
-}

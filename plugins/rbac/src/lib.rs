@@ -57,12 +57,8 @@ impl Policy for Rbac {
     fn configure(&mut self, settings: &Map<String, Value>) -> Result<(), String> {
         for (k, v) in settings {
             match (k.as_str(), v) {
-                ("k8s_version", Value::String(s)) => self.k8s_version = Some(s.clone()),
-                ("k8s_version", Value::Null) => self.k8s_version = None,
-                ("k8s_version", other) => {
-                    return Err(format!(
-                        "'k8s_version' must be a version string like \"1.29.0\", got {other}"
-                    ))
+                ("k8s_version", v) => {
+                    self.k8s_version = tollgate_kit::value::k8s_version_setting(v)?
                 }
                 (other, _) => return Err(format!("unknown setting '{other}'; {SETTINGS_HELP}")),
             }
