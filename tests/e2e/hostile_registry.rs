@@ -51,7 +51,7 @@ const HUGE: u64 = 512 << 20;
 /// The trickled blob's size.
 const TRICKLE_SIZE: u64 = 4096;
 
-/// Peak RSS allowed to a refusing tollgate, in KiB (`ru_maxrss` is in KiB on Linux).
+/// Peak RSS allowed to a refusing tollgate, in KiB.
 const MAX_RSS_KIB: u64 = 300 << 10;
 /// Largest file allowed in the cache after a refusal.
 const MAX_STORED: u64 = 5 << 20;
@@ -515,7 +515,7 @@ fn stream(
 struct Measured {
     run: Run,
     elapsed: Duration,
-    /// `ru_maxrss` of this child alone, from `wait4`, in KiB.
+    /// The highest `VmHWM` of the running binary, sampled from /proc, in KiB.
     peak_rss_kib: u64,
     /// The signal that ended it, if one did.
     signal: Option<i32>,
@@ -570,9 +570,29 @@ fn reap(pid: libc::pid_t) -> (libc::c_int, libc::rusage) {
     }
 }
 
+/// The high-water RSS of `pid` (`VmHWM`, KiB) once it runs tollgate; None before its
+/// exec (until then it shares the test process's memory) and after its exit.
+fn vm_hwm(pid: libc::pid_t) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let name = status.lines().find_map(|l| l.strip_prefix("Name:"))?.trim();
+    if !name.starts_with("tollgate") {
+        return None;
+    }
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Runs `cmd` to its end and measures it: wall time from spawn to exit, and the peak
-/// RSS of that process exactly (`wait4`'s rusage, not RUSAGE_CHILDREN, which would mix
-/// in the other tests' children). A watchdog kills it after [`WATCHDOG`].
+/// RSS of that process: its `VmHWM`, sampled every 5 ms while it runs. Not `wait4`'s
+/// `ru_maxrss`: Linux carries the spawning process's high-water mark into the child
+/// across exec, and this test process (every end-to-end area in one binary) can be
+/// hundreds of MiB. A watchdog kills it after [`WATCHDOG`].
 fn run_measured(mut cmd: Command) -> Measured {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -586,6 +606,23 @@ fn run_measured(mut cmd: Command) -> Measured {
     // reaped: the watchdog, which kills under the same lock, never signals a reaped
     // (and possibly reused) pid.
     let exited = Arc::new((Mutex::new(false), Condvar::new()));
+    let sampler = {
+        let exited = Arc::clone(&exited);
+        thread::spawn(move || {
+            let mut peak = 0;
+            loop {
+                // Sampled before the exit flag is read, so the last sample is taken
+                // while the process may still run.
+                if let Some(kib) = vm_hwm(pid) {
+                    peak = peak.max(kib);
+                }
+                if *exited.0.lock().unwrap_or_else(|e| e.into_inner()) {
+                    return peak;
+                }
+                thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
     let watchdog = {
         let exited = Arc::clone(&exited);
         thread::spawn(move || {
@@ -611,7 +648,8 @@ fn run_measured(mut cmd: Command) -> Measured {
         cvar.notify_all();
     }
     let killed = watchdog.join().expect("watchdog thread");
-    let (status, usage) = reap(pid);
+    let peak_rss_kib = sampler.join().expect("sampler thread");
+    let (status, _usage) = reap(pid);
     // The std handle has nothing left to do: the child is reaped.
     drop(child);
     let code = if libc::WIFEXITED(status) {
@@ -629,7 +667,7 @@ fn run_measured(mut cmd: Command) -> Measured {
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
         },
         elapsed,
-        peak_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        peak_rss_kib,
         signal,
         killed,
     }
@@ -819,6 +857,7 @@ fn assert_refused(
         "{case}: took {:?}, over {within:?}",
         m.elapsed
     );
+    assert!(m.peak_rss_kib > 0, "{case}: its memory was never sampled");
     assert!(
         m.peak_rss_kib < MAX_RSS_KIB,
         "{case}: peak RSS {} KiB, over {MAX_RSS_KIB} KiB",
