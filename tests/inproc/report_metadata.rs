@@ -119,7 +119,7 @@ fn hard_names_make_valid_report_objects_in_every_cluster_format() {
     );
     assert_eq!(
         labels["trivy-operator.resource.name-hash"],
-        meta::hash("system:controller:attachdetach-controller")
+        meta::trivy_hash("system:controller:attachdetach-controller")
     );
     assert_eq!(
         role["metadata"]["annotations"]["trivy-operator.resource.name"],

@@ -60,26 +60,27 @@ fn within(messages: Vec<String>, budget: &mut usize) -> Vec<String> {
 /// trivy-operator's naming: `<lower kind>-<name>`, or `<lower kind>-<hash>` when that is
 /// not a valid DNS label.
 pub fn report_name(kind: &str, name: Option<&str>) -> String {
+    use super::meta::{dns_label, trivy_hash};
     let kind = kind.to_ascii_lowercase();
     let name = name.unwrap_or("unnamed");
-    let plain = format!("{kind}-{name}").to_ascii_lowercase();
-    let valid = plain.len() <= 63
-        && plain
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && plain
-            .as_bytes()
-            .last()
-            .is_some_and(|b| b.is_ascii_alphanumeric());
-    if valid {
+    // As trivy-operator names them: `kind-name` when that is a DNS label (the name is
+    // not lower-cased: `Role pod-Reader` is hashed), else `kind-<ComputeHash(name)>`.
+    let plain = format!("{kind}-{name}");
+    if dns_label(&plain).is_ok() {
         return plain;
     }
+    let hashed = format!("{kind}-{}", trivy_hash(name));
+    if dns_label(&hashed).is_ok() {
+        return hashed;
+    }
+    // A kind no API server serves (not a DNS label once lower-cased): still a name the
+    // API server accepts.
     let prefix: String = kind
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .take(40)
         .collect();
-    format!("{prefix}-{}", super::meta::hash(name))
+    format!("{prefix}-{}", trivy_hash(name))
 }
 
 pub use crate::clock::{rfc3339, timestamp};
@@ -194,6 +195,9 @@ fn report_object(
             &namespace,
         );
         metadata["namespace"] = json!(namespace);
+    } else {
+        // trivy-operator labels a cluster-scoped object's report with an empty namespace.
+        labels.insert("trivy-operator.resource.namespace".into(), json!(""));
     }
     metadata["labels"] = Value::Object(labels);
     if !annotations.is_empty() {
@@ -340,6 +344,17 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(report_name("Deployment", Some("web")), "deployment-web");
+        // trivy-operator's own test vectors (configauditreport and rbacassessment
+        // builder tests).
+        assert_eq!(report_name("Role", Some("pod-Reader")), "role-65c67c5c64");
+        assert_eq!(
+            report_name("ClusterRole", Some("system:controller:node-controller")),
+            "clusterrole-6f69bb5b79"
+        );
+        assert_eq!(
+            report_name("Weird_Kind", Some("a:b")),
+            format!("weirdkind-{}", meta::trivy_hash("a:b"))
+        );
         assert!(report_name("ClusterRole", Some("system:kube-dns")).starts_with("clusterrole-"));
         assert_ne!(
             report_name("ClusterRole", Some("system:kube-dns")),

@@ -112,6 +112,24 @@ pub fn hash(s: &str) -> String {
     format!("{h:016x}")
 }
 
+/// trivy-operator's `ComputeHash` of a string, so that a name it hashes is hashed
+/// alike here (report names, `*-hash` labels): FNV-1a (32 bits) of what Go's spew
+/// prints for a string, `(string)` then the text, in decimal, each digit mapped through
+/// `SafeEncodeString`'s alphabet (`pkg/kube/resources.go`).
+pub fn trivy_hash(s: &str) -> String {
+    const ALPHABET: &[u8; 27] = b"bcdfghjklmnpqrstvwxz2456789";
+    let h = b"(string)"
+        .iter()
+        .chain(s.as_bytes())
+        .fold(0x811c9dc5u32, |h, b| {
+            (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+        });
+    h.to_string()
+        .bytes()
+        .map(|d| ALPHABET[usize::from(d) % 27] as char)
+        .collect()
+}
+
 /// An object name from `plain` when it is a valid DNS subdomain, else `prefix-<hash>`.
 pub fn object_name(prefix: &str, plain: &str) -> String {
     if dns_subdomain(plain).is_ok() {
@@ -137,7 +155,7 @@ const MAX_ANNOTATION_VALUE: usize = 1024;
 
 /// Sets label `key` to `value`. A value that cannot be a label value (a ClusterRole
 /// named `system:controller:...`, a name over 63 characters) goes in annotation `key`
-/// instead, with label `key-hash` = [`hash`] of it, as trivy-operator does with
+/// instead, with label `key-hash` = [`trivy_hash`] of it, as trivy-operator does with
 /// `trivy-operator.resource.name-hash`: selecting on the label still works for every
 /// name that fits in one.
 pub fn put_label(
@@ -150,7 +168,7 @@ pub fn put_label(
         labels.insert(key.to_string(), Value::String(value.to_string()));
         return;
     }
-    labels.insert(format!("{key}-hash"), Value::String(hash(value)));
+    labels.insert(format!("{key}-hash"), Value::String(trivy_hash(value)));
     let kept: String = if value.len() > MAX_ANNOTATION_VALUE {
         let mut cut: String = value.chars().take(MAX_ANNOTATION_VALUE).collect();
         cut.push('…');
@@ -339,7 +357,7 @@ mod tests {
         let long = "system:controller:attachdetach-controller";
         put_label(&mut labels, &mut annotations, "x.io/name", long);
         assert_eq!(labels["trivy-operator.resource.name"], "web");
-        assert_eq!(labels["x.io/name-hash"], hash(long));
+        assert_eq!(labels["x.io/name-hash"], trivy_hash(long));
         assert_eq!(annotations["x.io/name"], long);
         assert!(!labels.contains_key("x.io/name"));
         let obj = serde_json::json!({"metadata": {"name": object_name("clusterrole", long), "labels": labels, "annotations": annotations}});
