@@ -150,9 +150,18 @@ pub fn build(
     }
 }
 
+/// An artifact that is not a tollgate plugin, with what it is instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotAPlugin(pub String);
+
 /// A manifest that is a tollgate plugin: its component layer. Anything else is refused
 /// with what it is.
-pub fn plugin_layer(manifest_bytes: &[u8]) -> Result<(Manifest, Descriptor), String> {
+pub fn plugin_layer(manifest_bytes: &[u8]) -> Result<(Manifest, Descriptor), NotAPlugin> {
+    layer_of(manifest_bytes).map_err(NotAPlugin)
+}
+
+fn layer_of(manifest_bytes: &[u8]) -> Result<(Manifest, Descriptor), String> {
     let value: serde_json::Value = serde_json::from_slice(manifest_bytes)
         .map_err(|e| format!("the manifest is not JSON: {e}"))?;
     if value.get("manifests").is_some()
@@ -246,15 +255,15 @@ mod tests {
             "config": {"mediaType": KUBEWARDEN_CONFIG, "digest": "sha256:0", "size": 2},
             "layers": [{"mediaType": KUBEWARDEN_LAYER, "digest": "sha256:1", "size": 9}]});
         let e = plugin_layer(&serde_json::to_vec(&kw).unwrap()).unwrap_err();
-        assert!(e.contains("Kubewarden"), "{e}");
+        assert!(e.0.contains("Kubewarden"), "{e}");
         let image = serde_json::json!({"schemaVersion": 2, "mediaType": MANIFEST_MEDIA_TYPE,
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:0", "size": 2},
             "layers": []});
         let e = plugin_layer(&serde_json::to_vec(&image).unwrap()).unwrap_err();
-        assert!(e.contains("container image"), "{e}");
+        assert!(e.0.contains("container image"), "{e}");
         let index =
             serde_json::json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": []});
         let e = plugin_layer(&serde_json::to_vec(&index).unwrap()).unwrap_err();
-        assert!(e.contains("image index"), "{e}");
+        assert!(e.0.contains("image index"), "{e}");
     }
 }

@@ -144,9 +144,9 @@ impl Fetcher {
                 bytes
             }
         };
-        let (_, layer) = plugin_layer(&manifest).map_err(|reason| FetchError::NotPlugin {
+        let (_, layer) = plugin_layer(&manifest).map_err(|e| FetchError::NotPlugin {
             reference: reference.clone(),
-            reason,
+            reason: e.0,
         })?;
         let verified_by = match requirement {
             Requirement::Unsigned { .. } => None,

@@ -294,7 +294,7 @@ impl<W: Write> Sink for K8sSink<W> {
                     "# tollgate: no report for {} {}: its namespace {}",
                     meta::one_line(&r.kind),
                     meta::one_line(r.name.as_deref().unwrap_or("(unnamed)")),
-                    meta::one_line(&why)
+                    meta::one_line(&why.0)
                 )?;
             }
             return Ok(());

@@ -23,21 +23,28 @@ pub const MAX_OBJECT_BYTES: usize = 1_572_864;
 /// (managedFields, a last-applied annotation).
 pub const OBJECT_BUDGET_BYTES: usize = 1 << 20;
 
+/// Why a name, key or value is not one the API server accepts, in words for the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
 fn alnum_lower(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit()
 }
 
 /// A DNS-1123 label: a namespace, one part of a subdomain.
-pub fn dns_label(s: &str) -> Result<(), String> {
+pub fn dns_label(s: &str) -> Result<(), Invalid> {
     let b = s.as_bytes();
     if b.is_empty() || b.len() > MAX_LABEL {
-        return Err(format!("'{s}' must be 1 to {MAX_LABEL} characters"));
+        return Err(Invalid(format!(
+            "'{s}' must be 1 to {MAX_LABEL} characters"
+        )));
     }
     if !b.iter().all(|&c| alnum_lower(c) || c == b'-') {
-        return Err(format!("'{s}' may hold only a-z, 0-9 and '-'"));
+        return Err(Invalid(format!("'{s}' may hold only a-z, 0-9 and '-'")));
     }
     if !alnum_lower(b[0]) || !alnum_lower(b[b.len() - 1]) {
-        return Err(format!("'{s}' must begin and end with a-z or 0-9"));
+        return Err(Invalid(format!("'{s}' must begin and end with a-z or 0-9")));
     }
     Ok(())
 }
@@ -45,9 +52,9 @@ pub fn dns_label(s: &str) -> Result<(), String> {
 /// A DNS-1123 subdomain: an object's name. As apimachinery's `IsDNS1123Subdomain`: at
 /// most 253 characters, dot-separated parts of `a-z 0-9 -` with an alphanumeric at both
 /// ends (no 63-character bound per part, unlike a DNS label).
-pub fn dns_subdomain(s: &str) -> Result<(), String> {
+pub fn dns_subdomain(s: &str) -> Result<(), Invalid> {
     if s.is_empty() || s.len() > MAX_NAME {
-        return Err(format!("'{s}' must be 1 to {MAX_NAME} characters"));
+        return Err(Invalid(format!("'{s}' must be 1 to {MAX_NAME} characters")));
     }
     for part in s.split('.') {
         let b = part.as_bytes();
@@ -56,37 +63,41 @@ pub fn dns_subdomain(s: &str) -> Result<(), String> {
             && alnum_lower(b[0])
             && alnum_lower(b[b.len() - 1]);
         if !ok {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "'{s}': each dot-separated part must be a-z, 0-9 and '-', beginning and ending with a-z or 0-9"
-            ));
+            )));
         }
     }
     Ok(())
 }
 
 /// The name part of a qualified name, and a non-empty label value.
-fn name_part(s: &str) -> Result<(), String> {
+fn name_part(s: &str) -> Result<(), Invalid> {
     let b = s.as_bytes();
     if b.is_empty() || b.len() > MAX_LABEL {
-        return Err(format!("'{s}' must be 1 to {MAX_LABEL} characters"));
+        return Err(Invalid(format!(
+            "'{s}' must be 1 to {MAX_LABEL} characters"
+        )));
     }
     let ok = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.';
     if !b.iter().all(|&c| ok(c)) {
-        return Err(format!(
+        return Err(Invalid(format!(
             "'{s}' may hold only A-Z, a-z, 0-9, '-', '_' and '.'"
-        ));
+        )));
     }
     if !b[0].is_ascii_alphanumeric() || !b[b.len() - 1].is_ascii_alphanumeric() {
-        return Err(format!("'{s}' must begin and end with a letter or a digit"));
+        return Err(Invalid(format!(
+            "'{s}' must begin and end with a letter or a digit"
+        )));
     }
     Ok(())
 }
 
 /// A label or annotation key: `[prefix/]name`.
-pub fn qualified_name(key: &str) -> Result<(), String> {
+pub fn qualified_name(key: &str) -> Result<(), Invalid> {
     match key.split_once('/') {
         Some((prefix, name)) => {
-            dns_subdomain(prefix).map_err(|e| format!("the prefix of '{key}': {e}"))?;
+            dns_subdomain(prefix).map_err(|e| Invalid(format!("the prefix of '{key}': {e}")))?;
             name_part(name)
         }
         None => name_part(key),
@@ -95,7 +106,7 @@ pub fn qualified_name(key: &str) -> Result<(), String> {
 
 /// A label value: empty, or at most 63 characters of `A-Z a-z 0-9 - _ .` with an
 /// alphanumeric at both ends.
-pub fn label_value(v: &str) -> Result<(), String> {
+pub fn label_value(v: &str) -> Result<(), Invalid> {
     if v.is_empty() {
         Ok(())
     } else {

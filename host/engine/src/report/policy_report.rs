@@ -126,7 +126,7 @@ impl<W: Write> Sink for PolicyReportSink<W> {
                 "# tollgate: no report for {} {}: its namespace {}",
                 meta::one_line(&r.kind),
                 meta::one_line(r.name.as_deref().unwrap_or("(unnamed)")),
-                meta::one_line(&why)
+                meta::one_line(&why.0)
             );
         }
         let namespace = match &r.namespace {
