@@ -42,14 +42,7 @@ impl Policy for General {
     }
 
     fn configure(&mut self, settings: &Map<String, Value>) -> Result<(), String> {
-        for (k, v) in settings {
-            match (k.as_str(), v) {
-                ("k8s_version", v) => {
-                    self.k8s_version = tollgate_kit::value::k8s_version_setting(v)?
-                }
-                (other, _) => return Err(format!("unknown setting '{other}'; {SETTINGS_HELP}")),
-            }
-        }
+        self.k8s_version = tollgate_kit::value::only_k8s_version(settings, SETTINGS_HELP)?;
         Ok(())
     }
 
@@ -349,8 +342,7 @@ mod quirk_tests {
     fn run_with(settings: &str, id: &str, v: Value) -> Vec<Finding> {
         let mut rt = Runtime::<General>::new();
         rt.configure_json(settings).unwrap();
-        let i = rt.checks.iter().position(|c| c.id == id).unwrap() as u32;
-        rt.evaluate_value(&v, &[i]).remove(0).findings
+        rt.findings(id, &v)
     }
 
     fn run(id: &str, v: Value) -> Vec<Finding> {

@@ -107,6 +107,19 @@ impl<P: Policy> Runtime<P> {
             .collect()
     }
 
+    /// The findings of check `id` on `value`: what a plugin's unit test asks.
+    ///
+    /// # Panics
+    /// When the plugin has no check `id`.
+    pub fn findings(&self, id: &str, value: &Value) -> Vec<crate::Finding> {
+        let i = self
+            .checks
+            .iter()
+            .position(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no check {id}")) as u32;
+        self.evaluate_value(value, &[i]).remove(0).findings
+    }
+
     /// Runs the requested checks on a `serde_json::Value` (tests, tools).
     pub fn evaluate_value(&self, value: &Value, checks: &[u32]) -> Vec<CheckResult> {
         self.evaluate_node(Tree::from_value(value).root(), checks)

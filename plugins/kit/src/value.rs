@@ -311,6 +311,22 @@ pub fn go_lower(s: &str) -> String {
         .collect()
 }
 
+/// Settings that take only `k8s_version` (see [`k8s_version_setting`]): the version, or
+/// why the settings are refused (`help` says what they accept).
+pub fn only_k8s_version(
+    settings: &serde_json::Map<String, serde_json::Value>,
+    help: &str,
+) -> Result<Option<String>, String> {
+    let mut version = None;
+    for (k, v) in settings {
+        match k.as_str() {
+            "k8s_version" => version = k8s_version_setting(v)?,
+            other => return Err(format!("unknown setting '{other}'; {help}")),
+        }
+    }
+    Ok(version)
+}
+
 /// The `k8s_version` setting: the target cluster's Kubernetes version, a string, or
 /// `null` for none. The host passes `--k8s-version` (or `k8s_version:` in its
 /// configuration) as this setting to every plugin whose settings help names

@@ -35,14 +35,7 @@ impl Policy for PssBaseline {
     }
 
     fn configure(&mut self, settings: &Map<String, Value>) -> Result<(), String> {
-        for (k, v) in settings {
-            match (k.as_str(), v) {
-                ("k8s_version", v) => {
-                    self.k8s_version = tollgate_kit::value::k8s_version_setting(v)?
-                }
-                (other, _) => return Err(format!("unknown setting '{other}'; {SETTINGS_HELP}")),
-            }
-        }
+        self.k8s_version = tollgate_kit::value::only_k8s_version(settings, SETTINGS_HELP)?;
         Ok(())
     }
 
